@@ -1,0 +1,188 @@
+//! `cargo xtask down`: stops exactly what setup started and removes what
+//! pods leave outside the base directory.
+//!
+//! Order matters: sandboxes are removed through the CRI while containerd
+//! still runs (that stops containers and tears down their network cleanly);
+//! only then are the daemons stopped, and the leftovers of a crash (runc
+//! containers, shims, mounts, the bridge, cgroups) removed by hand. Every
+//! step runs even when an earlier one failed.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::cni::BRIDGE;
+use crate::cri::{self, RuntimeClient};
+use crate::layout::Layout;
+use crate::process::{self, Daemon};
+use crate::{cgroups, cmd, containerd, mounts, registry};
+
+/// One teardown step; returns a line for each thing it stopped or removed.
+type Step = fn(&Layout) -> Result<Vec<String>>;
+
+/// Tears the environment down. Fails only when something could not be
+/// removed, never because nothing was running.
+pub fn run(layout: &Layout) -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        bail!("down needs root: it kills daemons, unmounts and removes cgroups");
+    }
+    let steps: [(&str, Step); 9] = [
+        ("remove pod sandboxes", remove_sandboxes),
+        ("stop containerd", |layout| stop(containerd::daemon(layout))),
+        ("stop the registry", |layout| stop(registry::daemon(layout))),
+        ("delete runc containers", delete_runc_containers),
+        ("kill shims", kill_shims),
+        ("unmount", unmount),
+        ("delete the bridge", |_| delete_bridge()),
+        ("remove cgroups", |_| remove_cgroups()),
+        ("release CNI addresses", release_addresses),
+    ];
+    let mut failures = Vec::new();
+    let mut did_something = false;
+    for (name, step) in steps {
+        match step(layout) {
+            Ok(lines) => {
+                for line in &lines {
+                    eprintln!("xtask: down: {line}");
+                }
+                did_something |= !lines.is_empty();
+            }
+            Err(err) => {
+                eprintln!("xtask: down: {name} failed: {err:#}");
+                failures.push(name);
+            }
+        }
+    }
+    if !failures.is_empty() {
+        bail!("down incomplete: {} failed", failures.join(", "));
+    }
+    if !did_something {
+        eprintln!("xtask: down: nothing was running");
+    }
+    Ok(())
+}
+
+/// Stops and removes every pod sandbox through the CRI, if containerd runs.
+fn remove_sandboxes(layout: &Layout) -> Result<Vec<String>> {
+    if containerd::daemon(layout).running().is_none() {
+        return Ok(Vec::new());
+    }
+    cri::block_on(async {
+        let mut client = RuntimeClient::connect(&layout.socket()).await?;
+        let mut removed = Vec::new();
+        for sandbox in client.list_pod_sandboxes().await? {
+            client.stop_pod_sandbox(&sandbox.id).await?;
+            client.remove_pod_sandbox(&sandbox.id).await?;
+            let pod = sandbox
+                .metadata
+                .map(|meta| format!("{}/{}", meta.namespace, meta.name))
+                .unwrap_or_default();
+            removed.push(format!(
+                "removed pod sandbox {pod} ({})",
+                short(&sandbox.id)
+            ));
+        }
+        Ok(removed)
+    })
+}
+
+fn stop(daemon: Daemon) -> Result<Vec<String>> {
+    Ok(daemon
+        .stop()?
+        .map(|pid| format!("stopped {} ({pid})", daemon.name))
+        .into_iter()
+        .collect())
+}
+
+/// Containers runc still knows under our root, one directory per containerd
+/// namespace: only there after a crash, since containerd deletes its own.
+fn delete_runc_containers(layout: &Layout) -> Result<Vec<String>> {
+    let mut deleted = Vec::new();
+    let Ok(namespaces) = fs::read_dir(layout.runc_root()) else {
+        return Ok(deleted);
+    };
+    for namespace in namespaces.flatten() {
+        let root = namespace.path();
+        let list = cmd::output(runc(&root).args(["list", "--quiet"]))?;
+        for id in list.lines().filter(|id| !id.is_empty()) {
+            cmd::output(runc(&root).args(["delete", "--force", id]))?;
+            deleted.push(format!("deleted runc container {}", short(id)));
+        }
+    }
+    Ok(deleted)
+}
+
+fn runc(root: &Path) -> Command {
+    let mut cmd = Command::new("runc");
+    cmd.arg("--root").arg(root);
+    cmd
+}
+
+/// Shims whose command line names our socket or base directory. They
+/// outlive containerd by design (so containers survive its restart).
+fn kill_shims(layout: &Layout) -> Result<Vec<String>> {
+    let base = layout.base();
+    let mut killed = Vec::new();
+    let shims = process::processes().filter(|(_, cmdline)| {
+        cmdline.first().is_some_and(|program| {
+            Path::new(program)
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("containerd-shim"))
+        }) && cmdline.iter().any(|arg| Path::new(arg).starts_with(base))
+    });
+    for (pid, _) in shims {
+        process::terminate(pid, Duration::from_secs(2))?;
+        killed.push(format!("killed containerd-shim ({pid})"));
+    }
+    Ok(killed)
+}
+
+fn unmount(layout: &Layout) -> Result<Vec<String>> {
+    Ok(mounts::unmount_below(layout.base())?
+        .into_iter()
+        .map(|point| format!("unmounted {}", point.display()))
+        .collect())
+}
+
+/// The bridge stays after containerd stops; CNI never deletes it.
+fn delete_bridge() -> Result<Vec<String>> {
+    if !Path::new("/sys/class/net").join(BRIDGE).exists() {
+        return Ok(Vec::new());
+    }
+    cmd::output(Command::new("ip").args(["link", "del", BRIDGE]))?;
+    Ok(vec![format!("deleted bridge {BRIDGE}")])
+}
+
+fn remove_cgroups() -> Result<Vec<String>> {
+    let result = cgroups::remove_pod_cgroups()?;
+    let mut lines = Vec::new();
+    if !result.removed.is_empty() {
+        lines.push(format!("removed {} cgroups", result.removed.len()));
+    }
+    for busy in result.busy {
+        lines.push(format!(
+            "warning: cgroup {} still has processes; left in place",
+            busy.display()
+        ));
+    }
+    Ok(lines)
+}
+
+/// host-local's allocations: with every pod gone, none is in use, and a
+/// crash would otherwise leak them.
+fn release_addresses(layout: &Layout) -> Result<Vec<String>> {
+    let ipam = layout.cni_ipam_dir();
+    if !ipam.exists() {
+        return Ok(Vec::new());
+    }
+    fs::remove_dir_all(&ipam)?;
+    Ok(vec!["released CNI IP allocations".to_owned()])
+}
+
+/// The first 13 characters of an id, as `crictl` shows them.
+fn short(id: &str) -> &str {
+    &id[..id.len().min(13)]
+}

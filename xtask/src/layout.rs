@@ -1,0 +1,224 @@
+//! Where the environment lives: every path and address `setup` and `down` share.
+//!
+//! Everything sits under one base directory (`target/nodelet-env` by default)
+//! so that the machine's own containerd, CNI and registry configuration are
+//! never touched and `down` knows exactly what belongs to us.
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// Overrides the base directory.
+const ENV_DIR_VAR: &str = "NODELET_ENV_DIR";
+/// Overrides the registry listen address.
+const REGISTRY_ADDR_VAR: &str = "NODELET_REGISTRY_ADDR";
+const DEFAULT_REGISTRY_ADDR: &str = "127.0.0.1:5000";
+/// `sun_path` holds 108 bytes including the terminating NUL.
+const MAX_SOCKET_PATH: usize = 107;
+
+/// The paths and addresses of one environment.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    workspace: PathBuf,
+    base: PathBuf,
+    registry_addr: SocketAddr,
+}
+
+impl Layout {
+    /// Resolves the layout from the workspace root and the overriding
+    /// variables `NODELET_ENV_DIR` and `NODELET_REGISTRY_ADDR`.
+    pub fn from_env() -> Result<Self> {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("xtask has no parent directory")?
+            .to_path_buf();
+        let base = match std::env::var_os(ENV_DIR_VAR) {
+            Some(dir) => std::path::absolute(PathBuf::from(dir))
+                .with_context(|| format!("resolving {ENV_DIR_VAR}"))?,
+            None => workspace.join("target").join("nodelet-env"),
+        };
+        let addr =
+            std::env::var(REGISTRY_ADDR_VAR).unwrap_or_else(|_| DEFAULT_REGISTRY_ADDR.to_owned());
+        let registry_addr = addr
+            .parse()
+            .with_context(|| format!("{REGISTRY_ADDR_VAR}={addr:?} is not an IP:port"))?;
+        let layout = Self {
+            workspace,
+            base,
+            registry_addr,
+        };
+        layout.check_socket_path()?;
+        Ok(layout)
+    }
+
+    fn check_socket_path(&self) -> Result<()> {
+        // containerd also listens on `<socket>.ttrpc`.
+        let longest = self.socket().as_os_str().len() + ".ttrpc".len();
+        if longest > MAX_SOCKET_PATH {
+            bail!(
+                "the base directory {} is too deep for a unix socket path; set {ENV_DIR_VAR} to a \
+                 shorter directory",
+                self.base.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// The workspace root, where cargo commands run.
+    pub fn workspace(&self) -> &Path {
+        &self.workspace
+    }
+
+    /// The base directory that holds everything else.
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
+    /// containerd's gRPC socket, which serves the CRI.
+    pub fn socket(&self) -> PathBuf {
+        self.base.join("containerd.sock")
+    }
+
+    /// The CRI endpoint in the form the kubelet's `--container-runtime-endpoint` takes.
+    pub fn cri_endpoint(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    /// The containerd configuration file.
+    pub fn containerd_config(&self) -> PathBuf {
+        self.base.join("config.toml")
+    }
+
+    /// containerd's pid file.
+    pub fn containerd_pid(&self) -> PathBuf {
+        self.base.join("containerd.pid")
+    }
+
+    /// containerd's stdout and stderr.
+    pub fn containerd_log(&self) -> PathBuf {
+        self.base.join("containerd.log")
+    }
+
+    /// runc's state root, shared by every containerd namespace (one subdirectory each).
+    pub fn runc_root(&self) -> PathBuf {
+        self.base.join("runc")
+    }
+
+    /// The CNI configuration directory containerd watches.
+    pub fn cni_conf_dir(&self) -> PathBuf {
+        self.base.join("cni-net.d")
+    }
+
+    /// host-local IPAM's allocation store.
+    pub fn cni_ipam_dir(&self) -> PathBuf {
+        self.base.join("cni-ipam")
+    }
+
+    /// containerd's registry hosts directory (`hosts.toml` per registry).
+    pub fn certs_dir(&self) -> PathBuf {
+        self.base.join("certs.d")
+    }
+
+    /// Where the built image archives are kept.
+    pub fn images_dir(&self) -> PathBuf {
+        self.base.join("images")
+    }
+
+    /// The registry listen address.
+    pub fn registry_addr(&self) -> SocketAddr {
+        self.registry_addr
+    }
+
+    /// The registry configuration file.
+    pub fn registry_config(&self) -> PathBuf {
+        self.base.join("registry.yml")
+    }
+
+    /// The registry's pid file.
+    pub fn registry_pid(&self) -> PathBuf {
+        self.base.join("registry.pid")
+    }
+
+    /// The registry's stdout and stderr.
+    pub fn registry_log(&self) -> PathBuf {
+        self.base.join("registry.log")
+    }
+
+    /// The registry's blob storage.
+    pub fn registry_storage(&self) -> PathBuf {
+        self.base.join("registry")
+    }
+
+    /// The manifest digest of the busybox image last pushed to the registry.
+    pub fn registry_pushed_digest(&self) -> PathBuf {
+        self.base.join("registry-busybox.digest")
+    }
+
+    /// The `KEY=value` file setup writes for tests and shells.
+    pub fn env_file(&self) -> PathBuf {
+        self.base.join("env")
+    }
+
+    /// Reads the env file written by setup.
+    pub fn read_env_file(&self) -> Result<Vec<(String, String)>> {
+        let path = self.env_file();
+        let text = fs::read_to_string(&path).with_context(|| {
+            format!("reading {} (run `cargo xtask setup` first)", path.display())
+        })?;
+        Ok(parse_env(&text))
+    }
+}
+
+/// Parses `KEY=value` lines, skipping blank lines and `#` comments.
+pub fn parse_env(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// Renders `KEY=value` lines that [`parse_env`] reads back.
+pub fn render_env(vars: &[(String, String)]) -> String {
+    let mut text = String::from("# Written by `cargo xtask setup`.\n");
+    for (key, value) in vars {
+        text.push_str(&format!("{key}={value}\n"));
+    }
+    text
+}
+
+/// Writes `contents` to `path` unless it already holds exactly that, creating
+/// parent directories. Returns whether the file changed, so callers can tell a
+/// daemon that its configuration moved.
+pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<bool> {
+    if fs::read(path).is_ok_and(|old| old == contents) {
+        return Ok(false);
+    }
+    if let Some(parent) = path.parent() {
+        create_dir(parent)?;
+    }
+    fs::write(path, contents).with_context(|| format!("writing {}", path.display()))?;
+    Ok(true)
+}
+
+/// `mkdir -p` with the path in the error.
+pub fn create_dir(path: &Path) -> Result<()> {
+    fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_file_round_trips() {
+        let vars = vec![
+            ("A".to_owned(), "unix:///x/containerd.sock".to_owned()),
+            ("B".to_owned(), "127.0.0.1:5000".to_owned()),
+        ];
+        assert_eq!(parse_env(&render_env(&vars)), vars);
+    }
+}

@@ -1,0 +1,112 @@
+//! `cargo xtask`: everything beyond `cargo build` and `cargo test`.
+//!
+//! The tests, benches and demo of nodelet run against real parts: containerd
+//! with its CRI plugin, runc, CNI bridge networking and a local registry, all
+//! from Debian packages. `setup` brings them up with a project-local config,
+//! state and socket under `target/nodelet-env/` so that nothing system-wide is
+//! touched, and `down` stops exactly what `setup` started. `test` and `bench`
+//! wrap the cargo commands CI runs between the two, and always tear down.
+//!
+//! The one design decision worth knowing: xtask speaks the few CRI calls it
+//! needs (`Status`, `ListPodSandbox`, `StopPodSandbox`, `RemovePodSandbox`)
+//! through hand-written prost messages instead of the `k8s-cri` crate. Its
+//! build script needs `protoc`, and `cargo xtask setup` is what installs
+//! `protoc` on a fresh machine, so xtask must build without it.
+//!
+//! ```text
+//! cargo xtask setup            # install packages, start containerd + registry
+//! cargo xtask env              # print the environment as `export` lines
+//! cargo xtask test             # setup, fmt, clippy, test, doc, down
+//! cargo xtask bench [ARGS...]  # setup, benches (ARGS go to `startup`), down
+//! cargo xtask down             # stop and clean up what setup started
+//! cargo xtask demo             # the demo (arrives with the agent)
+//! ```
+
+mod bench;
+mod cgroups;
+mod cmd;
+mod cni;
+mod containerd;
+mod cri;
+mod down;
+mod images;
+mod layout;
+mod mounts;
+mod packages;
+mod process;
+mod registry;
+mod setup;
+mod steps;
+mod test;
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+use crate::layout::Layout;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  setup            install packages, start containerd and the registry (idempotent)
+  down             stop and clean up everything setup started (idempotent)
+  test             setup, then fmt, clippy, test and doc; always down at the end
+  bench [ARGS...]  setup, then the startup (with ARGS) and cri_roundtrip benches; always down
+  env              print the environment written by setup as shell `export` lines
+  demo             run the demo
+
+environment:
+  NODELET_ENV_DIR        base directory (default: <workspace>/target/nodelet-env)
+  NODELET_REGISTRY_ADDR  registry listen address (default: 127.0.0.1:5000)";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<ExitCode> {
+    let mut args = std::env::args().skip(1);
+    let Some(command) = args.next() else {
+        eprintln!("{USAGE}");
+        return Ok(ExitCode::FAILURE);
+    };
+    let rest: Vec<String> = args.collect();
+    if command != "bench" && !rest.is_empty() {
+        bail!("`{command}` takes no arguments\n\n{USAGE}");
+    }
+    let layout = Layout::from_env()?;
+    match command.as_str() {
+        "setup" => setup::run(&layout).map(|_| ExitCode::SUCCESS),
+        "down" => down::run(&layout).map(|()| ExitCode::SUCCESS),
+        "test" => test::run(&layout),
+        "bench" => bench::run(&layout, &rest),
+        "env" => print_env(&layout).map(|()| ExitCode::SUCCESS),
+        "demo" => {
+            println!(
+                "The demo arrives with the agent (issue 4): a static pod started by `nodelet` \
+                 against the local containerd. Nothing to run yet."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+/// Prints the env file that setup wrote, as lines a shell can `eval`.
+fn print_env(layout: &Layout) -> Result<()> {
+    let vars = layout.read_env_file()?;
+    for (key, value) in vars {
+        println!("export {key}={value}");
+    }
+    Ok(())
+}

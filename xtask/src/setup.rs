@@ -1,0 +1,72 @@
+//! `cargo xtask setup`: packages, configuration, containerd, images, registry.
+//!
+//! Idempotent: each step first checks whether its work is done, so a second
+//! run starts nothing and takes a fraction of a second.
+
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+
+use crate::images::{BUSYBOX, LazyLayer, PAUSE};
+use crate::layout::{Layout, create_dir, render_env, write_if_changed};
+use crate::{cni, containerd, images, packages, registry};
+
+/// The variable tests read the CRI endpoint from.
+pub const CRI_ENDPOINT_VAR: &str = "NODELET_CRI_ENDPOINT";
+/// The registry address tests pull from.
+pub const TEST_REGISTRY_VAR: &str = "NODELET_TEST_REGISTRY";
+
+/// Brings the environment up and returns the variables that describe it.
+pub fn run(layout: &Layout) -> Result<Vec<(String, String)>> {
+    let start = Instant::now();
+    if !nix::unistd::geteuid().is_root() {
+        bail!("setup needs root: it installs packages, runs containerd and creates a bridge");
+    }
+    packages::ensure_installed()?;
+    create_dir(layout.base())?;
+
+    let containerd_changed = containerd::write_config(layout)?;
+    // containerd watches the CNI directory itself; no restart needed.
+    cni::write_config(layout)?;
+    let registry_changed = registry::write_config(layout)?;
+
+    containerd::ensure_running(layout, containerd_changed)?;
+    let mut layer = LazyLayer::default();
+    for name in images::ensure_imported(layout, &mut layer)? {
+        eprintln!("xtask: imported {name}");
+    }
+    registry::ensure_running(layout, registry_changed)?;
+    if registry::ensure_pushed(layout, &mut layer)? {
+        eprintln!("xtask: pushed {}", registry::busybox_ref(layout));
+    }
+
+    let vars = env_vars(layout);
+    write_if_changed(&layout.env_file(), render_env(&vars).as_bytes())?;
+    eprintln!(
+        "xtask: environment ready in {:.1?} (base {})",
+        start.elapsed(),
+        layout.base().display()
+    );
+    println!("CRI endpoint: {}", layout.cri_endpoint());
+    for (key, value) in &vars {
+        println!("export {key}={value}");
+    }
+    Ok(vars)
+}
+
+fn env_vars(layout: &Layout) -> Vec<(String, String)> {
+    [
+        (CRI_ENDPOINT_VAR, layout.cri_endpoint()),
+        (TEST_REGISTRY_VAR, layout.registry_addr().to_string()),
+        ("NODELET_ENV_DIR", layout.base().display().to_string()),
+        ("NODELET_PAUSE_IMAGE", PAUSE.name.to_owned()),
+        ("NODELET_BUSYBOX_IMAGE", BUSYBOX.name.to_owned()),
+        (
+            "NODELET_REGISTRY_BUSYBOX_IMAGE",
+            registry::busybox_ref(layout),
+        ),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .collect()
+}

@@ -1,0 +1,62 @@
+//! `cargo xtask test`: what CI runs, against a fresh environment.
+
+use std::process::{Command, ExitCode};
+
+use anyhow::Result;
+
+use crate::layout::Layout;
+use crate::steps::{Steps, cargo};
+use crate::{cmd, down, setup};
+
+/// setup, fmt, clippy, test, doc, and always down. Doc tests run as part of
+/// `cargo test`.
+pub fn run(layout: &Layout) -> Result<ExitCode> {
+    let mut steps = Steps::new()?;
+    let mut env = Vec::new();
+    let ready = steps.run("setup", || {
+        env = setup::run(layout)?;
+        Ok(())
+    });
+    steps.run("fmt", || {
+        run_cargo(cargo(layout).args(["fmt", "--all", "--check"]))
+    });
+    steps.run("clippy", || {
+        run_cargo(cargo(layout).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    });
+    // Tests that need the environment fail without it when CI=true, so
+    // running them after a failed setup would only bury the real error.
+    if ready {
+        steps.run("test", || {
+            run_cargo(
+                cargo(layout)
+                    .args(["test", "--workspace", "--all-features"])
+                    .envs(env.clone()),
+            )
+        });
+    } else {
+        steps.skip("test", "setup failed");
+    }
+    steps.run("doc", || {
+        run_cargo(
+            cargo(layout)
+                .args(["doc", "--workspace", "--no-deps", "--all-features"])
+                .env("RUSTDOCFLAGS", "-D warnings"),
+        )
+    });
+    steps.always("down", || down::run(layout));
+    Ok(steps.finish())
+}
+
+/// Runs a cargo command, echoing it first so CI logs show what ran.
+pub fn run_cargo(command: &mut Command) -> Result<()> {
+    eprintln!("xtask: $ {}", cmd::display(command));
+    cmd::run(command)
+}
