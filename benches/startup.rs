@@ -287,6 +287,23 @@ fn today() -> String {
         .unwrap_or_default()
 }
 
+const BEGIN: &str = "<!-- startup-baseline: written by benches/startup.rs -->";
+const END: &str = "<!-- /startup-baseline -->";
+const HEADER: &str = "# Benchmarks\n\nFigures are only comparable within one run: every nodelet \
+    figure is reported as a ratio against the raw-CRI baseline measured in the same run \
+    (`cargo xtask bench`).\n\n";
+
+/// Replace the baseline section of `doc` (between the markers), or append it; the rest of
+/// the page (other benches' sections) is kept.
+fn replace_section(doc: &str, section: &str) -> String {
+    match (doc.find(BEGIN), doc.find(END)) {
+        (Some(start), Some(end)) if end > start => {
+            format!("{}{}{}", &doc[..start], section, &doc[end + END.len()..])
+        }
+        _ => format!("{}\n{}\n", doc.trim_end(), section),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
@@ -315,11 +332,8 @@ async fn main() -> anyhow::Result<()> {
     println!("{body}");
 
     if let Some(path) = args.write {
-        let doc = format!(
-            "# Benchmarks\n\n\
-             Figures are only comparable within one run: every nodelet figure is reported as a \
-             ratio against the raw-CRI baseline measured in the same run (`cargo xtask bench`).\n\n\
-             ## Raw-CRI pod start-up baseline\n\n\
+        let section = format!(
+            "{BEGIN}\n## Raw-CRI pod start-up baseline\n\n\
              Measured {} on {}; runtime {} {} (CRI {}), CNI bridge networking.\n\n\
              Each pod: RunPodSandbox + CreateContainer + StartContainer of one busybox \
              `sleep 3600` container, with a per-pod `cgroup_parent`. Teardown: StopContainer \
@@ -327,14 +341,16 @@ async fn main() -> anyhow::Result<()> {
              the wall time of all N pods divided by N; median and p99 are per pod, measured \
              around that pod's calls (with 4 in flight they include waiting on the other 3).\n\n\
              {body}\n\
-             Reproduce: `cargo xtask bench` (runs `cargo bench --bench startup`).\n",
+             Reproduce: `cargo xtask bench` (runs `cargo bench --bench startup`).\n{END}",
             today(),
             machine(),
             version.runtime_name,
             version.runtime_version,
             version.runtime_api_version,
         );
-        std::fs::write(&path, doc).with_context(|| format!("write {path}"))?;
+        let doc = std::fs::read_to_string(&path).unwrap_or_else(|_| HEADER.to_string());
+        std::fs::write(&path, replace_section(&doc, &section))
+            .with_context(|| format!("write {path}"))?;
         eprintln!("wrote {path}");
     }
     Ok(())
