@@ -8,8 +8,11 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cri_config;
 mod error;
 pub mod labels;
 pub mod plan;
+pub mod pleg;
+pub mod worker;
 
 pub use error::{Error, Result};

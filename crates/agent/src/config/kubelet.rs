@@ -1,0 +1,956 @@
+//! The `KubeletConfiguration` file (`kubelet.config.k8s.io/v1beta1`): the subset nodelet
+//! reads, the kubelet's defaults and the kubelet's value checks.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::GoDuration;
+use crate::{Error, Result};
+
+/// The `apiVersion` a kubelet config file must carry.
+pub const API_VERSION: &str = "kubelet.config.k8s.io/v1beta1";
+/// The `kind` a kubelet config file must carry.
+pub const KIND: &str = "KubeletConfiguration";
+
+/// The effective kubelet configuration: the `--config` file's values, the kubelet's
+/// defaults for what the file leaves out (`SetDefaults_KubeletConfiguration` in
+/// `pkg/kubelet/apis/config/v1beta1/defaults.go`), then the command-line flags.
+///
+/// Field names and JSON spellings are the kubelet's, so `/configz` serializes this as the
+/// kubelet would. [`Default`] is the kubelet's defaults, with one deliberate difference:
+/// [`address`](Self::address) defaults to `127.0.0.1`, because nodelet's main server has
+/// neither TLS nor authentication yet and must not be reachable from the network unless
+/// the operator asks for it.
+///
+/// ```
+/// use agent::config::KubeletConfiguration;
+/// use std::time::Duration;
+///
+/// let config = KubeletConfiguration::default();
+/// assert_eq!(config.max_pods, 110);
+/// assert_eq!(config.sync_frequency.as_duration(), Duration::from_secs(60));
+/// assert_eq!(config.read_only_port, 0);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeletConfiguration {
+    /// Always [`API_VERSION`].
+    pub api_version: String,
+    /// Always [`KIND`].
+    pub kind: String,
+    /// The static pod manifest file or directory (`--pod-manifest-path`); `None` (the
+    /// default) runs no static pods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub static_pod_path: Option<PathBuf>,
+    /// How often every pod worker resyncs (default 1m, jittered by the workers).
+    pub sync_frequency: GoDuration,
+    /// How often the static pod path is re-listed besides inotify (default 20s).
+    pub file_check_frequency: GoDuration,
+    /// The address of the main server (kubelet default `0.0.0.0`; nodelet `127.0.0.1`).
+    pub address: String,
+    /// The main server's port (default 10250).
+    pub port: i32,
+    /// The read-only server's port; 0 (the config-file default) disables it.
+    pub read_only_port: i32,
+    /// Whether the main server runs (default true).
+    pub enable_server: bool,
+    /// The address of the healthz server (default `127.0.0.1`).
+    pub healthz_bind_address: String,
+    /// The healthz server's port (default 10248); 0 disables it.
+    pub healthz_port: i32,
+    /// The CRI endpoint (default `unix:///run/containerd/containerd.sock`).
+    pub container_runtime_endpoint: String,
+    /// The CRI call deadline (default 2m).
+    pub runtime_request_timeout: GoDuration,
+    /// The most pods this node runs (default 110).
+    pub max_pods: i32,
+    /// The pids limit of each pod; -1 (the default) leaves it to the node.
+    pub pod_pids_limit: i64,
+    /// Where container logs are written (default `/var/log/pods`).
+    pub pod_logs_dir: PathBuf,
+    /// The size at which a container log is rotated (default `10Mi`).
+    pub container_log_max_size: String,
+    /// How many log files a container keeps (default 5).
+    pub container_log_max_files: i32,
+    /// How long node shutdown waits for pods in total (default 0s: graceful node shutdown off).
+    pub shutdown_grace_period: GoDuration,
+    /// The part of `shutdownGracePeriod` kept for critical pods (default 0s).
+    pub shutdown_grace_period_critical_pods: GoDuration,
+    /// `cgroupfs` (the default) or `systemd`.
+    pub cgroup_driver: String,
+    /// The root cgroup of pods; empty (the default) means the root of the hierarchy.
+    pub cgroup_root: String,
+    /// Whether pods live in QoS cgroups (`kubepods/burstable/...`, default true).
+    #[serde(rename = "cgroupsPerQOS")]
+    pub cgroups_per_qos: bool,
+    /// Whether CPU limits are enforced with CFS quota (default true).
+    #[serde(rename = "cpuCFSQuota")]
+    pub cpu_cfs_quota: bool,
+    /// The CFS quota period (default 100ms).
+    #[serde(rename = "cpuCFSQuotaPeriod")]
+    pub cpu_cfs_quota_period: GoDuration,
+    /// The kubelet's own `oom_score_adj` (default -999).
+    pub oom_score_adj: i32,
+    /// Whether the node fails to start with swap on (default true).
+    pub fail_swap_on: bool,
+    /// How often node status is computed (default 10s).
+    pub node_status_update_frequency: GoDuration,
+    /// How often an unchanged node status is still posted (default 5m, or
+    /// `nodeStatusUpdateFrequency` when only that one is set).
+    pub node_status_report_frequency: GoDuration,
+    /// The node lease duration (default 40; renewed every quarter of it).
+    pub node_lease_duration_seconds: i32,
+    /// Disk usage (%) that starts image garbage collection (default 85).
+    #[serde(rename = "imageGCHighThresholdPercent")]
+    pub image_gc_high_threshold_percent: i32,
+    /// Disk usage (%) image garbage collection frees down to (default 80).
+    #[serde(rename = "imageGCLowThresholdPercent")]
+    pub image_gc_low_threshold_percent: i32,
+    /// How long an unused image is kept at least (default 2m).
+    #[serde(rename = "imageMinimumGCAge")]
+    pub image_minimum_gc_age: GoDuration,
+    /// Whether images are pulled one at a time (default true unless
+    /// `maxParallelImagePulls` is 2 or more).
+    pub serialize_image_pulls: bool,
+    /// The most parallel image pulls, when pulls are not serialized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_parallel_image_pulls: Option<i32>,
+    /// Image pulls per second (default 5; 0 = unlimited).
+    #[serde(rename = "registryPullQPS")]
+    pub registry_pull_qps: i32,
+    /// Image pull burst (default 10).
+    pub registry_burst: i32,
+    /// API requests per second (default 50).
+    #[serde(rename = "kubeAPIQPS")]
+    pub kube_api_qps: i32,
+    /// API request burst (default 100).
+    #[serde(rename = "kubeAPIBurst")]
+    pub kube_api_burst: i32,
+    /// Events per second (default 50).
+    #[serde(rename = "eventRecordQPS")]
+    pub event_record_qps: i32,
+    /// Event burst (default 100).
+    pub event_burst: i32,
+    /// Idle timeout of exec/attach/port-forward streams (default 4h).
+    pub streaming_connection_idle_timeout: GoDuration,
+    /// How long a node condition stays after the pressure is gone (default 5m).
+    pub eviction_pressure_transition_period: GoDuration,
+    /// Whether `/exec`, `/run`, `/containerLogs` and friends are served (default true).
+    pub enable_debugging_handlers: bool,
+    /// DNS servers given to pods with `dnsPolicy: ClusterFirst`.
+    #[serde(rename = "clusterDNS", skip_serializing_if = "Vec::is_empty")]
+    pub cluster_dns: Vec<String>,
+    /// The cluster's DNS domain (`cluster.local`); empty by default.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cluster_domain: String,
+    /// The resolver file pods inherit (default `/etc/resolv.conf`).
+    pub resolv_conf: PathBuf,
+    /// Feature gates by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub feature_gates: BTreeMap<String, bool>,
+}
+
+impl Default for KubeletConfiguration {
+    fn default() -> Self {
+        RawKubeletConfiguration::default().with_defaults()
+    }
+}
+
+impl KubeletConfiguration {
+    /// Parses a config file's text. `path` names the file in errors, and its directory is
+    /// the base of relative paths in the file (`staticPodPath`, `podLogsDir`,
+    /// `resolvConf`), as the kubelet resolves them.
+    ///
+    /// Like the kubelet's strict decoder, an unknown field, a value of the wrong type, a
+    /// wrong `apiVersion`/`kind` or a value out of range is an error naming the field.
+    ///
+    /// ```
+    /// use agent::config::KubeletConfiguration;
+    /// use std::path::Path;
+    ///
+    /// let text = "apiVersion: kubelet.config.k8s.io/v1beta1\n\
+    ///             kind: KubeletConfiguration\n\
+    ///             maxPods: 30\n";
+    /// let config = KubeletConfiguration::from_yaml(text, Path::new("kubelet.yaml")).unwrap();
+    /// assert_eq!(config.max_pods, 30);
+    ///
+    /// let err = KubeletConfiguration::from_yaml(&text.replace("maxPods", "maxPod"), Path::new("kubelet.yaml"))
+    ///     .unwrap_err()
+    ///     .to_string();
+    /// assert!(err.contains("kubelet.yaml") && err.contains("maxPod"), "{err}");
+    /// ```
+    pub fn from_yaml(text: &str, path: &Path) -> Result<Self> {
+        let parse_error = |field: String, reason: String| Error::ParseConfig {
+            path: path.to_owned(),
+            field,
+            reason,
+        };
+        let deserializer = serde_yaml::Deserializer::from_str(text);
+        let raw: RawKubeletConfiguration =
+            serde_path_to_error::deserialize(deserializer).map_err(|err| {
+                let path = err.path().to_string();
+                let message = err.into_inner().to_string();
+                let (field, reason) = describe_serde_error(&path, &message);
+                parse_error(field, reason)
+            })?;
+        match raw.api_version.as_deref() {
+            Some(API_VERSION) => {}
+            Some(other) => {
+                return Err(parse_error(
+                    "apiVersion".into(),
+                    format!("unsupported version {other:?}, expected {API_VERSION:?}"),
+                ));
+            }
+            None => {
+                return Err(parse_error(
+                    "apiVersion".into(),
+                    format!("missing, expected {API_VERSION:?}"),
+                ));
+            }
+        }
+        match raw.kind.as_deref() {
+            Some(KIND) => {}
+            Some(other) => {
+                return Err(parse_error(
+                    "kind".into(),
+                    format!("unsupported kind {other:?}, expected {KIND:?}"),
+                ));
+            }
+            None => {
+                return Err(parse_error(
+                    "kind".into(),
+                    format!("missing, expected {KIND:?}"),
+                ));
+            }
+        }
+        let mut config = raw.with_defaults();
+        if let Some(base) = path.parent().filter(|base| !base.as_os_str().is_empty()) {
+            config.resolve_relative_paths(base);
+        }
+        config
+            .validate()
+            .map_err(|(field, reason)| Error::InvalidConfig {
+                origin: path.display().to_string(),
+                field: field.to_owned(),
+                reason,
+            })?;
+        Ok(config)
+    }
+
+    /// Reads and parses a config file (see [`from_yaml`](Self::from_yaml)).
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadConfig {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_yaml(&text, path)
+    }
+
+    /// Makes the file paths of the configuration absolute against `base` (the config
+    /// file's directory), as the kubelet does for `KubeletConfigurationPathRefs`. Flags are
+    /// not resolved: they are relative to the working directory already.
+    fn resolve_relative_paths(&mut self, base: &Path) {
+        let resolve = |path: &mut PathBuf| {
+            if path.is_relative() && !path.as_os_str().is_empty() {
+                *path = base.join(&*path);
+            }
+        };
+        if let Some(path) = self.static_pod_path.as_mut() {
+            resolve(path);
+        }
+        resolve(&mut self.pod_logs_dir);
+        resolve(&mut self.resolv_conf);
+    }
+
+    /// [`container_log_max_size`](Self::container_log_max_size) in bytes.
+    pub fn container_log_max_size_bytes(&self) -> u64 {
+        // validate() refuses a size that does not parse, so this only falls back for a
+        // value set in code after validation.
+        parse_quantity_bytes(&self.container_log_max_size).unwrap_or(10 * 1024 * 1024)
+    }
+
+    /// The kubelet's value checks (`ValidateKubeletConfiguration`, the subset that applies
+    /// to the fields nodelet reads). Returns the first failing field, spelled as in the
+    /// file with its flag (`maxPods (--max-pods)`), and the reason.
+    pub fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
+        if self.max_pods <= 0 {
+            return Err((
+                "maxPods (--max-pods)",
+                format!("{} must be greater than 0", self.max_pods),
+            ));
+        }
+        for (field, port) in [
+            ("port", self.port),
+            ("readOnlyPort (--read-only-port)", self.read_only_port),
+            ("healthzPort (--healthz-port)", self.healthz_port),
+        ] {
+            if !(0..=65535).contains(&port) {
+                return Err((
+                    field,
+                    format!("{port} must be between 0 and 65535, inclusive"),
+                ));
+            }
+        }
+        for (field, address) in [
+            ("address", &self.address),
+            ("healthzBindAddress", &self.healthz_bind_address),
+        ] {
+            if address.parse::<IpAddr>().is_err() {
+                return Err((field, format!("{address:?} is not a valid IP address")));
+            }
+        }
+        for (field, duration) in [
+            ("syncFrequency", self.sync_frequency),
+            ("fileCheckFrequency", self.file_check_frequency),
+            (
+                "nodeStatusUpdateFrequency",
+                self.node_status_update_frequency,
+            ),
+            (
+                "nodeStatusReportFrequency",
+                self.node_status_report_frequency,
+            ),
+            ("runtimeRequestTimeout", self.runtime_request_timeout),
+        ] {
+            if duration.is_zero() {
+                return Err((field, "must be greater than 0".into()));
+            }
+        }
+        if self.shutdown_grace_period_critical_pods > self.shutdown_grace_period {
+            return Err((
+                "shutdownGracePeriodCriticalPods",
+                format!(
+                    "{} must be <= shutdownGracePeriod {}",
+                    self.shutdown_grace_period_critical_pods, self.shutdown_grace_period
+                ),
+            ));
+        }
+        if self.container_runtime_endpoint.is_empty() {
+            return Err((
+                "containerRuntimeEndpoint (--container-runtime-endpoint)",
+                "must not be empty".into(),
+            ));
+        }
+        if !self.pod_logs_dir.is_absolute() {
+            return Err((
+                "podLogsDir (--pod-logs-dir)",
+                format!("{} must be an absolute path", self.pod_logs_dir.display()),
+            ));
+        }
+        match parse_quantity_bytes(&self.container_log_max_size) {
+            Some(bytes) if bytes > 0 => {}
+            _ => {
+                return Err((
+                    "containerLogMaxSize",
+                    format!(
+                        "{:?} is not a positive quantity (like 10Mi)",
+                        self.container_log_max_size
+                    ),
+                ));
+            }
+        }
+        if self.container_log_max_files < 2 {
+            return Err((
+                "containerLogMaxFiles",
+                format!("{} must be greater than 1", self.container_log_max_files),
+            ));
+        }
+        if !matches!(self.cgroup_driver.as_str(), "cgroupfs" | "systemd") {
+            return Err((
+                "cgroupDriver",
+                format!(
+                    "{:?} must be \"cgroupfs\" or \"systemd\"",
+                    self.cgroup_driver
+                ),
+            ));
+        }
+        for (field, percent) in [
+            (
+                "imageGCHighThresholdPercent",
+                self.image_gc_high_threshold_percent,
+            ),
+            (
+                "imageGCLowThresholdPercent",
+                self.image_gc_low_threshold_percent,
+            ),
+        ] {
+            if !(0..=100).contains(&percent) {
+                return Err((
+                    field,
+                    format!("{percent} must be between 0 and 100, inclusive"),
+                ));
+            }
+        }
+        if self.image_gc_low_threshold_percent >= self.image_gc_high_threshold_percent {
+            return Err((
+                "imageGCLowThresholdPercent",
+                format!(
+                    "{} must be less than imageGCHighThresholdPercent {}",
+                    self.image_gc_low_threshold_percent, self.image_gc_high_threshold_percent
+                ),
+            ));
+        }
+        if self.node_lease_duration_seconds <= 0 {
+            return Err((
+                "nodeLeaseDurationSeconds",
+                format!(
+                    "{} must be greater than 0",
+                    self.node_lease_duration_seconds
+                ),
+            ));
+        }
+        for (field, value) in [
+            ("registryPullQPS", self.registry_pull_qps),
+            ("registryBurst", self.registry_burst),
+            ("kubeAPIQPS", self.kube_api_qps),
+            ("kubeAPIBurst", self.kube_api_burst),
+            ("eventRecordQPS", self.event_record_qps),
+            ("eventBurst", self.event_burst),
+        ] {
+            if value < 0 {
+                return Err((field, format!("{value} must not be negative")));
+            }
+        }
+        if let Some(pulls) = self.max_parallel_image_pulls {
+            if pulls < 1 {
+                return Err((
+                    "maxParallelImagePulls",
+                    format!("{pulls} must be at least 1"),
+                ));
+            }
+            if pulls > 1 && self.serialize_image_pulls {
+                return Err((
+                    "maxParallelImagePulls",
+                    format!("{pulls} must be 1 or unset when serializeImagePulls is true"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Turns a serde error into (field, reason). serde reports an unknown field against its
+/// parent and lists every known field; name the unknown field itself and drop the list.
+/// serde_yaml already prefixes nested errors with their path; keep it once.
+fn describe_serde_error(path: &str, message: &str) -> (String, String) {
+    let prefix = format!("{path}: ");
+    let message = message.strip_prefix(&prefix).unwrap_or(message);
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((name, tail)) = rest.split_once('`')
+    {
+        let location = tail.find(" at line ").map_or("", |i| &tail[i..]);
+        // serde_path_to_error's path may or may not end with the unknown key itself.
+        let field = if path == "." {
+            name.to_owned()
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            path.to_owned()
+        } else {
+            format!("{path}.{name}")
+        };
+        return (
+            field,
+            format!("unknown field (not a KubeletConfiguration field nodelet reads){location}"),
+        );
+    }
+    let field = match path {
+        // serde_path_to_error's "?" is a syntax error before any field.
+        "?" => "invalid YAML",
+        "." => "document",
+        field => field,
+    };
+    (field.to_owned(), message.to_owned())
+}
+
+/// A Kubernetes quantity as a byte count: digits, an optional fraction and an optional
+/// binary (`Ki` ... `Ei`) or decimal (`k` ... `E`) suffix. Enough for
+/// `containerLogMaxSize`.
+pub(crate) fn parse_quantity_bytes(text: &str) -> Option<u64> {
+    let number_len = text
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .count();
+    let (number, suffix) = text.split_at(number_len);
+    let multiplier: f64 = match suffix {
+        "" => 1.0,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        _ => return None,
+    };
+    if number.is_empty() || number.matches('.').count() > 1 {
+        return None;
+    }
+    let value: f64 = number.parse().ok()?;
+    let bytes = (value * multiplier).ceil();
+    (bytes.is_finite() && bytes <= u64::MAX as f64).then_some(bytes as u64)
+}
+
+/// The file as written: every field optional, so that defaulting can tell "absent" from
+/// "zero" exactly as the kubelet's Go structs do (pointer fields default when nil, plain
+/// fields when zero).
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    expecting = "a KubeletConfiguration mapping"
+)]
+struct RawKubeletConfiguration {
+    api_version: Option<String>,
+    kind: Option<String>,
+    static_pod_path: Option<PathBuf>,
+    sync_frequency: Option<GoDuration>,
+    file_check_frequency: Option<GoDuration>,
+    address: Option<String>,
+    port: Option<i32>,
+    read_only_port: Option<i32>,
+    enable_server: Option<bool>,
+    healthz_bind_address: Option<String>,
+    healthz_port: Option<i32>,
+    container_runtime_endpoint: Option<String>,
+    runtime_request_timeout: Option<GoDuration>,
+    max_pods: Option<i32>,
+    pod_pids_limit: Option<i64>,
+    pod_logs_dir: Option<PathBuf>,
+    container_log_max_size: Option<String>,
+    container_log_max_files: Option<i32>,
+    shutdown_grace_period: Option<GoDuration>,
+    shutdown_grace_period_critical_pods: Option<GoDuration>,
+    cgroup_driver: Option<String>,
+    cgroup_root: Option<String>,
+    #[serde(rename = "cgroupsPerQOS")]
+    cgroups_per_qos: Option<bool>,
+    #[serde(rename = "cpuCFSQuota")]
+    cpu_cfs_quota: Option<bool>,
+    #[serde(rename = "cpuCFSQuotaPeriod")]
+    cpu_cfs_quota_period: Option<GoDuration>,
+    oom_score_adj: Option<i32>,
+    fail_swap_on: Option<bool>,
+    node_status_update_frequency: Option<GoDuration>,
+    node_status_report_frequency: Option<GoDuration>,
+    node_lease_duration_seconds: Option<i32>,
+    #[serde(rename = "imageGCHighThresholdPercent")]
+    image_gc_high_threshold_percent: Option<i32>,
+    #[serde(rename = "imageGCLowThresholdPercent")]
+    image_gc_low_threshold_percent: Option<i32>,
+    #[serde(rename = "imageMinimumGCAge")]
+    image_minimum_gc_age: Option<GoDuration>,
+    serialize_image_pulls: Option<bool>,
+    max_parallel_image_pulls: Option<i32>,
+    #[serde(rename = "registryPullQPS")]
+    registry_pull_qps: Option<i32>,
+    registry_burst: Option<i32>,
+    #[serde(rename = "kubeAPIQPS")]
+    kube_api_qps: Option<i32>,
+    #[serde(rename = "kubeAPIBurst")]
+    kube_api_burst: Option<i32>,
+    #[serde(rename = "eventRecordQPS")]
+    event_record_qps: Option<i32>,
+    event_burst: Option<i32>,
+    streaming_connection_idle_timeout: Option<GoDuration>,
+    eviction_pressure_transition_period: Option<GoDuration>,
+    enable_debugging_handlers: Option<bool>,
+    #[serde(rename = "clusterDNS")]
+    cluster_dns: Option<Vec<String>>,
+    cluster_domain: Option<String>,
+    resolv_conf: Option<PathBuf>,
+    feature_gates: Option<BTreeMap<String, bool>>,
+}
+
+impl RawKubeletConfiguration {
+    /// `SetDefaults_KubeletConfiguration`: a Go pointer field (`*int32`, `*bool`) defaults
+    /// when absent; a plain field (`int32`, `metav1.Duration`, `string`) also defaults when
+    /// zero or empty, because Go cannot tell the two apart. So `maxPods: 0` means 110 and
+    /// `syncFrequency: 0s` means 1m, exactly as in the kubelet, while `healthzPort: 0`
+    /// (a pointer) disables the healthz server.
+    fn with_defaults(self) -> KubeletConfiguration {
+        fn duration(value: Option<GoDuration>, default: GoDuration) -> GoDuration {
+            value.filter(|d| !d.is_zero()).unwrap_or(default)
+        }
+        fn nonzero(value: Option<i32>, default: i32) -> i32 {
+            value.filter(|v| *v != 0).unwrap_or(default)
+        }
+        fn nonempty(value: Option<String>, default: &str) -> String {
+            value
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        }
+        let node_status_update_frequency =
+            self.node_status_update_frequency.filter(|d| !d.is_zero());
+        // For backward compatibility the kubelet defaults the report frequency to the
+        // update frequency when only the latter is set.
+        let node_status_report_frequency = duration(
+            self.node_status_report_frequency,
+            node_status_update_frequency.unwrap_or(GoDuration::from_secs(300)),
+        );
+        let serialize_image_pulls = self
+            .serialize_image_pulls
+            .unwrap_or(self.max_parallel_image_pulls.is_none_or(|n| n < 2));
+        KubeletConfiguration {
+            api_version: API_VERSION.to_owned(),
+            kind: KIND.to_owned(),
+            static_pod_path: self.static_pod_path.filter(|p| !p.as_os_str().is_empty()),
+            sync_frequency: duration(self.sync_frequency, GoDuration::from_secs(60)),
+            file_check_frequency: duration(self.file_check_frequency, GoDuration::from_secs(20)),
+            address: nonempty(self.address, "127.0.0.1"),
+            port: nonzero(self.port, 10250),
+            read_only_port: self.read_only_port.unwrap_or(0),
+            enable_server: self.enable_server.unwrap_or(true),
+            healthz_bind_address: nonempty(self.healthz_bind_address, "127.0.0.1"),
+            healthz_port: self.healthz_port.unwrap_or(10248),
+            container_runtime_endpoint: nonempty(
+                self.container_runtime_endpoint,
+                "unix:///run/containerd/containerd.sock",
+            ),
+            runtime_request_timeout: duration(
+                self.runtime_request_timeout,
+                GoDuration::from_secs(120),
+            ),
+            max_pods: nonzero(self.max_pods, 110),
+            // nil or negative means -1: the node-level pid limit applies.
+            pod_pids_limit: self.pod_pids_limit.filter(|n| *n >= 0).unwrap_or(-1),
+            pod_logs_dir: self
+                .pod_logs_dir
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or_else(|| PathBuf::from("/var/log/pods")),
+            container_log_max_size: nonempty(self.container_log_max_size, "10Mi"),
+            container_log_max_files: self.container_log_max_files.unwrap_or(5),
+            shutdown_grace_period: self.shutdown_grace_period.unwrap_or_default(),
+            shutdown_grace_period_critical_pods: self
+                .shutdown_grace_period_critical_pods
+                .unwrap_or_default(),
+            cgroup_driver: nonempty(self.cgroup_driver, "cgroupfs"),
+            cgroup_root: self.cgroup_root.unwrap_or_default(),
+            cgroups_per_qos: self.cgroups_per_qos.unwrap_or(true),
+            cpu_cfs_quota: self.cpu_cfs_quota.unwrap_or(true),
+            cpu_cfs_quota_period: self
+                .cpu_cfs_quota_period
+                .unwrap_or(GoDuration::from_millis(100)),
+            oom_score_adj: self.oom_score_adj.unwrap_or(-999),
+            fail_swap_on: self.fail_swap_on.unwrap_or(true),
+            node_status_update_frequency: node_status_update_frequency
+                .unwrap_or(GoDuration::from_secs(10)),
+            node_status_report_frequency,
+            node_lease_duration_seconds: nonzero(self.node_lease_duration_seconds, 40),
+            image_gc_high_threshold_percent: self.image_gc_high_threshold_percent.unwrap_or(85),
+            image_gc_low_threshold_percent: self.image_gc_low_threshold_percent.unwrap_or(80),
+            image_minimum_gc_age: duration(self.image_minimum_gc_age, GoDuration::from_secs(120)),
+            serialize_image_pulls,
+            max_parallel_image_pulls: self.max_parallel_image_pulls,
+            registry_pull_qps: self.registry_pull_qps.unwrap_or(5),
+            registry_burst: nonzero(self.registry_burst, 10),
+            kube_api_qps: self.kube_api_qps.unwrap_or(50),
+            kube_api_burst: nonzero(self.kube_api_burst, 100),
+            event_record_qps: self.event_record_qps.unwrap_or(50),
+            event_burst: nonzero(self.event_burst, 100),
+            streaming_connection_idle_timeout: duration(
+                self.streaming_connection_idle_timeout,
+                GoDuration::from_secs(4 * 3600),
+            ),
+            eviction_pressure_transition_period: duration(
+                self.eviction_pressure_transition_period,
+                GoDuration::from_secs(300),
+            ),
+            enable_debugging_handlers: self.enable_debugging_handlers.unwrap_or(true),
+            cluster_dns: self.cluster_dns.unwrap_or_default(),
+            cluster_domain: self.cluster_domain.unwrap_or_default(),
+            resolv_conf: self
+                .resolv_conf
+                .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf")),
+            feature_gates: self.feature_gates.unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const HEADER: &str = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
+
+    fn parse(body: &str) -> Result<KubeletConfiguration> {
+        KubeletConfiguration::from_yaml(
+            &format!("{HEADER}{body}"),
+            Path::new("/etc/nodelet/kubelet.yaml"),
+        )
+    }
+
+    fn error(body: &str) -> String {
+        parse(body).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn df_01_kubelet_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c, KubeletConfiguration::default());
+        assert_eq!(c.max_pods, 110);
+        assert_eq!(c.sync_frequency.as_duration(), Duration::from_secs(60));
+        assert_eq!(
+            c.file_check_frequency.as_duration(),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            c.node_status_update_frequency.as_duration(),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            c.node_status_report_frequency.as_duration(),
+            Duration::from_secs(300)
+        );
+        assert_eq!(c.node_lease_duration_seconds, 40);
+        // DF-02
+        assert_eq!(c.image_gc_high_threshold_percent, 85);
+        assert_eq!(c.image_gc_low_threshold_percent, 80);
+        assert_eq!(
+            c.image_minimum_gc_age.as_duration(),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            c.runtime_request_timeout.as_duration(),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            c.streaming_connection_idle_timeout.as_duration(),
+            Duration::from_secs(4 * 3600)
+        );
+        assert_eq!((c.registry_pull_qps, c.registry_burst), (5, 10));
+        assert_eq!((c.kube_api_qps, c.kube_api_burst), (50, 100));
+        assert_eq!((c.event_record_qps, c.event_burst), (50, 100));
+        // DF-03
+        assert_eq!(c.container_log_max_size, "10Mi");
+        assert_eq!(c.container_log_max_size_bytes(), 10 * 1024 * 1024);
+        assert_eq!(c.container_log_max_files, 5);
+        // Ports (HT-08: the config-file default of readOnlyPort is 0, i.e. off).
+        assert_eq!(
+            (c.port, c.read_only_port, c.healthz_port),
+            (10250, 0, 10248)
+        );
+        assert_eq!(c.healthz_bind_address, "127.0.0.1");
+        assert_eq!(
+            c.container_runtime_endpoint,
+            "unix:///run/containerd/containerd.sock"
+        );
+        assert_eq!(c.pod_logs_dir, PathBuf::from("/var/log/pods"));
+        assert_eq!(c.cgroup_driver, "cgroupfs");
+        assert!(c.cgroups_per_qos && c.cpu_cfs_quota && c.serialize_image_pulls);
+        assert_eq!(
+            c.cpu_cfs_quota_period.as_duration(),
+            Duration::from_millis(100)
+        );
+        assert_eq!(c.oom_score_adj, -999);
+        assert_eq!(c.shutdown_grace_period, GoDuration::ZERO);
+        assert_eq!(c.static_pod_path, None);
+    }
+
+    #[test]
+    fn zero_values_default_like_go_but_pointer_fields_keep_zero() {
+        let c =
+            parse("maxPods: 0\nsyncFrequency: 0s\nhealthzPort: 0\nimageGCLowThresholdPercent: 0\n")
+                .unwrap();
+        assert_eq!(c.max_pods, 110);
+        assert_eq!(c.sync_frequency, GoDuration::from_secs(60));
+        assert_eq!(c.healthz_port, 0);
+        assert_eq!(c.image_gc_low_threshold_percent, 0);
+    }
+
+    #[test]
+    fn report_frequency_follows_an_explicit_update_frequency() {
+        let c = parse("nodeStatusUpdateFrequency: 20s\n").unwrap();
+        assert_eq!(c.node_status_report_frequency, GoDuration::from_secs(20));
+        let c = parse("nodeStatusUpdateFrequency: 20s\nnodeStatusReportFrequency: 1m\n").unwrap();
+        assert_eq!(c.node_status_report_frequency, GoDuration::from_secs(60));
+    }
+
+    #[test]
+    fn values_from_the_file() {
+        let c = parse(
+            "staticPodPath: /etc/kubernetes/manifests\nmaxPods: 30\nsyncFrequency: 1m30s\n\
+             fileCheckFrequency: 500ms\ncgroupDriver: systemd\ncgroupsPerQOS: false\n\
+             containerLogMaxSize: 5M\nshutdownGracePeriod: 30s\nreadOnlyPort: 10255\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.static_pod_path,
+            Some(PathBuf::from("/etc/kubernetes/manifests"))
+        );
+        assert_eq!(c.max_pods, 30);
+        assert_eq!(c.sync_frequency.as_duration(), Duration::from_secs(90));
+        assert_eq!(
+            c.file_check_frequency.as_duration(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(c.cgroup_driver, "systemd");
+        assert!(!c.cgroups_per_qos);
+        assert_eq!(c.container_log_max_size_bytes(), 5_000_000);
+        assert_eq!(c.shutdown_grace_period, GoDuration::from_secs(30));
+        assert_eq!(c.read_only_port, 10255);
+    }
+
+    #[test]
+    fn unknown_field_names_the_field_and_the_file() {
+        let err = error("maxPod: 3\n");
+        assert!(err.contains("/etc/nodelet/kubelet.yaml"), "{err}");
+        assert!(err.contains("kubelet.yaml: maxPod: unknown field"), "{err}");
+        assert!(!err.contains("expected one of"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let err = error("maxPods: lots\n");
+        assert!(
+            err.contains("/etc/nodelet/kubelet.yaml: maxPods: invalid type"),
+            "{err}"
+        );
+        let err = error("cgroupsPerQOS: 3\n");
+        assert!(err.contains("cgroupsPerQOS"), "{err}");
+        let err = error("clusterDNS: [1, {a: b}]\n");
+        assert!(err.contains("clusterDNS"), "{err}");
+    }
+
+    #[test]
+    fn bad_durations_name_the_field() {
+        for body in [
+            "syncFrequency: 20\n",
+            "syncFrequency: 1x\n",
+            "fileCheckFrequency: -5s\n",
+        ] {
+            let err = error(body);
+            let field = body.split(':').next().unwrap();
+            assert!(err.contains(&format!("{field}: invalid duration")), "{err}");
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        let cases = [
+            (
+                "maxPods: -1\n",
+                "maxPods (--max-pods): -1 must be greater than 0",
+            ),
+            (
+                "healthzPort: 70000\n",
+                "healthzPort (--healthz-port): 70000 must be between 0 and 65535",
+            ),
+            ("readOnlyPort: -2\n", "readOnlyPort (--read-only-port)"),
+            ("port: 65536\n", "port: 65536"),
+            ("healthzBindAddress: localhost\n", "healthzBindAddress"),
+            ("cgroupDriver: docker\n", "cgroupDriver"),
+            ("containerLogMaxSize: ten\n", "containerLogMaxSize"),
+            (
+                "containerLogMaxFiles: 1\n",
+                "containerLogMaxFiles: 1 must be greater than 1",
+            ),
+            (
+                "imageGCHighThresholdPercent: 101\n",
+                "imageGCHighThresholdPercent",
+            ),
+            (
+                "imageGCHighThresholdPercent: 70\n",
+                "imageGCLowThresholdPercent: 80 must be less than",
+            ),
+            (
+                "shutdownGracePeriodCriticalPods: 10s\n",
+                "shutdownGracePeriodCriticalPods",
+            ),
+            ("maxParallelImagePulls: 0\n", "maxParallelImagePulls"),
+        ];
+        for (body, expected) in cases {
+            let err = error(body);
+            assert!(err.contains(expected), "{body:?} gave {err}");
+            assert!(err.contains("/etc/nodelet/kubelet.yaml"), "{err}");
+        }
+    }
+
+    #[test]
+    fn relative_paths_are_resolved_against_the_file() {
+        let c = parse("staticPodPath: manifests\npodLogsDir: ../logs\nresolvConf: /etc/r.conf\n")
+            .unwrap();
+        assert_eq!(
+            c.static_pod_path,
+            Some(PathBuf::from("/etc/nodelet/manifests"))
+        );
+        assert_eq!(c.pod_logs_dir, PathBuf::from("/etc/nodelet/../logs"));
+        assert_eq!(c.resolv_conf, PathBuf::from("/etc/r.conf"));
+    }
+
+    #[test]
+    fn yaml_errors_say_so() {
+        let err = error(": :\n");
+        assert!(err.contains("kubelet.yaml: invalid YAML: "), "{err}");
+        let err = KubeletConfiguration::from_yaml("[1]\n", Path::new("k.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "k.yaml: document: invalid type: sequence, expected a KubeletConfiguration mapping"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn api_version_and_kind_are_checked() {
+        let path = Path::new("k.yaml");
+        let err = KubeletConfiguration::from_yaml("kind: KubeletConfiguration\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("apiVersion: missing"), "{err}");
+        let err = KubeletConfiguration::from_yaml(
+            "apiVersion: kubelet.config.k8s.io/v1alpha1\nkind: KubeletConfiguration\n",
+            path,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("apiVersion: unsupported version"), "{err}");
+        let err =
+            KubeletConfiguration::from_yaml(&HEADER.replace("KubeletConfiguration", "Pod"), path)
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("kind: unsupported kind \"Pod\""), "{err}");
+    }
+
+    #[test]
+    fn max_parallel_image_pulls_turns_off_serialized_pulls() {
+        let c = parse("maxParallelImagePulls: 3\n").unwrap();
+        assert!(!c.serialize_image_pulls);
+        assert!(
+            error("maxParallelImagePulls: 3\nserializeImagePulls: true\n")
+                .contains("maxParallelImagePulls")
+        );
+    }
+
+    #[test]
+    fn serializes_with_the_kubelet_field_names() {
+        let json = serde_json::to_value(KubeletConfiguration::default()).unwrap();
+        assert_eq!(json["maxPods"], 110);
+        assert_eq!(json["syncFrequency"], "1m0s");
+        assert_eq!(json["fileCheckFrequency"], "20s");
+        assert_eq!(json["cgroupsPerQOS"], true);
+        assert_eq!(json["imageGCHighThresholdPercent"], 85);
+        assert_eq!(json["kind"], "KubeletConfiguration");
+        assert!(json.get("staticPodPath").is_none());
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(parse_quantity_bytes("10Mi"), Some(10 * 1024 * 1024));
+        assert_eq!(parse_quantity_bytes("1.5Ki"), Some(1536));
+        assert_eq!(parse_quantity_bytes("100"), Some(100));
+        assert_eq!(parse_quantity_bytes("2G"), Some(2_000_000_000));
+        assert_eq!(parse_quantity_bytes("10MB"), None);
+        assert_eq!(parse_quantity_bytes("Mi"), None);
+        assert_eq!(parse_quantity_bytes("1..2"), None);
+    }
+}

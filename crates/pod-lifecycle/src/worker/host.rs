@@ -1,0 +1,267 @@
+//! What the pod worker needs from the rest of the node, as traits owned here with do-nothing
+//! defaults. Volumes, cgroups, probes and status reporting live in their own crates; the
+//! worker reaches them only through these seams, so it runs (and is tested) without them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use cri_client::v1;
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
+
+use crate::plan::ProbeResults;
+
+/// A source of wall-clock time. The worker never reads the system clock directly, so tests
+/// drive it in virtual time together with the fake runtime's clock.
+pub trait Clock: Send + Sync {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// Pod volumes (the volume-manager crate implements this).
+#[async_trait]
+pub trait PodVolumes: Send + Sync {
+    /// Mount every volume of the pod; the worker waits for this before creating containers
+    /// (the kubelet's `WaitForAttachAndMount`).
+    async fn mount(&self, pod: &Pod) -> Result<(), String>;
+    /// The CRI mounts of one container of a mounted pod.
+    fn container_mounts(&self, pod: &Pod, container: &Container) -> Result<Vec<v1::Mount>, String>;
+    /// Unmount and remove the pod's volumes after every container is gone.
+    async fn unmount(&self, pod: &Pod) -> Result<(), String>;
+}
+
+/// A pod without volume support: nothing to mount.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoVolumes;
+
+#[async_trait]
+impl PodVolumes for NoVolumes {
+    async fn mount(&self, _pod: &Pod) -> Result<(), String> {
+        Ok(())
+    }
+    fn container_mounts(&self, _: &Pod, _: &Container) -> Result<Vec<v1::Mount>, String> {
+        Ok(Vec::new())
+    }
+    async fn unmount(&self, _pod: &Pod) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Pod-level cgroups (the cgroup-enforcer crate implements this).
+#[async_trait]
+pub trait PodCgroups: Send + Sync {
+    /// Create the pod cgroup with its limits; returns the `cgroup_parent` for the sandbox.
+    async fn ensure(&self, pod: &Pod) -> Result<Option<String>, String>;
+    /// Remove the pod cgroup once the pod's processes are gone.
+    async fn remove(&self, pod: &Pod) -> Result<(), String>;
+}
+
+/// No pod cgroups: the runtime picks the sandbox's cgroup.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCgroups;
+
+#[async_trait]
+impl PodCgroups for NoCgroups {
+    async fn ensure(&self, _pod: &Pod) -> Result<Option<String>, String> {
+        Ok(None)
+    }
+    async fn remove(&self, _pod: &Pod) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Probe workers and their results (the probes crate implements this).
+pub trait PodProbes: Send + Sync {
+    /// Start (or update) probe workers for the pod's running containers.
+    fn add_pod(&self, pod: &Pod);
+    /// Stop liveness and startup probes of a terminating pod; readiness keeps running.
+    fn terminating(&self, pod_uid: &str);
+    /// Stop every probe worker of the pod.
+    fn remove_pod(&self, pod_uid: &str);
+    /// The latest results for the pod's containers.
+    fn results(&self, pod_uid: &str) -> ProbeResults;
+}
+
+/// No probes: readiness follows "running", liveness never fails.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProbes;
+
+impl PodProbes for NoProbes {
+    fn add_pod(&self, _pod: &Pod) {}
+    fn terminating(&self, _pod_uid: &str) {}
+    fn remove_pod(&self, _pod_uid: &str) {}
+    fn results(&self, _pod_uid: &str) -> ProbeResults {
+        ProbeResults::new()
+    }
+}
+
+/// Where generated pod statuses go (the status-reporter crate implements this for the API
+/// server; the agent serves them on `/pods`). The worker calls it only when the status
+/// changed.
+pub trait StatusSink: Send + Sync {
+    /// The pod's new status.
+    fn set_pod_status(&self, pod: &Pod, status: &PodStatus);
+    /// The pod is gone from this node (terminated and cleaned up).
+    fn pod_removed(&self, pod: &Pod) {
+        let _ = pod;
+    }
+}
+
+/// The latest status of every pod, in memory, with the full history for tests.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStatusSink {
+    inner: Arc<Mutex<MemoryStatuses>>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryStatuses {
+    latest: BTreeMap<String, (Pod, PodStatus)>,
+    history: Vec<(String, PodStatus)>,
+}
+
+impl MemoryStatusSink {
+    /// An empty sink.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The latest status of a pod by UID.
+    pub fn get(&self, uid: &str) -> Option<PodStatus> {
+        self.inner
+            .lock()
+            .expect("status sink lock")
+            .latest
+            .get(uid)
+            .map(|(_, s)| s.clone())
+    }
+
+    /// Every pod with its latest status, ordered by UID.
+    pub fn pods(&self) -> Vec<Pod> {
+        let inner = self.inner.lock().expect("status sink lock");
+        inner
+            .latest
+            .values()
+            .map(|(pod, status)| Pod {
+                status: Some(status.clone()),
+                ..pod.clone()
+            })
+            .collect()
+    }
+
+    /// Every status sent for a pod, oldest first.
+    pub fn history(&self, uid: &str) -> Vec<PodStatus> {
+        let inner = self.inner.lock().expect("status sink lock");
+        inner
+            .history
+            .iter()
+            .filter(|(u, _)| u == uid)
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
+}
+
+impl StatusSink for MemoryStatusSink {
+    fn set_pod_status(&self, pod: &Pod, status: &PodStatus) {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let mut inner = self.inner.lock().expect("status sink lock");
+        inner
+            .latest
+            .insert(uid.clone(), (pod.clone(), status.clone()));
+        inner.history.push((uid, status.clone()));
+    }
+
+    fn pod_removed(&self, pod: &Pod) {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        self.inner
+            .lock()
+            .expect("status sink lock")
+            .latest
+            .remove(&uid);
+    }
+}
+
+/// Normal or Warning, as in a Kubernetes Event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// Routine.
+    Normal,
+    /// Something went wrong.
+    Warning,
+}
+
+/// One event about a pod (`Pulled`, `Created`, `Started`, `Killing`, `BackOff`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodEvent {
+    /// `namespace/name` of the pod.
+    pub pod: String,
+    /// Normal or Warning.
+    pub kind: EventType,
+    /// The kubelet's reason (`BackOff`).
+    pub reason: String,
+    /// The kubelet's message.
+    pub message: String,
+}
+
+/// Where the worker's events go (the agent logs them; cluster mode posts them).
+pub trait EventRecorder: Send + Sync {
+    /// Record an event.
+    fn record(&self, event: PodEvent);
+}
+
+/// Events logged with `tracing` and kept in memory (bounded) for tests and `/pods` debugging.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryEvents {
+    events: Arc<Mutex<Vec<PodEvent>>>,
+}
+
+impl MemoryEvents {
+    /// Keep at most this many events.
+    pub const CAPACITY: usize = 10_000;
+
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every event recorded so far, oldest first.
+    pub fn all(&self) -> Vec<PodEvent> {
+        self.events.lock().expect("events lock").clone()
+    }
+
+    /// Events with this reason.
+    pub fn with_reason(&self, reason: &str) -> Vec<PodEvent> {
+        self.all()
+            .into_iter()
+            .filter(|e| e.reason == reason)
+            .collect()
+    }
+}
+
+impl EventRecorder for MemoryEvents {
+    fn record(&self, event: PodEvent) {
+        match event.kind {
+            EventType::Normal => {
+                tracing::info!(pod = %event.pod, reason = %event.reason, "{}", event.message)
+            }
+            EventType::Warning => {
+                tracing::warn!(pod = %event.pod, reason = %event.reason, "{}", event.message)
+            }
+        }
+        let mut events = self.events.lock().expect("events lock");
+        if events.len() >= Self::CAPACITY {
+            events.remove(0);
+        }
+        events.push(event);
+    }
+}

@@ -1,0 +1,286 @@
+//! Pod workers: one tokio task per pod UID, applying plans through the CRI traits.
+//!
+//! Like the kubelet's `pod_workers.go`: updates for a pod are serialized (a worker never runs
+//! two syncs of one pod at once) and coalesced (the newest spec wins; intermediate specs that
+//! arrive during a sync are skipped). A worker syncs when its pod changes, when something
+//! wakes it (a PLEG event, a probe result), when a back-off expires, and otherwise every
+//! `syncFrequency` (jittered, 60–90 s). A failed sync is retried after 10–15 s.
+//!
+//! A pod terminates when it is deleted (`deletionTimestamp`), removed from its source
+//! ([`PodWorkers::terminate_pod`]) or reaches Succeeded/Failed. Termination runs once, to the
+//! end: preStop hooks, SIGTERM with the grace period, SIGKILL, sandboxes stopped, the terminal
+//! status written, volumes unmounted, the cgroup removed.
+
+mod hooks;
+mod host;
+mod sync;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+pub use hooks::{HookError, LIFECYCLE_USER_AGENT, run_hook};
+pub use host::{
+    Clock, EventRecorder, EventType, MemoryEvents, MemoryStatusSink, NoCgroups, NoProbes,
+    NoVolumes, PodCgroups, PodEvent, PodProbes, PodVolumes, StatusSink, SystemClock,
+};
+pub use sync::{PodHost, PodState, PodSyncer, SyncOutcome, WorkerConfig};
+
+/// What the worker of a pod should do with it.
+#[derive(Debug, Clone)]
+enum Desired {
+    /// Run the pod (it terminates by itself when it has a deletion timestamp).
+    Run(Pod),
+    /// Terminate the pod, with an optional shorter grace period.
+    Terminate { pod: Pod, grace: Option<i64> },
+}
+
+/// Where a pod worker is in the pod's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerPhase {
+    /// The pod should run; the worker syncs it.
+    Syncing,
+    /// The pod's containers are being stopped.
+    Terminating,
+    /// Every container is stopped and the final status written.
+    Terminated,
+}
+
+struct Worker {
+    desired: watch::Sender<Desired>,
+    wake: Arc<Notify>,
+    phase: watch::Receiver<WorkerPhase>,
+    task: JoinHandle<()>,
+}
+
+/// The set of pod workers of one agent.
+pub struct PodWorkers {
+    syncer: PodSyncer,
+    config: Arc<WorkerConfig>,
+    workers: Mutex<HashMap<String, Worker>>,
+}
+
+impl std::fmt::Debug for PodWorkers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let workers = self.workers.lock().expect("workers lock");
+        f.debug_struct("PodWorkers")
+            .field("pods", &workers.len())
+            .finish()
+    }
+}
+
+impl PodWorkers {
+    /// Workers over these collaborators and settings.
+    pub fn new(host: PodHost, config: WorkerConfig) -> Self {
+        let config = Arc::new(config);
+        PodWorkers {
+            syncer: PodSyncer::new(host, config.clone()),
+            config,
+            workers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The desired state of a pod: start a worker for a new UID, or hand the newest spec to
+    /// the running worker (latest wins). A pod with a `deletionTimestamp` is terminated.
+    pub fn update_pod(&self, pod: Pod) {
+        self.send(pod, Desired::Run);
+    }
+
+    /// Terminate a pod (removed from its source, evicted, rejected), with an optional grace
+    /// period shorter than the pod's own.
+    pub fn terminate_pod(&self, pod: Pod, grace: Option<i64>) {
+        self.send(pod, |pod| Desired::Terminate { pod, grace });
+    }
+
+    fn send(&self, pod: Pod, desired: impl FnOnce(Pod) -> Desired) {
+        let uid = sync::uid(&pod).to_string();
+        let desired = desired(pod);
+        let mut workers = self.workers.lock().expect("workers lock");
+        // A terminated worker ignores further updates of its UID, as the kubelet never
+        // restarts a terminated pod UID. Only a worker that died abnormally is replaced.
+        if let Some(w) = workers.get(&uid)
+            && (!w.task.is_finished() || *w.phase.borrow() == WorkerPhase::Terminated)
+        {
+            let _ = w.desired.send(desired);
+            return;
+        }
+        let (desired_tx, desired_rx) = watch::channel(desired);
+        let (phase_tx, phase_rx) = watch::channel(WorkerPhase::Syncing);
+        let wake = Arc::new(Notify::new());
+        let task = tokio::spawn(run_worker(
+            self.syncer.clone(),
+            self.config.clone(),
+            desired_rx,
+            wake.clone(),
+            phase_tx,
+        ));
+        workers.insert(
+            uid,
+            Worker {
+                desired: desired_tx,
+                wake,
+                phase: phase_rx,
+                task,
+            },
+        );
+    }
+
+    /// Wake the worker of a pod now (a PLEG event or a probe result for it).
+    pub fn wake(&self, uid: &str) {
+        if let Some(w) = self.workers.lock().expect("workers lock").get(uid) {
+            w.wake.notify_one();
+        }
+    }
+
+    /// Where the worker of a pod is, if there is one.
+    pub fn phase(&self, uid: &str) -> Option<WorkerPhase> {
+        self.workers
+            .lock()
+            .expect("workers lock")
+            .get(uid)
+            .map(|w| *w.phase.borrow())
+    }
+
+    /// Wait until the pod's worker has terminated the pod.
+    pub async fn wait_terminated(&self, uid: &str) {
+        let phase = self
+            .workers
+            .lock()
+            .expect("workers lock")
+            .get(uid)
+            .map(|w| w.phase.clone());
+        if let Some(mut phase) = phase {
+            let _ = phase.wait_for(|p| *p == WorkerPhase::Terminated).await;
+        }
+    }
+
+    /// UIDs of every pod with a worker.
+    pub fn pods(&self) -> Vec<String> {
+        self.workers
+            .lock()
+            .expect("workers lock")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Drop the worker of a terminated pod (its source no longer has it).
+    pub fn forget(&self, uid: &str) {
+        let mut workers = self.workers.lock().expect("workers lock");
+        if workers
+            .get(uid)
+            .is_some_and(|w| *w.phase.borrow() == WorkerPhase::Terminated)
+            && let Some(w) = workers.remove(uid)
+        {
+            w.task.abort();
+        }
+    }
+
+    /// Stop every worker and leave the pods running (an agent restart must not restart a
+    /// single container).
+    pub fn shutdown(&self) {
+        for (_, w) in self.workers.lock().expect("workers lock").drain() {
+            w.task.abort();
+        }
+    }
+}
+
+impl Drop for PodWorkers {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// `d` plus up to `factor` × `d`, like the kubelet's `wait.Jitter`.
+fn jitter(d: Duration, factor: f64) -> Duration {
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let fraction = (random % 10_000) as f64 / 10_000.0;
+    d + d.mul_f64(factor * fraction)
+}
+
+fn is_deleted(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_some()
+}
+
+async fn run_worker(
+    syncer: PodSyncer,
+    config: Arc<WorkerConfig>,
+    mut desired: watch::Receiver<Desired>,
+    wake: Arc<Notify>,
+    phase: watch::Sender<WorkerPhase>,
+) {
+    let mut state = PodState::default();
+    loop {
+        let current = desired.borrow_and_update().clone();
+        let (pod, terminate_with) = match current {
+            Desired::Run(pod) if is_deleted(&pod) => (pod, Some(None)),
+            Desired::Run(pod) => (pod, None),
+            Desired::Terminate { pod, grace } => (pod, Some(grace)),
+        };
+        let wait = match terminate_with {
+            None => match syncer.sync_pod(&pod, &mut state).await {
+                Ok(SyncOutcome::Continue { next_sync_in }) => {
+                    if next_sync_in >= config.sync_frequency {
+                        jitter(config.sync_frequency, 0.5)
+                    } else {
+                        next_sync_in
+                    }
+                }
+                Ok(SyncOutcome::Terminal) => {
+                    terminate(&syncer, &pod, &mut state, None, &phase).await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(pod = %sync::full_name(&pod), uid = %sync::uid(&pod), error = %e, "pod sync failed");
+                    syncer.host().events.record(PodEvent {
+                        pod: sync::full_name(&pod),
+                        kind: EventType::Warning,
+                        reason: "FailedSync".into(),
+                        message: format!("error syncing pod: {e}"),
+                    });
+                    jitter(config.error_backoff, 0.5)
+                }
+            },
+            Some(grace) => {
+                terminate(&syncer, &pod, &mut state, grace, &phase).await;
+                return;
+            }
+        };
+        tokio::select! {
+            changed = desired.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+async fn terminate(
+    syncer: &PodSyncer,
+    pod: &Pod,
+    state: &mut PodState,
+    grace: Option<i64>,
+    phase: &watch::Sender<WorkerPhase>,
+) {
+    let _ = phase.send(WorkerPhase::Terminating);
+    loop {
+        match syncer.terminate_pod(pod, state, grace).await {
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(pod = %sync::full_name(pod), uid = %sync::uid(pod), error = %e, "pod termination failed, retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    let _ = phase.send(WorkerPhase::Terminated);
+}

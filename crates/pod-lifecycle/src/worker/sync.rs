@@ -1,0 +1,950 @@
+//! One pod's sync and termination: the plan applied through the CRI traits (the kubelet's
+//! `SyncPod`, `SyncTerminatingPod`, `SyncTerminatedPod` and kuberuntime's `SyncPod` /
+//! `killPodWithSyncResult`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cri_client::{ImageService, RuntimeService, v1};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
+use tracing::Instrument;
+
+use crate::cri_config::{self, ContainerEnvironment, ContainerOptions, SandboxOptions};
+use crate::plan::{
+    self, Backoff, ContainerKind, ContainerState, ContainerToStart, ImagePullDecision, KillCause,
+    PodRuntimeStatus, ReasonCache, StatusInput, WaitingReason,
+};
+use crate::worker::hooks::run_hook;
+use crate::worker::host::{
+    Clock, EventRecorder, EventType, PodCgroups, PodEvent, PodProbes, PodVolumes, StatusSink,
+};
+
+/// Settings of the pod workers. The defaults are the kubelet's.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Resync period of a pod with no events (`syncFrequency`, 1 min, jittered up to +50 %).
+    pub sync_frequency: Duration,
+    /// Retry delay after a failed sync (10 s, jittered up to +50 %).
+    pub error_backoff: Duration,
+    /// Where container logs go (`podLogsDir`, `/var/log/pods`).
+    pub pod_logs_dir: PathBuf,
+    /// This node's name (for `spec.nodeName` env and static pods).
+    pub node_name: String,
+    /// This node's IPs (`status.hostIPs`, host-network pod IPs).
+    pub host_ips: Vec<String>,
+    /// The runtime's name, for `containerID` (`containerd://<id>`).
+    pub runtime_name: String,
+    /// Enforce CPU limits with CFS quota (`cpuCFSQuota`, default true).
+    pub cpu_cfs_quota: bool,
+    /// Remove a terminated pod's containers and sandboxes right away instead of leaving them
+    /// to garbage collection.
+    pub remove_terminated: bool,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            sync_frequency: Duration::from_secs(60),
+            error_backoff: Duration::from_secs(10),
+            pod_logs_dir: PathBuf::from("/var/log/pods"),
+            node_name: "localhost".into(),
+            host_ips: Vec::new(),
+            runtime_name: "containerd".into(),
+            cpu_cfs_quota: true,
+            remove_terminated: true,
+        }
+    }
+}
+
+/// Everything a pod worker talks to. Cloned into every worker (all fields are shared).
+#[derive(Clone)]
+pub struct PodHost {
+    /// The container runtime.
+    pub runtime: Arc<dyn RuntimeService>,
+    /// The image service (usually the same runtime).
+    pub images: Arc<dyn ImageService>,
+    /// Pod volumes.
+    pub volumes: Arc<dyn PodVolumes>,
+    /// Pod cgroups.
+    pub cgroups: Arc<dyn PodCgroups>,
+    /// Probes.
+    pub probes: Arc<dyn PodProbes>,
+    /// Where statuses go.
+    pub status: Arc<dyn StatusSink>,
+    /// Where events go.
+    pub events: Arc<dyn EventRecorder>,
+    /// Wall-clock time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for PodHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodHost").finish_non_exhaustive()
+    }
+}
+
+/// What a worker remembers about its pod between syncs. Nothing here is needed to recover
+/// after an agent restart: the runtime holds the containers, their hashes and restart counts.
+#[derive(Debug, Clone)]
+pub struct PodState {
+    /// Container restart back-off (CrashLoopBackOff).
+    pub backoff: Backoff,
+    /// Image pull back-off.
+    pub image_backoff: Backoff,
+    /// Why containers are waiting.
+    pub reasons: ReasonCache,
+    /// The last status generated (for `lastTransitionTime`, `startTime`, terminal phases).
+    pub last_status: Option<PodStatus>,
+}
+
+impl Default for PodState {
+    fn default() -> Self {
+        PodState {
+            backoff: Backoff::container(),
+            image_backoff: Backoff::image_pull(),
+            reasons: ReasonCache::new(),
+            last_status: None,
+        }
+    }
+}
+
+/// How a sync ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// The pod runs (or waits); sync again at the latest after this long.
+    Continue {
+        /// When the next sync is due without any event (back-off expiry or resync).
+        next_sync_in: Duration,
+    },
+    /// The pod reached Succeeded or Failed: terminate it.
+    Terminal,
+}
+
+pub(crate) fn full_name(pod: &Pod) -> String {
+    format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or("default"),
+        pod.metadata.name.as_deref().unwrap_or("")
+    )
+}
+
+pub(crate) fn uid(pod: &Pod) -> &str {
+    pod.metadata.uid.as_deref().unwrap_or("")
+}
+
+fn spec_container<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
+    let spec = pod.spec.as_ref()?;
+    spec.init_containers
+        .iter()
+        .flatten()
+        .chain(spec.containers.iter())
+        .find(|c| c.name == name)
+}
+
+/// The code that syncs and terminates one pod. Stateless itself: the per-pod state is passed
+/// in, so the pod worker task owns it.
+#[derive(Debug, Clone)]
+pub struct PodSyncer {
+    host: PodHost,
+    config: Arc<WorkerConfig>,
+}
+
+impl PodSyncer {
+    /// A syncer over these collaborators.
+    pub fn new(host: PodHost, config: Arc<WorkerConfig>) -> Self {
+        PodSyncer { host, config }
+    }
+
+    /// The collaborators.
+    pub fn host(&self) -> &PodHost {
+        &self.host
+    }
+
+    fn event(&self, pod: &Pod, kind: EventType, reason: &str, message: String) {
+        self.host.events.record(PodEvent {
+            pod: full_name(pod),
+            kind,
+            reason: reason.to_string(),
+            message,
+        });
+    }
+
+    async fn runtime_view(&self, pod: &Pod) -> crate::Result<PodRuntimeStatus> {
+        crate::pleg::pod_runtime_status(self.host.runtime.as_ref(), uid(pod))
+            .await
+            .map_err(|source| crate::Error::Runtime {
+                pod: full_name(pod),
+                source,
+            })
+    }
+
+    fn generate_status(
+        &self,
+        pod: &Pod,
+        state: &PodState,
+        view: &PodRuntimeStatus,
+        terminal: bool,
+        now: Timestamp,
+    ) -> PodStatus {
+        let probes = self.host.probes.results(uid(pod));
+        let input = StatusInput {
+            pod,
+            runtime: view,
+            probes: &probes,
+            reasons: &state.reasons,
+            previous: state.last_status.as_ref(),
+            pod_is_terminal: terminal,
+            host_ips: &self.config.host_ips,
+            runtime_name: &self.config.runtime_name,
+            now,
+        };
+        plan::generate_pod_status(&input)
+    }
+
+    /// Send `status` to the sink if it differs from the last one sent.
+    fn publish(&self, pod: &Pod, state: &mut PodState, status: PodStatus) {
+        let changed = match &state.last_status {
+            Some(old) => plan::status_changed(old, &status),
+            None => true,
+        };
+        if changed {
+            self.host.status.set_pod_status(pod, &status);
+        }
+        state.last_status = Some(status);
+    }
+
+    /// One sync of a pod that should run: status, cgroup, volumes, then the plan applied.
+    pub async fn sync_pod(&self, pod: &Pod, state: &mut PodState) -> crate::Result<SyncOutcome> {
+        let span = tracing::info_span!("sync_pod", pod = %full_name(pod), uid = %uid(pod));
+        self.sync_pod_inner(pod, state).instrument(span).await
+    }
+
+    async fn sync_pod_inner(&self, pod: &Pod, state: &mut PodState) -> crate::Result<SyncOutcome> {
+        let now = self.host.clock.now();
+        let view = self.runtime_view(pod).await?;
+        let status = self.generate_status(pod, state, &view, false, now);
+        let terminal = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
+        self.publish(pod, state, status);
+        if terminal {
+            return Ok(SyncOutcome::Terminal);
+        }
+
+        let cgroup_parent = self.host.cgroups.ensure(pod).await.map_err(|message| {
+            self.event(
+                pod,
+                EventType::Warning,
+                "FailedToCreatePodContainer",
+                message.clone(),
+            );
+            crate::Error::PodConfig {
+                pod: full_name(pod),
+                field: "cgroup".into(),
+                message,
+            }
+        })?;
+        self.host.volumes.mount(pod).await.map_err(|message| {
+            self.event(
+                pod,
+                EventType::Warning,
+                "FailedMount",
+                format!("Unable to attach or mount volumes: {message}"),
+            );
+            crate::Error::PodConfig {
+                pod: full_name(pod),
+                field: "spec.volumes".into(),
+                message,
+            }
+        })?;
+        self.host.probes.add_pod(pod);
+
+        let probes = self.host.probes.results(uid(pod));
+        let actions = plan::compute_pod_actions(pod, &view, &probes, &state.backoff, now);
+        tracing::debug!(?actions, "pod actions");
+        let backoff_wait = actions.backoff_expires_in;
+
+        let result = self.apply(pod, state, &view, actions, cgroup_parent).await;
+
+        // Status after the actions, from a fresh view of the runtime.
+        let now = self.host.clock.now();
+        let view = self.runtime_view(pod).await?;
+        let status = self.generate_status(pod, state, &view, false, now);
+        self.publish(pod, state, status);
+        result?;
+        let next_sync_in = match backoff_wait {
+            // Wake just after the back-off ends, so the restart happens on time (RP-05).
+            Some(wait) => (wait + Duration::from_millis(10)).min(self.config.sync_frequency),
+            None => self.config.sync_frequency,
+        };
+        Ok(SyncOutcome::Continue { next_sync_in })
+    }
+
+    async fn apply(
+        &self,
+        pod: &Pod,
+        state: &mut PodState,
+        view: &PodRuntimeStatus,
+        actions: plan::PodActions,
+        cgroup_parent: Option<String>,
+    ) -> crate::Result<()> {
+        let rt = self.host.runtime.as_ref();
+        if actions.kill_pod {
+            self.kill_pod(pod, view, None).await?;
+        } else {
+            for kill in &actions.containers_to_kill {
+                let Some(spec) = spec_container(pod, &kill.name) else {
+                    continue;
+                };
+                let cause = match kill.reason {
+                    plan::KillReason::LivenessFailed => KillCause::LivenessProbe,
+                    plan::KillReason::StartupFailed => KillCause::StartupProbe,
+                    _ => KillCause::Other,
+                };
+                let grace = plan::container_grace_period(pod, spec, cause, None);
+                self.kill_container(pod, &kill.id, spec, grace, &kill.message, view)
+                    .await;
+            }
+        }
+        for id in &actions.init_containers_to_remove {
+            if let Err(e) = rt
+                .remove_container(v1::RemoveContainerRequest {
+                    container_id: id.clone(),
+                })
+                .await
+            {
+                tracing::warn!(error = %e, "failed to prune an old init container");
+            }
+        }
+        for (name, reason) in &actions.waiting {
+            if reason.reason == "CrashLoopBackOff" {
+                let pod_name = pod.metadata.name.as_deref().unwrap_or("");
+                self.event(
+                    pod,
+                    EventType::Warning,
+                    "BackOff",
+                    format!("Back-off restarting failed container {name} in pod {pod_name}"),
+                );
+            }
+            state.reasons.set(name, reason.clone());
+        }
+
+        let nothing_to_start = actions.init_containers_to_start.is_empty()
+            && actions.containers_to_start.is_empty()
+            && actions.ephemeral_containers_to_start.is_empty();
+        let mut sandbox_id = actions.sandbox_id.clone();
+        let mut pod_ips: Vec<String> = view
+            .latest_sandbox()
+            .map(|s| s.ips.clone())
+            .unwrap_or_default();
+        if actions.create_sandbox {
+            if view.latest_sandbox().is_some() {
+                self.event(
+                    pod,
+                    EventType::Normal,
+                    "SandboxChanged",
+                    "Pod sandbox changed, it will be killed and re-created.".into(),
+                );
+            }
+            let (id, ips) = self
+                .create_sandbox(pod, actions.attempt, cgroup_parent)
+                .await?;
+            sandbox_id = Some(id);
+            pod_ips = ips;
+        }
+        if nothing_to_start {
+            return Ok(());
+        }
+        let Some(sandbox_id) = sandbox_id else {
+            return Ok(());
+        };
+        let sandbox_config = self.sandbox_config(pod, actions.attempt, None)?;
+
+        let starts = actions
+            .ephemeral_containers_to_start
+            .iter()
+            .chain(actions.init_containers_to_start.iter())
+            .chain(actions.containers_to_start.iter());
+        for start in starts {
+            let started = self
+                .start_container(
+                    pod,
+                    state,
+                    view,
+                    start,
+                    &sandbox_id,
+                    &sandbox_config,
+                    &pod_ips,
+                )
+                .await;
+            // A regular init container that cannot start ends this sync (kuberuntime SyncPod).
+            if !started && start.kind == ContainerKind::Init {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn sandbox_config(
+        &self,
+        pod: &Pod,
+        attempt: u32,
+        cgroup_parent: Option<String>,
+    ) -> crate::Result<v1::PodSandboxConfig> {
+        let opts = SandboxOptions {
+            pod_logs_dir: self.config.pod_logs_dir.clone(),
+            cgroup_parent,
+            ..SandboxOptions::default()
+        };
+        cri_config::sandbox_config(pod, attempt, &opts)
+    }
+
+    async fn create_sandbox(
+        &self,
+        pod: &Pod,
+        attempt: u32,
+        cgroup_parent: Option<String>,
+    ) -> crate::Result<(String, Vec<String>)> {
+        let rt = self.host.runtime.as_ref();
+        let config = self.sandbox_config(pod, attempt, cgroup_parent)?;
+        if let Err(e) = std::fs::create_dir_all(&config.log_directory) {
+            tracing::warn!(dir = %config.log_directory, error = %e, "cannot create the pod log directory");
+        }
+        let id = match rt
+            .run_pod_sandbox(v1::RunPodSandboxRequest {
+                config: Some(config),
+                runtime_handler: String::new(),
+            })
+            .await
+        {
+            Ok(r) => r.pod_sandbox_id,
+            Err(source) => {
+                self.event(
+                    pod,
+                    EventType::Warning,
+                    "FailedCreatePodSandBox",
+                    format!("Failed to create pod sandbox: {source}"),
+                );
+                return Err(crate::Error::Runtime {
+                    pod: full_name(pod),
+                    source,
+                });
+            }
+        };
+        let status = rt
+            .pod_sandbox_status(v1::PodSandboxStatusRequest {
+                pod_sandbox_id: id.clone(),
+                verbose: false,
+            })
+            .await
+            .map_err(|source| crate::Error::Runtime {
+                pod: full_name(pod),
+                source,
+            })?;
+        let mut ips = Vec::new();
+        if let Some(net) = status.status.and_then(|s| s.network) {
+            if !net.ip.is_empty() {
+                ips.push(net.ip);
+            }
+            ips.extend(
+                net.additional_ips
+                    .into_iter()
+                    .map(|i| i.ip)
+                    .filter(|i| !i.is_empty()),
+            );
+        }
+        Ok((id, ips))
+    }
+
+    /// Start one container; records why it did not start in the reason cache. Returns
+    /// whether it started.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_container(
+        &self,
+        pod: &Pod,
+        state: &mut PodState,
+        view: &PodRuntimeStatus,
+        start: &ContainerToStart,
+        sandbox_id: &str,
+        sandbox_config: &v1::PodSandboxConfig,
+        pod_ips: &[String],
+    ) -> bool {
+        let Some(container) = spec_container(pod, &start.name).cloned().or_else(|| {
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.ephemeral_containers.as_ref())
+                .and_then(|e| e.iter().find(|c| c.name == start.name))
+                .map(ephemeral_as_container)
+        }) else {
+            return false;
+        };
+        let name = container.name.clone();
+        let now = self.host.clock.now();
+        // The kubelet advances the crash back-off when it decides to restart, before the
+        // image or the config can fail, measured from the previous exit (doBackOff).
+        start.advance_backoff(&mut state.backoff, now);
+
+        // 1. The image.
+        let image = match self.ensure_image(pod, state, &container, now).await {
+            Ok(image) => image,
+            Err(reason) => {
+                state.reasons.set(&name, reason);
+                return false;
+            }
+        };
+
+        // 2. The config.
+        let mounts = match self.host.volumes.container_mounts(pod, &container) {
+            Ok(m) => m,
+            Err(message) => {
+                state.reasons.set(
+                    &name,
+                    WaitingReason::new("CreateContainerConfigError", message),
+                );
+                return false;
+            }
+        };
+        let opts = ContainerOptions {
+            mounts,
+            cpu_cfs_quota: self.config.cpu_cfs_quota,
+            ..ContainerOptions::default()
+        };
+        // The environment borrows closures that are not Send: keep it out of any await.
+        let built = {
+            let env = ContainerEnvironment {
+                node_name: &self.config.node_name,
+                pod_ips,
+                host_ips: &self.config.host_ips,
+                ..ContainerEnvironment::default()
+            };
+            cri_config::container_config(pod, &container, start.restart_count, &env, &opts)
+        };
+        let mut config = match built {
+            Ok(c) => c,
+            Err(e) => {
+                self.event(pod, EventType::Warning, "Failed", format!("Error: {e}"));
+                state.reasons.set(
+                    &name,
+                    WaitingReason::new("CreateContainerConfigError", e.to_string()),
+                );
+                return false;
+            }
+        };
+        if let Some(spec) = config.image.as_mut() {
+            spec.image = image;
+        }
+        let _ = view;
+
+        // 3. Create and start.
+        let rt = self.host.runtime.as_ref();
+        let id = match rt
+            .create_container(v1::CreateContainerRequest {
+                pod_sandbox_id: sandbox_id.to_string(),
+                config: Some(config),
+                sandbox_config: Some(sandbox_config.clone()),
+            })
+            .await
+        {
+            Ok(r) => r.container_id,
+            Err(e) => {
+                self.event(pod, EventType::Warning, "Failed", format!("Error: {e}"));
+                state.reasons.set(
+                    &name,
+                    WaitingReason::new("CreateContainerError", e.to_string()),
+                );
+                return false;
+            }
+        };
+        self.event(
+            pod,
+            EventType::Normal,
+            "Created",
+            format!("Created container: {name}"),
+        );
+        if let Err(e) = rt
+            .start_container(v1::StartContainerRequest {
+                container_id: id.clone(),
+            })
+            .await
+        {
+            self.event(pod, EventType::Warning, "Failed", format!("Error: {e}"));
+            state.reasons.set(
+                &name,
+                WaitingReason::new("RunContainerError", e.to_string()),
+            );
+            return false;
+        }
+        state.reasons.clear(&name);
+        self.event(
+            pod,
+            EventType::Normal,
+            "Started",
+            format!("Started container {name}"),
+        );
+
+        // 4. postStart, synchronously: the next container waits for it (LC-16).
+        if let Some(post_start) = container
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.post_start.as_ref())
+        {
+            let pod_ip = pod_ips.first().map(String::as_str);
+            if let Err(e) = run_hook(rt, &id, &container, post_start, pod_ip).await {
+                self.event(pod, EventType::Warning, "FailedPostStartHook", e.0.clone());
+                let grace = plan::container_grace_period(pod, &container, KillCause::Other, None);
+                let _ = rt
+                    .stop_container(v1::StopContainerRequest {
+                        container_id: id.clone(),
+                        timeout: grace,
+                    })
+                    .await;
+                state
+                    .reasons
+                    .set(&name, WaitingReason::new("PostStartHookError", e.0));
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Make sure the container's image is present, pulling it per its policy and back-off.
+    /// Returns the image reference to create the container from.
+    async fn ensure_image(
+        &self,
+        pod: &Pod,
+        state: &mut PodState,
+        container: &Container,
+        now: Timestamp,
+    ) -> Result<String, WaitingReason> {
+        let requested = container.image.clone().unwrap_or_default();
+        let image = plan::image_with_default_tag(&requested).map_err(|e| {
+            let reason = WaitingReason::new("InvalidImageName", e.to_string());
+            self.event(
+                pod,
+                EventType::Warning,
+                "InspectFailed",
+                reason.message.clone(),
+            );
+            reason
+        })?;
+        let present = match self
+            .host
+            .images
+            .image_status(v1::ImageStatusRequest {
+                image: Some(v1::ImageSpec {
+                    image: image.clone(),
+                    ..Default::default()
+                }),
+                verbose: false,
+            })
+            .await
+        {
+            Ok(r) => r.image.is_some_and(|i| !i.id.is_empty()),
+            Err(e) => {
+                let reason = plan::inspect_failed_reason(&requested, &e.to_string());
+                self.event(
+                    pod,
+                    EventType::Warning,
+                    "InspectFailed",
+                    reason.message.clone(),
+                );
+                return Err(reason);
+            }
+        };
+        let key = plan::image_backoff_key(uid(pod), &requested);
+        let policy = container.image_pull_policy.clone();
+        match plan::pull_decision(
+            policy.as_deref(),
+            &requested,
+            present,
+            &state.image_backoff,
+            &key,
+            now,
+        ) {
+            ImagePullDecision::UsePresent => {
+                self.event(
+                    pod,
+                    EventType::Normal,
+                    "Pulled",
+                    plan::already_present_message(&requested),
+                );
+                Ok(image)
+            }
+            ImagePullDecision::NeverPull(reason) => {
+                self.event(
+                    pod,
+                    EventType::Warning,
+                    "ErrImageNeverPull",
+                    reason.message.clone(),
+                );
+                Err(reason)
+            }
+            ImagePullDecision::BackOff(reason) => {
+                self.event(pod, EventType::Normal, "BackOff", reason.message.clone());
+                Err(reason)
+            }
+            ImagePullDecision::Pull => {
+                self.event(
+                    pod,
+                    EventType::Normal,
+                    "Pulling",
+                    plan::pulling_message(&requested),
+                );
+                let started = Instant::now();
+                let pulled = self
+                    .host
+                    .images
+                    .pull_image(v1::PullImageRequest {
+                        image: Some(v1::ImageSpec {
+                            image: image.clone(),
+                            ..Default::default()
+                        }),
+                        auth: None,
+                        sandbox_config: None,
+                    })
+                    .await;
+                match pulled {
+                    Ok(_) => {
+                        let took = started.elapsed();
+                        let size = self.image_size(&image).await;
+                        self.event(
+                            pod,
+                            EventType::Normal,
+                            "Pulled",
+                            plan::pulled_message(&requested, took, took, size),
+                        );
+                        Ok(image)
+                    }
+                    Err(e) => {
+                        state.image_backoff.next(&key, now);
+                        let error = e.to_string();
+                        self.event(
+                            pod,
+                            EventType::Warning,
+                            "Failed",
+                            plan::pull_failed_message(&requested, &error),
+                        );
+                        Err(plan::pull_failed_reason(&requested, &error))
+                    }
+                }
+            }
+        }
+    }
+
+    async fn image_size(&self, image: &str) -> u64 {
+        self.host
+            .images
+            .image_status(v1::ImageStatusRequest {
+                image: Some(v1::ImageSpec {
+                    image: image.to_string(),
+                    ..Default::default()
+                }),
+                verbose: false,
+            })
+            .await
+            .ok()
+            .and_then(|r| r.image)
+            .map(|i| i.size)
+            .unwrap_or(0)
+    }
+
+    /// Stop one container: event `Killing`, the preStop hook within the grace, then
+    /// `StopContainer` with what is left of the grace (at least 2 s). NotFound is success.
+    async fn kill_container(
+        &self,
+        pod: &Pod,
+        id: &str,
+        container: &Container,
+        grace: i64,
+        message: &str,
+        view: &PodRuntimeStatus,
+    ) {
+        let rt = self.host.runtime.as_ref();
+        let message = if message.is_empty() {
+            format!("Stopping container {}", container.name)
+        } else {
+            message.to_string()
+        };
+        self.event(pod, EventType::Normal, "Killing", message);
+        let started = Instant::now();
+        let pre_stop = container
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.pre_stop.as_ref());
+        if let Some(pre_stop) = pre_stop.filter(|_| grace > 0) {
+            let pod_ip = view
+                .latest_sandbox()
+                .and_then(|s| s.ips.first())
+                .map(String::as_str);
+            let hook = run_hook(rt, id, container, pre_stop, pod_ip);
+            match tokio::time::timeout(Duration::from_secs(grace as u64), hook).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => self.event(pod, EventType::Warning, "FailedPreStopHook", e.0),
+                Err(_) => {
+                    tracing::info!(container = %container.name, "preStop hook used the whole grace period")
+                }
+            }
+        }
+        let timeout = plan::stop_timeout_after_pre_stop(grace, started.elapsed());
+        match rt
+            .stop_container(v1::StopContainerRequest {
+                container_id: id.to_string(),
+                timeout,
+            })
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                tracing::warn!(container = %container.name, error = %e, "StopContainer failed")
+            }
+        }
+    }
+
+    /// Kill every running container of the pod (regular ones in parallel, then sidecars in
+    /// reverse order), then stop every sandbox (TM-09).
+    pub async fn kill_pod(
+        &self,
+        pod: &Pod,
+        view: &PodRuntimeStatus,
+        grace_override: Option<i64>,
+    ) -> crate::Result<()> {
+        let running: Vec<&plan::ContainerStatus> = view
+            .containers
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.state,
+                    ContainerState::Running | ContainerState::Created | ContainerState::Unknown
+                )
+            })
+            .collect();
+        let names: Vec<&str> = running.iter().map(|c| c.name.as_str()).collect();
+        let (parallel, sequential) = plan::stop_order(pod, &names);
+        let kill = |name: &str| {
+            let instances: Vec<&plan::ContainerStatus> =
+                running.iter().copied().filter(|c| c.name == name).collect();
+            let spec = spec_container(pod, name)
+                .cloned()
+                .unwrap_or_else(|| Container {
+                    name: name.to_string(),
+                    ..Default::default()
+                });
+            async move {
+                for instance in instances {
+                    let grace = plan::container_grace_period(
+                        pod,
+                        &spec,
+                        KillCause::PodTermination,
+                        grace_override,
+                    );
+                    self.kill_container(pod, &instance.id, &spec, grace, "", view)
+                        .await;
+                }
+            }
+        };
+        futures::future::join_all(parallel.iter().map(|n| kill(n))).await;
+        for name in sequential {
+            kill(name).await;
+        }
+        for sandbox in &view.sandboxes {
+            match self
+                .host
+                .runtime
+                .stop_pod_sandbox(v1::StopPodSandboxRequest {
+                    pod_sandbox_id: sandbox.id.clone(),
+                })
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(source) => {
+                    return Err(crate::Error::Runtime {
+                        pod: full_name(pod),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Terminate a pod: stop liveness/startup probes, kill it with `grace_override` (or the
+    /// pod's own grace), write the terminal status, unmount volumes, remove the cgroup and,
+    /// when configured, the runtime objects. Returns the final status.
+    pub async fn terminate_pod(
+        &self,
+        pod: &Pod,
+        state: &mut PodState,
+        grace_override: Option<i64>,
+    ) -> crate::Result<PodStatus> {
+        let span = tracing::info_span!("terminate_pod", pod = %full_name(pod), uid = %uid(pod));
+        async {
+            self.host.probes.terminating(uid(pod));
+            let view = self.runtime_view(pod).await?;
+            let grace = plan::pod_grace_period(pod, grace_override);
+            let override_grace = (pod.metadata.deletion_grace_period_seconds.is_some()
+                || grace_override.is_some())
+            .then_some(grace);
+            self.kill_pod(pod, &view, override_grace).await?;
+            self.host.probes.remove_pod(uid(pod));
+
+            let now = self.host.clock.now();
+            let view = self.runtime_view(pod).await?;
+            let status = self.generate_status(pod, state, &view, true, now);
+            let status = plan::terminal_status(pod, &status, now);
+            self.publish(pod, state, status.clone());
+
+            if let Err(e) = self.host.volumes.unmount(pod).await {
+                tracing::warn!(error = %e, "failed to unmount the pod's volumes");
+            }
+            if self.config.remove_terminated {
+                self.remove_runtime_objects(&view).await;
+            }
+            if let Err(e) = self.host.cgroups.remove(pod).await {
+                tracing::warn!(error = %e, "failed to remove the pod cgroup");
+            }
+            Ok(status)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn remove_runtime_objects(&self, view: &PodRuntimeStatus) {
+        let rt = self.host.runtime.as_ref();
+        for c in &view.containers {
+            let _ = rt
+                .remove_container(v1::RemoveContainerRequest {
+                    container_id: c.id.clone(),
+                })
+                .await;
+        }
+        for s in &view.sandboxes {
+            let _ = rt
+                .remove_pod_sandbox(v1::RemovePodSandboxRequest {
+                    pod_sandbox_id: s.id.clone(),
+                })
+                .await;
+        }
+    }
+}
+
+fn ephemeral_as_container(e: &k8s_openapi::api::core::v1::EphemeralContainer) -> Container {
+    Container {
+        name: e.name.clone(),
+        image: e.image.clone(),
+        command: e.command.clone(),
+        args: e.args.clone(),
+        env: e.env.clone(),
+        env_from: e.env_from.clone(),
+        image_pull_policy: e.image_pull_policy.clone(),
+        security_context: e.security_context.clone(),
+        stdin: e.stdin,
+        tty: e.tty,
+        working_dir: e.working_dir.clone(),
+        termination_message_path: e.termination_message_path.clone(),
+        termination_message_policy: e.termination_message_policy.clone(),
+        volume_mounts: e.volume_mounts.clone(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,475 @@
+//! Pod workers driven against `FakeRuntime` in virtual time: tokio's clock is paused and the
+//! test moves it and the fake runtime's clock together, so minutes of back-off take
+//! milliseconds and every delay is exact.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cri_client::fake::FakeRuntime;
+use cri_client::{RuntimeService, v1};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{
+    Container, ExecAction, Lifecycle, LifecycleHandler, Pod, PodSpec, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use pod_lifecycle::worker::{
+    Clock, MemoryEvents, MemoryStatusSink, NoCgroups, NoProbes, NoVolumes, PodHost, PodWorkers,
+    WorkerConfig, WorkerPhase,
+};
+
+/// The worker's clock is the fake runtime's clock: one source of time for both.
+struct FakeTime(FakeRuntime);
+
+impl Clock for FakeTime {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_nanosecond(self.0.clock().now() as i128).expect("fake clock in range")
+    }
+}
+
+struct Harness {
+    fake: FakeRuntime,
+    workers: PodWorkers,
+    statuses: MemoryStatusSink,
+    events: MemoryEvents,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Self::with_runtime(FakeRuntime::with_busybox())
+    }
+
+    fn with_runtime(fake: FakeRuntime) -> Harness {
+        let statuses = MemoryStatusSink::new();
+        let events = MemoryEvents::new();
+        let workers = Self::workers(&fake, &statuses, &events);
+        Harness {
+            fake,
+            workers,
+            statuses,
+            events,
+        }
+    }
+
+    fn workers(
+        fake: &FakeRuntime,
+        statuses: &MemoryStatusSink,
+        events: &MemoryEvents,
+    ) -> PodWorkers {
+        let host = PodHost {
+            runtime: Arc::new(fake.clone()),
+            images: Arc::new(fake.clone()),
+            volumes: Arc::new(NoVolumes),
+            cgroups: Arc::new(NoCgroups),
+            probes: Arc::new(NoProbes),
+            status: Arc::new(statuses.clone()),
+            events: Arc::new(events.clone()),
+            clock: Arc::new(FakeTime(fake.clone())),
+        };
+        let config = WorkerConfig {
+            pod_logs_dir: std::env::temp_dir().join("nodelet-worker-scenarios"),
+            runtime_name: "fake".into(),
+            ..WorkerConfig::default()
+        };
+        PodWorkers::new(host, config)
+    }
+
+    /// Move both clocks by `total` in steps of `step`, waking the pod's worker after each
+    /// step the way the PLEG relist would (once a second in the kubelet).
+    async fn run_for(&self, uid: &str, total: Duration, step: Duration) {
+        let mut elapsed = Duration::ZERO;
+        while elapsed < total {
+            self.fake.advance(step);
+            tokio::time::advance(step).await;
+            self.workers.wake(uid);
+            settle().await;
+            elapsed += step;
+        }
+    }
+
+    fn status(&self, uid: &str) -> PodStatus {
+        self.statuses.get(uid).expect("a status was sent")
+    }
+}
+
+/// Let every ready task run until it waits again.
+async fn settle() {
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+}
+
+fn pod(uid: &str, restart_policy: &str, containers: Vec<Container>) -> Pod {
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(format!("pod-{uid}")),
+            namespace: Some("default".into()),
+            uid: Some(uid.into()),
+            ..Default::default()
+        },
+        spec: Some(PodSpec {
+            restart_policy: Some(restart_policy.into()),
+            containers,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn container(name: &str, script: &str) -> Container {
+    Container {
+        name: name.into(),
+        image: Some("localhost/busybox:1".into()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(vec!["sh".into(), "-c".into(), script.into()]),
+        ..Default::default()
+    }
+}
+
+async fn containers(fake: &FakeRuntime) -> Vec<v1::Container> {
+    fake.list_containers(v1::ListContainersRequest::default())
+        .await
+        .unwrap()
+        .containers
+}
+
+/// Start times (ns) and finish times (ns) of every instance of `name`, oldest first.
+async fn instances(fake: &FakeRuntime, name: &str) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    for c in containers(fake).await {
+        if c.metadata.as_ref().is_some_and(|m| m.name == name) {
+            let s = fake
+                .container_status(v1::ContainerStatusRequest {
+                    container_id: c.id,
+                    verbose: false,
+                })
+                .await
+                .unwrap()
+                .status
+                .unwrap();
+            out.push((s.started_at, s.finished_at));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(start_paused = true)]
+async fn rp_05_worker_crash_loop_delays_0_10_20_40_80_160_300_300() {
+    let h = Harness::new();
+    let p = pod("crash", "Always", vec![container("app", "exit 1")]);
+    h.workers.update_pod(p);
+    settle().await;
+    h.run_for(
+        "crash",
+        Duration::from_secs(1300),
+        Duration::from_millis(100),
+    )
+    .await;
+
+    let runs = instances(&h.fake, "app").await;
+    assert!(runs.len() >= 9, "only {} runs", runs.len());
+    let gaps: Vec<f64> = runs
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].1) as f64 / 1e9)
+        .take(8)
+        .collect();
+    let expected = [0.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0];
+    eprintln!("crash loop gaps: {gaps:?}");
+    for (gap, want) in gaps.iter().zip(expected) {
+        // One relist period (here 0.1 s steps) of granularity, never early.
+        assert!(
+            *gap >= want && *gap <= want + 0.25,
+            "gaps {gaps:?}, want {expected:?}"
+        );
+    }
+
+    let status = h.status("crash");
+    let app = &status.container_statuses.as_ref().unwrap()[0];
+    assert_eq!(
+        status.phase.as_deref(),
+        Some("Running"),
+        "PH-04: Always keeps Running"
+    );
+    assert!(app.restart_count >= 8, "{app:?}");
+    let waiting = app.state.as_ref().unwrap().waiting.as_ref();
+    assert_eq!(
+        waiting.and_then(|w| w.reason.as_deref()),
+        Some("CrashLoopBackOff"),
+        "{app:?}"
+    );
+    let last = app
+        .last_state
+        .as_ref()
+        .unwrap()
+        .terminated
+        .as_ref()
+        .unwrap();
+    assert_eq!(last.exit_code, 1);
+    assert!(!h.events.with_reason("BackOff").is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn lc_21_new_workers_adopt_running_containers_without_restart() {
+    let fake = FakeRuntime::with_busybox();
+    let first = Harness::with_runtime(fake.clone());
+    let p = pod("adopt", "Always", vec![container("app", "sleep infinity")]);
+    first.workers.update_pod(p.clone());
+    first
+        .run_for("adopt", Duration::from_secs(3), Duration::from_secs(1))
+        .await;
+    let before = containers(&fake).await;
+    assert_eq!(before.len(), 1);
+    assert_eq!(first.status("adopt").phase.as_deref(), Some("Running"));
+
+    // The agent stops (workers gone, pods left running) and a new one starts.
+    first.workers.shutdown();
+    fake.clear_calls();
+    let second = Harness::with_runtime(fake.clone());
+    second.workers.update_pod(p);
+    second
+        .run_for("adopt", Duration::from_secs(5), Duration::from_secs(1))
+        .await;
+
+    assert!(
+        fake.calls_to("CreateContainer").is_empty(),
+        "{:?}",
+        fake.calls()
+    );
+    assert!(
+        fake.calls_to("RunPodSandbox").is_empty(),
+        "{:?}",
+        fake.calls()
+    );
+    assert!(
+        fake.calls_to("StopContainer").is_empty(),
+        "{:?}",
+        fake.calls()
+    );
+    let after = containers(&fake).await;
+    assert_eq!(before[0].id, after[0].id);
+    let status = second.status("adopt");
+    assert_eq!(status.phase.as_deref(), Some("Running"));
+    assert_eq!(status.container_statuses.unwrap()[0].restart_count, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn lc_14_spec_change_restarts_only_the_changed_container() {
+    let h = Harness::new();
+    let p = pod(
+        "change",
+        "Always",
+        vec![
+            container("a", "sleep infinity"),
+            container("b", "sleep infinity"),
+        ],
+    );
+    h.workers.update_pod(p.clone());
+    h.run_for("change", Duration::from_secs(3), Duration::from_secs(1))
+        .await;
+    let before = containers(&h.fake).await;
+    assert_eq!(before.len(), 2);
+
+    let mut changed = p.clone();
+    changed.spec.as_mut().unwrap().containers[1].command =
+        Some(vec!["sleep".into(), "3600".into()]);
+    h.fake.clear_calls();
+    h.workers.update_pod(changed);
+    h.run_for("change", Duration::from_secs(3), Duration::from_secs(1))
+        .await;
+
+    let stops = h.fake.calls_to("StopContainer");
+    assert_eq!(stops.len(), 1, "{stops:?}");
+    let b_old = before
+        .iter()
+        .find(|c| c.metadata.as_ref().unwrap().name == "b")
+        .unwrap();
+    assert_eq!(stops[0].id.as_deref(), Some(b_old.id.as_str()));
+    assert_eq!(h.fake.calls_to("CreateContainer").len(), 1);
+    let killing = h.events.with_reason("Killing");
+    assert!(
+        killing[0].message.contains("definition changed"),
+        "{killing:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn lc_08_failed_init_container_under_never_fails_the_pod() {
+    let h = Harness::new();
+    let mut p = pod("init", "Never", vec![container("app", "sleep infinity")]);
+    p.spec.as_mut().unwrap().init_containers = Some(vec![container("prepare", "exit 1")]);
+    h.workers.update_pod(p);
+    h.run_for("init", Duration::from_secs(5), Duration::from_secs(1))
+        .await;
+
+    let status = h.status("init");
+    assert_eq!(status.phase.as_deref(), Some("Failed"));
+    assert!(
+        instances(&h.fake, "app").await.is_empty(),
+        "the app container never starts"
+    );
+    assert_eq!(h.workers.phase("init"), Some(WorkerPhase::Terminated));
+}
+
+#[tokio::test(start_paused = true)]
+async fn lc_09_init_container_success_then_app_starts() {
+    let h = Harness::new();
+    let mut p = pod(
+        "init-ok",
+        "Always",
+        vec![container("app", "sleep infinity")],
+    );
+    p.spec.as_mut().unwrap().init_containers =
+        Some(vec![container("one", "exit 0"), container("two", "exit 0")]);
+    h.workers.update_pod(p);
+    h.run_for("init-ok", Duration::from_secs(5), Duration::from_secs(1))
+        .await;
+
+    let status = h.status("init-ok");
+    assert_eq!(status.phase.as_deref(), Some("Running"), "{status:?}");
+    let creates: Vec<String> = h
+        .fake
+        .calls_to("CreateContainer")
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect();
+    assert_eq!(creates.len(), 3, "one, two, app: {creates:?}");
+    let init = status.init_container_statuses.unwrap();
+    assert!(init.iter().all(|s| s.ready), "{init:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn tm_02_graceful_deletion_runs_pre_stop_then_stops_with_the_grace() {
+    let h = Harness::new();
+    let mut c = container("app", "trap 'exit 0' TERM; sleep 3600 & wait");
+    c.lifecycle = Some(Lifecycle {
+        pre_stop: Some(LifecycleHandler {
+            exec: Some(ExecAction {
+                command: Some(vec!["echo".into(), "bye".into()]),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let mut p = pod("delete", "Always", vec![c]);
+    h.workers.update_pod(p.clone());
+    h.run_for("delete", Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+    assert_eq!(h.status("delete").phase.as_deref(), Some("Running"));
+
+    p.metadata.deletion_timestamp = Some(Time(Timestamp::from_second(1_800_000_000).unwrap()));
+    p.metadata.deletion_grace_period_seconds = Some(20);
+    h.workers.update_pod(p);
+    h.run_for("delete", Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+
+    let execs = h.fake.calls_to("ExecSync");
+    assert_eq!(execs.len(), 1, "the preStop hook ran: {execs:?}");
+    let stops = h.fake.calls_to("StopContainer");
+    assert_eq!(stops.len(), 1, "{stops:?}");
+    assert_eq!(
+        stops[0].timeout,
+        Some(20),
+        "grace from the deletion, minus the hook's ~0 s"
+    );
+    assert!(!h.fake.calls_to("StopPodSandbox").is_empty());
+    assert_eq!(h.workers.phase("delete"), Some(WorkerPhase::Terminated));
+    let status = h.status("delete");
+    assert_eq!(
+        status.phase.as_deref(),
+        Some("Succeeded"),
+        "PH-06: exit 0 on TERM: {status:?}"
+    );
+    assert!(!h.events.with_reason("Killing").is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn tm_09_pod_kill_stops_containers_then_every_sandbox() {
+    let h = Harness::new();
+    let p = pod(
+        "kill",
+        "Always",
+        vec![
+            container("a", "sleep infinity"),
+            container("b", "sleep infinity"),
+        ],
+    );
+    h.workers.update_pod(p.clone());
+    h.run_for("kill", Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+    h.fake.clear_calls();
+    h.workers.terminate_pod(p, Some(5));
+    h.run_for("kill", Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+
+    let calls: Vec<&str> = h.fake.calls().iter().map(|c| c.method).collect();
+    let last_stop = calls.iter().rposition(|m| *m == "StopContainer").unwrap();
+    let sandbox_stop = calls.iter().position(|m| *m == "StopPodSandbox").unwrap();
+    assert!(
+        last_stop < sandbox_stop,
+        "containers first, then the sandbox: {calls:?}"
+    );
+    for stop in h.fake.calls_to("StopContainer") {
+        assert_eq!(stop.timeout, Some(5));
+    }
+    assert_eq!(h.workers.phase("kill"), Some(WorkerPhase::Terminated));
+}
+
+#[tokio::test(start_paused = true)]
+async fn im_03_never_policy_with_absent_image_waits_err_image_never_pull() {
+    let h = Harness::new();
+    let mut c = container("app", "sleep infinity");
+    c.image = Some("localhost/absent:1".into());
+    c.image_pull_policy = Some("Never".into());
+    h.workers.update_pod(pod("never", "Always", vec![c]));
+    h.run_for("never", Duration::from_secs(3), Duration::from_secs(1))
+        .await;
+
+    let status = h.status("never");
+    let waiting = status.container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .waiting
+        .unwrap();
+    assert_eq!(waiting.reason.as_deref(), Some("ErrImageNeverPull"));
+    assert!(h.fake.calls_to("PullImage").is_empty());
+    assert!(h.fake.calls_to("CreateContainer").is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn im_04_failed_pull_then_image_pull_back_off() {
+    let h = Harness::new();
+    let mut c = container("app", "sleep infinity");
+    c.image = Some("127.0.0.1:5000/missing:1".into());
+    h.workers.update_pod(pod("pull", "Always", vec![c]));
+    h.run_for("pull", Duration::from_secs(3), Duration::from_secs(1))
+        .await;
+
+    let reason = |h: &Harness| {
+        h.status("pull").container_statuses.unwrap()[0]
+            .state
+            .clone()
+            .unwrap()
+            .waiting
+            .unwrap()
+            .reason
+            .unwrap()
+    };
+    assert_eq!(reason(&h), "ImagePullBackOff");
+    assert_eq!(h.fake.calls_to("PullImage").len(), 1);
+    assert!(
+        h.events.with_reason("Failed")[0]
+            .message
+            .starts_with("Failed to pull image")
+    );
+    // Retries follow the pull back-off: 10 s after the first failure, then 20 s.
+    h.run_for("pull", Duration::from_secs(10), Duration::from_secs(1))
+        .await;
+    assert_eq!(h.fake.calls_to("PullImage").len(), 2);
+    h.run_for("pull", Duration::from_secs(15), Duration::from_secs(1))
+        .await;
+    assert_eq!(h.fake.calls_to("PullImage").len(), 2);
+    h.run_for("pull", Duration::from_secs(6), Duration::from_secs(1))
+        .await;
+    assert_eq!(h.fake.calls_to("PullImage").len(), 3);
+}
