@@ -333,7 +333,6 @@ async fn round(
                 .with_context(|| format!("no ContainerDied for {id}"))?;
             // An event can only come after the exit; clocks are the same machine's.
             latencies.push(received.duration_since(finished).unwrap_or_default());
-            eprintln!("DBGB {} {} {}", id, status.finished_at, received.duration_since(UNIX_EPOCH).unwrap().as_nanos());
         }
         anyhow::Ok(latencies)
     }

@@ -75,4 +75,8 @@ pub enum Error {
     /// The global tracing subscriber could not be installed (one is already set).
     #[error("failed to install the logger: {0}")]
     Logging(String),
+
+    /// The container runtime could not be reached or validated at start-up.
+    #[error("container runtime: {0}")]
+    Runtime(#[source] cri_client::Error),
 }

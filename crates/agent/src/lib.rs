@@ -62,6 +62,7 @@ mod error;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod node;
 pub mod static_pods;
 
 pub use error::{Error, Result};

@@ -12,6 +12,7 @@ pub mod cri_config;
 mod error;
 pub mod labels;
 pub mod plan;
+pub mod pod_manager;
 pub mod pleg;
 pub mod worker;
 

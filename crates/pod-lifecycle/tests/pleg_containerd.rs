@@ -315,4 +315,3 @@ async fn exit_watcher_scenario(rt: &Arc<GrpcRuntime>, pod: &TestPod) {
     task.await.unwrap();
     assert_eq!(pleg.metrics().exit_watchers, 0);
 }
-

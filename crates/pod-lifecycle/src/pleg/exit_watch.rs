@@ -201,9 +201,7 @@ async fn watch(runtime: &dyn RuntimeService, container_id: &str, support: &Pidfd
             return false;
         }
     }
-    let t0 = std::time::SystemTime::now();
     confirm_exit(runtime, container_id).await;
-    eprintln!("DBGW {} {} {}", container_id, t0.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
     true
 }
 

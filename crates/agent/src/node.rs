@@ -1,0 +1,314 @@
+//! The composition of a standalone node agent: sources → pod manager → pod workers →
+//! runtime, with the PLEG waking the workers and the HTTP endpoints reading their state.
+//!
+//! Wiring only: every rule about pods lives in `pod-lifecycle`.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cri_client::{GrpcRuntime, RuntimeService, v1};
+use k8s_openapi::api::core::v1::Pod;
+use pod_lifecycle::pleg::{Pleg, PlegConfig};
+use pod_lifecycle::pod_manager::{PodManager, PodManagerConfig};
+use pod_lifecycle::worker::{
+    MemoryEvents, MemoryStatusSink, NoCgroups, NoProbes, NoVolumes, PodHost, PodWorkers,
+    SystemClock, WorkerConfig,
+};
+use tokio::sync::watch;
+
+use crate::config::{AgentConfig, KubeletConfiguration};
+use crate::http::{HealthCheck, HttpServer, HttpState, plan_servers};
+use crate::metrics::KubeletMetrics;
+use crate::static_pods::{Snapshot, SourceError, StaticPodSource};
+use crate::{Error, Result};
+
+/// How long start-up waits for the container runtime (the kubelet's
+/// `maxWaitForContainerRuntime`).
+pub const MAX_WAIT_FOR_RUNTIME: Duration = Duration::from_secs(30);
+/// Housekeeping period (the kubelet's 2 s).
+pub const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(2);
+
+/// What the HTTP endpoints read.
+struct NodeState {
+    config: KubeletConfiguration,
+    statuses: MemoryStatusSink,
+    events: MemoryEvents,
+    pleg: Pleg,
+    metrics: KubeletMetrics,
+    errors: watch::Receiver<Snapshot>,
+    relists_seen: AtomicU64,
+    started_seen: AtomicU64,
+}
+
+impl HttpState for NodeState {
+    fn pods(&self) -> Vec<Pod> {
+        self.statuses.pods()
+    }
+
+    fn healthz(&self) -> Vec<HealthCheck> {
+        vec![HealthCheck::new("pleg", self.pleg.healthy(tokio::time::Instant::now()))]
+    }
+
+    fn metrics(&self) -> String {
+        self.refresh_metrics();
+        self.metrics.render()
+    }
+
+    fn errors(&self) -> Vec<SourceError> {
+        self.errors.borrow().errors.clone()
+    }
+
+    fn kubelet_config(&self) -> KubeletConfiguration {
+        self.config.clone()
+    }
+}
+
+impl NodeState {
+    /// Gauges are computed from the pods' current statuses and counters from the event log
+    /// at scrape time, so they always match what the workers last saw in the runtime.
+    fn refresh_metrics(&self) {
+        let pods = self.statuses.pods();
+        let mut running_pods = 0;
+        let (mut running, mut exited) = (0, 0);
+        for pod in &pods {
+            let Some(status) = &pod.status else { continue };
+            let sandbox_ready = status
+                .conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == "PodReadyToStartContainers" && c.status == "True");
+            if sandbox_ready {
+                running_pods += 1;
+            }
+            let all = status
+                .init_container_statuses
+                .iter()
+                .flatten()
+                .chain(status.container_statuses.iter().flatten());
+            for c in all {
+                match c.state.as_ref() {
+                    Some(s) if s.running.is_some() => running += 1,
+                    Some(s) if s.terminated.is_some() => exited += 1,
+                    _ => {}
+                }
+            }
+        }
+        self.metrics.running_pods.set(running_pods as f64);
+        self.metrics
+            .running_containers
+            .with_label_values(&["running"])
+            .set(running as f64);
+        self.metrics
+            .running_containers
+            .with_label_values(&["exited"])
+            .set(exited as f64);
+
+        let pleg = self.pleg.metrics();
+        let seen = self.relists_seen.swap(pleg.relists, Ordering::SeqCst);
+        if pleg.relists > seen
+            && let Some(d) = pleg.last_relist_duration
+        {
+            self.metrics
+                .pleg_relist_duration_seconds
+                .observe(d.as_secs_f64());
+        }
+        let started = self.events.with_reason("Started").len() as u64;
+        let counted = self.started_seen.swap(started, Ordering::SeqCst);
+        if started > counted {
+            self.metrics
+                .started_containers_total
+                .with_label_values(&["container"])
+                .inc_by((started - counted) as f64);
+        }
+    }
+}
+
+/// This node's IPs: the source address of the default route, if there is one.
+pub fn detect_host_ips() -> Vec<String> {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("10.255.255.255:9").map(|_| s))
+        .and_then(|s| s.local_addr());
+    match probe.map(|a| a.ip()) {
+        Ok(ip) if !ip.is_unspecified() && !ip.is_loopback() => vec![ip.to_string()],
+        _ => match "127.0.0.1".parse::<IpAddr>() {
+            Ok(ip) => vec![ip.to_string()],
+            Err(_) => Vec::new(),
+        },
+    }
+}
+
+async fn wait_for_runtime(runtime: &GrpcRuntime) -> Result<v1::VersionResponse> {
+    let started = Instant::now();
+    loop {
+        match runtime.validate().await {
+            Ok(version) => return Ok(version),
+            Err(e) if started.elapsed() < MAX_WAIT_FOR_RUNTIME => {
+                tracing::info!(error = %e, "waiting for the container runtime");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(Error::Runtime(e)),
+        }
+    }
+}
+
+/// Run the agent until `shutdown` completes. On shutdown, pods are left running unless
+/// `shutdownGracePeriod` is set, in which case they are terminated first (regular pods, then
+/// critical ones).
+pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+    let kubelet = config.kubelet.clone();
+    let runtime = GrpcRuntime::new(&kubelet.container_runtime_endpoint).map_err(Error::Runtime)?;
+    let version = wait_for_runtime(&runtime).await?;
+    tracing::info!(
+        runtime = %version.runtime_name,
+        version = %version.runtime_version,
+        node = %config.node_name,
+        "connected to the container runtime"
+    );
+    let runtime: Arc<GrpcRuntime> = Arc::new(runtime);
+
+    let statuses = MemoryStatusSink::new();
+    let events = MemoryEvents::new();
+    let clock = Arc::new(SystemClock);
+    let host = PodHost {
+        runtime: runtime.clone(),
+        images: runtime.clone(),
+        volumes: Arc::new(NoVolumes),
+        cgroups: Arc::new(NoCgroups),
+        probes: Arc::new(NoProbes),
+        status: Arc::new(statuses.clone()),
+        events: Arc::new(events.clone()),
+        clock: clock.clone(),
+    };
+    let worker_config = WorkerConfig {
+        sync_frequency: kubelet.sync_frequency.as_duration(),
+        pod_logs_dir: kubelet.pod_logs_dir.clone(),
+        node_name: config.node_name.clone(),
+        host_ips: detect_host_ips(),
+        runtime_name: version.runtime_name.clone(),
+        cpu_cfs_quota: kubelet.cpu_cfs_quota,
+        ..WorkerConfig::default()
+    };
+    let workers = Arc::new(PodWorkers::new(host, worker_config));
+    let manager = Arc::new(PodManager::new(
+        workers.clone(),
+        runtime.clone() as Arc<dyn RuntimeService>,
+        Arc::new(statuses.clone()),
+        clock,
+        PodManagerConfig {
+            max_pods: kubelet.max_pods.max(0) as usize,
+            ..Default::default()
+        },
+    ));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    // PLEG: keeps the runtime cache fresh and wakes the worker of every pod with news.
+    let (pleg, mut pleg_events) = Pleg::new(runtime.clone(), PlegConfig::default());
+    let pleg_task = tokio::spawn({
+        let pleg = pleg.clone();
+        let stop = stopped(stop_rx.clone());
+        async move { pleg.run(stop).await }
+    });
+    let wake_task = tokio::spawn({
+        let workers = workers.clone();
+        async move {
+            while let Some(event) = pleg_events.recv().await {
+                workers.wake(&event.pod_uid);
+            }
+        }
+    });
+
+    // The static pod source feeds the pod manager with full snapshots.
+    let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::default());
+    let source_task = match kubelet.static_pod_path.clone() {
+        Some(path) => {
+            let source = StaticPodSource::new(path, config.node_name.clone())
+                .with_check_frequency(kubelet.file_check_frequency.as_duration());
+            let stop = stopped(stop_rx.clone());
+            Some(tokio::spawn(
+                async move { source.run(snapshot_tx, stop).await },
+            ))
+        }
+        None => {
+            // No static pods: the file source is "seen" with an empty set.
+            manager.set_source_pods("file", Vec::new());
+            drop(snapshot_tx);
+            None
+        }
+    };
+    let manager_task = tokio::spawn({
+        let manager = manager.clone();
+        let mut snapshots = snapshot_rx.clone();
+        async move {
+            while snapshots.changed().await.is_ok() {
+                let snapshot = snapshots.borrow_and_update().clone();
+                for e in &snapshot.errors {
+                    tracing::warn!(file = %e.file.display(), reason = %e.reason, "static pod manifest refused");
+                }
+                manager.set_source_pods("file", snapshot.pods);
+            }
+        }
+    });
+    let housekeeping_task = tokio::spawn({
+        let manager = manager.clone();
+        async move {
+            let mut tick = tokio::time::interval(HOUSEKEEPING_PERIOD);
+            loop {
+                tick.tick().await;
+                manager.housekeeping().await;
+            }
+        }
+    });
+
+    // HTTP endpoints.
+    let state: Arc<dyn HttpState> = Arc::new(NodeState {
+        config: kubelet.clone(),
+        statuses,
+        events,
+        pleg: pleg.clone(),
+        metrics: KubeletMetrics::new(&config.node_name),
+        errors: snapshot_rx,
+        relists_seen: AtomicU64::new(0),
+        started_seen: AtomicU64::new(0),
+    });
+    let mut servers = Vec::new();
+    for plan in plan_servers(&kubelet) {
+        let server = HttpServer::bind(plan.addr, plan.endpoints).await?;
+        tracing::info!(addr = %server.local_addr(), endpoints = ?plan.endpoints, "serving HTTP");
+        let stop = stopped(stop_rx.clone());
+        servers.push(tokio::spawn(server.serve(state.clone(), stop)));
+    }
+
+    shutdown.await;
+    tracing::info!("shutting down");
+    let grace = kubelet.shutdown_grace_period.as_duration();
+    if !grace.is_zero() {
+        tracing::info!(?grace, "terminating pods before shutdown");
+        let all = manager.terminate_all(Some(grace.as_secs() as i64));
+        if tokio::time::timeout(grace + Duration::from_secs(2), all)
+            .await
+            .is_err()
+        {
+            tracing::warn!("pods did not terminate within shutdownGracePeriod");
+        }
+    }
+    let _ = stop_tx.send(true);
+    workers.shutdown();
+    housekeeping_task.abort();
+    manager_task.abort();
+    wake_task.abort();
+    if let Some(t) = source_task {
+        t.abort();
+    }
+    for s in servers {
+        let _ = s.await;
+    }
+    let _ = pleg_task.await;
+    Ok(())
+}

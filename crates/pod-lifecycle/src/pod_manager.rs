@@ -1,0 +1,360 @@
+//! The pod manager: from the pods the sources want to the pod workers, with the kubelet's
+//! rules for admission, static pod replacement and orphans (`HandlePodAdditions`,
+//! `HandlePodRemoves`, `HandlePodCleanups`).
+//!
+//! Sources hand in full snapshots ([`PodManager::set_source_pods`]). A new pod is admitted
+//! (or rejected with the kubelet's reason and a terminal status), a changed pod goes to its
+//! worker, a pod that disappeared is terminated. Housekeeping
+//! ([`PodManager::housekeeping`], every 2 s in the kubelet) starts replacements that waited
+//! for their predecessor, drops workers of terminated pods, and kills what the runtime runs
+//! for no known pod — but only once every source has reported a first full state, so an agent
+//! restart never kills a workload it simply has not read yet.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use cri_client::{RuntimeService, v1};
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::labels;
+use crate::plan::{self, PodFailure};
+use crate::worker::{Clock, PodWorkers, StatusSink, WorkerPhase};
+
+/// Settings of the pod manager.
+#[derive(Debug, Clone)]
+pub struct PodManagerConfig {
+    /// The most pods this node runs (`maxPods`, 110).
+    pub max_pods: usize,
+    /// The sources that must report a first full state before orphans are removed.
+    pub sources: Vec<String>,
+}
+
+impl Default for PodManagerConfig {
+    fn default() -> Self {
+        PodManagerConfig {
+            max_pods: 110,
+            sources: vec!["file".into()],
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Pods each source wants, by UID.
+    desired: BTreeMap<String, BTreeMap<String, Pod>>,
+    /// Pods handed to a worker, by UID.
+    running: BTreeMap<String, Pod>,
+    /// Pods refused at admission, by UID.
+    rejected: BTreeMap<String, Pod>,
+    /// Pods waiting for a predecessor with the same full name to terminate.
+    waiting: BTreeMap<String, Pod>,
+    /// Sources that reported at least once.
+    seen: BTreeSet<String>,
+}
+
+/// Hands source pods to pod workers. Cheap to share (`Arc`).
+pub struct PodManager {
+    workers: Arc<PodWorkers>,
+    runtime: Arc<dyn RuntimeService>,
+    status: Arc<dyn StatusSink>,
+    clock: Arc<dyn Clock>,
+    config: PodManagerConfig,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for PodManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state.lock().expect("pod manager lock");
+        f.debug_struct("PodManager")
+            .field("running", &state.running.len())
+            .field("rejected", &state.rejected.len())
+            .field("waiting", &state.waiting.len())
+            .finish()
+    }
+}
+
+fn uid(pod: &Pod) -> String {
+    pod.metadata.uid.clone().unwrap_or_default()
+}
+
+fn full_name(pod: &Pod) -> String {
+    format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or("default"),
+        pod.metadata.name.as_deref().unwrap_or("")
+    )
+}
+
+impl PodManager {
+    /// A manager over these workers.
+    pub fn new(
+        workers: Arc<PodWorkers>,
+        runtime: Arc<dyn RuntimeService>,
+        status: Arc<dyn StatusSink>,
+        clock: Arc<dyn Clock>,
+        config: PodManagerConfig,
+    ) -> Self {
+        PodManager {
+            workers,
+            runtime,
+            status,
+            clock,
+            config,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The workers.
+    pub fn workers(&self) -> &Arc<PodWorkers> {
+        &self.workers
+    }
+
+    /// Whether every configured source has reported a full state.
+    pub fn sources_ready(&self) -> bool {
+        let state = self.state.lock().expect("pod manager lock");
+        self.config.sources.iter().all(|s| state.seen.contains(s))
+    }
+
+    /// A full snapshot of what `source` wants. New pods are admitted or rejected, changed
+    /// pods updated, pods no longer listed terminated.
+    pub fn set_source_pods(&self, source: &str, pods: Vec<Pod>) {
+        let mut state = self.state.lock().expect("pod manager lock");
+        state.seen.insert(source.to_string());
+        let new: BTreeMap<String, Pod> = pods.into_iter().map(|p| (uid(&p), p)).collect();
+        let old = state
+            .desired
+            .insert(source.to_string(), new.clone())
+            .unwrap_or_default();
+
+        for (id, pod) in &old {
+            if new.contains_key(id) {
+                continue;
+            }
+            state.waiting.remove(id);
+            state.rejected.remove(id);
+            if state.running.contains_key(id) {
+                tracing::info!(pod = %full_name(pod), uid = %id, "pod removed from its source: terminating");
+                self.workers.terminate_pod(pod.clone(), None);
+            }
+        }
+        // Oldest first, as the kubelet admits by creation time; ties by name.
+        let mut added: Vec<&Pod> = new.values().collect();
+        added.sort_by_key(|p| {
+            (
+                p.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                full_name(p),
+            )
+        });
+        for pod in added {
+            let id = uid(pod);
+            if state.running.contains_key(&id) {
+                if state.running.get(&id) != Some(pod) {
+                    state.running.insert(id.clone(), pod.clone());
+                    self.workers.update_pod(pod.clone());
+                }
+                continue;
+            }
+            if state.rejected.contains_key(&id) {
+                continue;
+            }
+            self.admit(&mut state, pod.clone());
+        }
+    }
+
+    fn active_pods(&self, state: &State) -> usize {
+        state
+            .running
+            .keys()
+            .filter(|id| self.workers.phase(id) != Some(WorkerPhase::Terminated))
+            .count()
+            + state.waiting.len()
+    }
+
+    fn admit(&self, state: &mut State, pod: Pod) {
+        let id = uid(&pod);
+        let used = self.active_pods(state);
+        if used >= self.config.max_pods {
+            // PH-22: the kubelet's OutOfpods rejection.
+            let failure = PodFailure::rejected(
+                "OutOfpods",
+                format!(
+                    "Node didn't have enough resource: pods, requested: 1, used: {used}, capacity: {}",
+                    self.config.max_pods
+                ),
+            );
+            let status = plan::rejected_pod_status(&pod, &failure, None, self.clock.now());
+            tracing::warn!(pod = %full_name(&pod), uid = %id, "pod rejected: OutOfpods");
+            self.status.set_pod_status(&pod, &status);
+            state.rejected.insert(id, pod);
+            return;
+        }
+        // Static pods: one pod per full name at a time; a replacement waits until its
+        // predecessor has terminated (SP-06).
+        let name = full_name(&pod);
+        let predecessor_active = state.running.iter().any(|(other, p)| {
+            *other != id
+                && full_name(p) == name
+                && self.workers.phase(other) != Some(WorkerPhase::Terminated)
+        });
+        if predecessor_active {
+            tracing::info!(pod = %name, uid = %id, "waiting for the previous pod of this name to terminate");
+            state.waiting.insert(id, pod);
+            return;
+        }
+        state.running.insert(id, pod.clone());
+        self.workers.update_pod(pod);
+    }
+
+    /// The kubelet's housekeeping: start replacements whose predecessor terminated, forget
+    /// terminated pods no source wants, and, once every source reported, kill and remove
+    /// what the runtime runs for no known pod (TM-10).
+    pub async fn housekeeping(&self) {
+        let desired: BTreeSet<String> = {
+            let mut state = self.state.lock().expect("pod manager lock");
+            let desired: BTreeSet<String> = state
+                .desired
+                .values()
+                .flat_map(|m| m.keys().cloned())
+                .collect();
+            // Terminated pods that no source wants any more.
+            let gone: Vec<String> = state
+                .running
+                .keys()
+                .filter(|id| !desired.contains(*id))
+                .filter(|id| self.workers.phase(id) == Some(WorkerPhase::Terminated))
+                .cloned()
+                .collect();
+            for id in gone {
+                if let Some(pod) = state.running.remove(&id) {
+                    self.workers.forget(&id);
+                    self.status.pod_removed(&pod);
+                }
+            }
+            let rejected_gone: Vec<String> = state
+                .rejected
+                .keys()
+                .filter(|id| !desired.contains(*id))
+                .cloned()
+                .collect();
+            for id in rejected_gone {
+                if let Some(pod) = state.rejected.remove(&id) {
+                    self.status.pod_removed(&pod);
+                }
+            }
+            // Replacements whose predecessor is done.
+            let waiting: Vec<Pod> = std::mem::take(&mut state.waiting).into_values().collect();
+            for pod in waiting {
+                self.admit(&mut state, pod);
+            }
+            desired
+        };
+        if self.sources_ready() {
+            self.remove_orphans(&desired).await;
+        }
+    }
+
+    async fn remove_orphans(&self, desired: &BTreeSet<String>) {
+        let known: BTreeSet<String> = {
+            let state = self.state.lock().expect("pod manager lock");
+            desired
+                .iter()
+                .chain(state.running.keys())
+                .cloned()
+                .collect()
+        };
+        let sandboxes = match self
+            .runtime
+            .list_pod_sandbox(v1::ListPodSandboxRequest::default())
+            .await
+        {
+            Ok(r) => r.items,
+            Err(e) => {
+                tracing::warn!(error = %e, "housekeeping: cannot list sandboxes");
+                return;
+            }
+        };
+        for sandbox in sandboxes {
+            let Some(owner) = sandbox.labels.get(labels::POD_UID) else {
+                continue;
+            };
+            if known.contains(owner) {
+                continue;
+            }
+            let name = sandbox
+                .metadata
+                .as_ref()
+                .map(|m| format!("{}/{}", m.namespace, m.name));
+            tracing::info!(pod = ?name, uid = %owner, sandbox = %sandbox.id, "killing an orphaned pod");
+            self.remove_sandbox(&sandbox.id).await;
+        }
+    }
+
+    async fn remove_sandbox(&self, sandbox_id: &str) {
+        let containers = self
+            .runtime
+            .list_containers(v1::ListContainersRequest {
+                filter: Some(v1::ContainerFilter {
+                    pod_sandbox_id: sandbox_id.to_string(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .map(|r| r.containers)
+            .unwrap_or_default();
+        // Orphans are killed with the shortest grace (the kubelet's 1 s, 2 s for a container).
+        for c in &containers {
+            let _ = self
+                .runtime
+                .stop_container(v1::StopContainerRequest {
+                    container_id: c.id.clone(),
+                    timeout: plan::MINIMUM_CONTAINER_GRACE_PERIOD_SECONDS,
+                })
+                .await;
+        }
+        for c in &containers {
+            let _ = self
+                .runtime
+                .remove_container(v1::RemoveContainerRequest {
+                    container_id: c.id.clone(),
+                })
+                .await;
+        }
+        let _ = self
+            .runtime
+            .stop_pod_sandbox(v1::StopPodSandboxRequest {
+                pod_sandbox_id: sandbox_id.to_string(),
+            })
+            .await;
+        let _ = self
+            .runtime
+            .remove_pod_sandbox(v1::RemovePodSandboxRequest {
+                pod_sandbox_id: sandbox_id.to_string(),
+            })
+            .await;
+    }
+
+    /// Terminate every pod (a node shutdown with `shutdownGracePeriod`): regular pods first,
+    /// then those with a system-critical priority class, as the kubelet's shutdown manager
+    /// orders them; waits until all are terminated.
+    pub async fn terminate_all(&self, grace: Option<i64>) {
+        let pods: Vec<Pod> = {
+            let state = self.state.lock().expect("pod manager lock");
+            state.running.values().cloned().collect()
+        };
+        let critical = |p: &Pod| {
+            p.spec
+                .as_ref()
+                .and_then(|s| s.priority_class_name.as_deref())
+                .is_some_and(|c| c == "system-node-critical" || c == "system-cluster-critical")
+        };
+        for group in [false, true] {
+            let batch: Vec<&Pod> = pods.iter().filter(|p| critical(p) == group).collect();
+            for pod in &batch {
+                self.workers.terminate_pod((*pod).clone(), grace);
+            }
+            for pod in &batch {
+                self.workers.wait_terminated(&uid(pod)).await;
+            }
+        }
+    }
+}
