@@ -796,10 +796,11 @@ async fn exit_watcher_reports_died_without_waiting_for_a_relist() {
     let (pleg, mut rx) = Pleg::new(Arc::new(spy.clone()), config);
     let (stop, task) = spawn_run(&pleg);
     wait_for(&mut rx, |e| e.id == first).await;
-    wait_until("the exit watcher runs", || {
-        pleg.metrics().exit_watchers == 1
+    wait_until("the exit watcher has its pidfd", || {
+        pleg.is_watching_exit(&first)
     })
     .await;
+    assert_eq!(pleg.metrics().exit_watchers, 1);
     assert_eq!(
         pleg.metrics().exit_detection,
         Some(ExitDetection::ExitWatchers)
@@ -828,7 +829,11 @@ async fn exit_watcher_reports_died_without_waiting_for_a_relist() {
         e.id == second && e.kind == Kind::ContainerStarted
     })
     .await;
-    wait_until("the new watcher runs", || pleg.metrics().exit_watchers == 1).await;
+    wait_until("the new watcher has its pidfd", || {
+        pleg.is_watching_exit(&second)
+    })
+    .await;
+    assert!(!pleg.is_watching_exit(&first));
     init.kill().unwrap();
     init.wait().unwrap();
     fake.exit_container(&second, 1, "");
@@ -884,7 +889,18 @@ async fn no_pid_from_the_runtime_means_relist_only() {
     let (pleg, mut rx) = Pleg::new(Arc::new(fake.clone()), config);
     let (stop, task) = spawn_run(&pleg);
     wait_for(&mut rx, |e| e.id == app).await;
-    wait_until("the watcher gave up", || pleg.metrics().exit_watchers == 0).await;
+    // The watcher makes one verbose ContainerStatus call (the relist made the other), finds
+    // no pid and gives up; only then does the container exit.
+    wait_until("the watcher looked for a pid", || {
+        let calls = fake.calls_to("ContainerStatus");
+        calls
+            .iter()
+            .filter(|c| c.id.as_deref() == Some(&app))
+            .count()
+            >= 2
+    })
+    .await;
+    assert!(!pleg.is_watching_exit(&app));
     fake.exit_container(&app, 0, "");
     wait_for(&mut rx, |e| e.id == app && e.kind == Kind::ContainerDied).await;
     let died = pleg.metrics().died_events;

@@ -166,7 +166,29 @@ async fn rp_05_worker_crash_loop_delays_0_10_20_40_80_160_300_300() {
     )
     .await;
 
-    let runs = instances(&h.fake, "app").await;
+    // Container GC keeps only the newest dead instance in the runtime, so read every
+    // instance's start and finish from the statuses the worker sent over time.
+    let mut seen = std::collections::BTreeMap::new();
+    for status in h.statuses.history("crash") {
+        for c in status.container_statuses.iter().flatten() {
+            for state in [c.state.as_ref(), c.last_state.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(t) = &state.terminated {
+                    if let (Some(s), Some(f)) = (&t.started_at, &t.finished_at) {
+                        seen.insert(t.container_id.clone(), (s.0.as_second(), f.0.as_second()));
+                    }
+                }
+            }
+        }
+    }
+    let mut runs: Vec<(i64, i64)> = seen.into_values().collect();
+    runs.sort();
+    let runs: Vec<(i64, i64)> = runs
+        .into_iter()
+        .map(|(s, f)| (s * 1_000_000_000, f * 1_000_000_000))
+        .collect();
     assert!(runs.len() >= 9, "only {} runs", runs.len());
     let gaps: Vec<f64> = runs
         .windows(2)

@@ -8,6 +8,7 @@
 
 mod actions;
 mod backoff;
+mod gc;
 mod hash;
 mod images;
 mod probe_results;
@@ -26,6 +27,7 @@ pub use backoff::{
     REDUCED_CONTAINER_BACKOFF_INITIAL, REDUCED_CONTAINER_BACKOFF_MAX, container_backoff_key,
     format_go_duration, image_backoff_key,
 };
+pub use gc::dead_containers_to_remove;
 pub use hash::container_hash;
 pub use images::{
     DEFAULT_IMAGE_TAG, ImagePullDecision, ImagePullPolicy, ImageReference, InvalidImageName,

@@ -103,13 +103,15 @@ pub(crate) fn pid_from_info(info: &HashMap<String, String>) -> Option<i32> {
     i32::try_from(pid).ok().filter(|&p| p > 0)
 }
 
-/// Spawn the watcher of one running container.
+/// Spawn the watcher of one running container. `armed` is true while it waits on the
+/// container's pidfd.
 pub(crate) fn spawn(
     runtime: Arc<dyn RuntimeService>,
     pod_uid: String,
     container_id: String,
     wake: mpsc::UnboundedSender<Wake>,
     support: Arc<PidfdSupport>,
+    armed: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<()> {
     let span = tracing::debug_span!(
         "exit_watch",
@@ -118,7 +120,7 @@ pub(crate) fn spawn(
     );
     tokio::spawn(
         async move {
-            if watch(&*runtime, &container_id, &support).await {
+            if watch(&*runtime, &container_id, &support, &armed).await {
                 let _ = wake.send(Wake {
                     pod_uid,
                     trigger: WakeTrigger::ExitWatcher,
@@ -163,7 +165,12 @@ async fn liveness(runtime: &dyn RuntimeService, container_id: &str, verbose: boo
 }
 
 /// Watch one container; true when the PLEG should relist its pod now.
-async fn watch(runtime: &dyn RuntimeService, container_id: &str, support: &PidfdSupport) -> bool {
+async fn watch(
+    runtime: &dyn RuntimeService,
+    container_id: &str,
+    support: &PidfdSupport,
+    armed: &AtomicBool,
+) -> bool {
     let info = match liveness(runtime, container_id, true).await {
         Liveness::Running(info) => info,
         Liveness::Ended => return true,
@@ -183,7 +190,10 @@ async fn watch(runtime: &dyn RuntimeService, container_id: &str, support: &Pidfd
                 Liveness::Unknown => return false,
             }
             tracing::debug!(pid, "watching the container's init process");
-            match pidfd.readable().await {
+            armed.store(true, Ordering::Relaxed);
+            let ready = pidfd.readable().await;
+            armed.store(false, Ordering::Relaxed);
+            match ready {
                 Ok(_guard) => tracing::debug!(pid, "init process exited"),
                 Err(error) => {
                     tracing::debug!(%error, "waiting on the pidfd failed; leaving it to the relist");

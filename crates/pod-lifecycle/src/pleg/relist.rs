@@ -108,7 +108,7 @@ pub struct PlegMetrics {
     pub discarded_events: u64,
     /// `ContainerDied` events sent, by what found them.
     pub died_events: ContainerDiedCounts,
-    /// Containers whose init process is being watched now.
+    /// Containers whose init process an exit watcher is waiting on now (pidfd open).
     pub exit_watchers: usize,
     /// The fast path in use, once [`Pleg::run`] has started.
     pub exit_detection: Option<ExitDetection>,
@@ -182,6 +182,14 @@ struct Records {
 #[derive(Debug)]
 struct Watcher {
     handle: tokio::task::JoinHandle<()>,
+    /// True while the task waits on the container's pidfd.
+    armed: Arc<AtomicBool>,
+}
+
+impl Watcher {
+    fn is_armed(&self) -> bool {
+        self.armed.load(Ordering::Relaxed) && !self.handle.is_finished()
+    }
 }
 
 struct Inner {
@@ -304,12 +312,16 @@ impl Pleg {
     /// A snapshot of the measurements.
     pub fn metrics(&self) -> PlegMetrics {
         let mut metrics = self.metrics_mut().clone();
-        metrics.exit_watchers = self
-            .watchers()
-            .values()
-            .filter(|w| !w.handle.is_finished())
-            .count();
+        metrics.exit_watchers = self.watchers().values().filter(|w| w.is_armed()).count();
         metrics
+    }
+
+    /// Whether an exit watcher is waiting on this container's init process right now (it
+    /// has the pidfd open). For diagnostics and tests.
+    pub fn is_watching_exit(&self, container_id: &str) -> bool {
+        self.watchers()
+            .get(container_id)
+            .is_some_and(Watcher::is_armed)
     }
 
     /// The kubelet's `Healthy()`: an error before the first successful relist ("pleg has yet
@@ -532,14 +544,16 @@ impl Pleg {
         });
         for (id, uid) in running {
             if !watchers.contains_key(id) {
+                let armed = Arc::new(AtomicBool::new(false));
                 let handle = exit_watch::spawn(
                     inner.runtime.clone(),
                     uid.to_string(),
                     id.to_string(),
                     inner.wake_tx.clone(),
                     inner.pidfd.clone(),
+                    armed.clone(),
                 );
-                watchers.insert(id.to_string(), Watcher { handle });
+                watchers.insert(id.to_string(), Watcher { handle, armed });
             }
         }
     }

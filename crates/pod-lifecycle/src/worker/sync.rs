@@ -271,6 +271,7 @@ impl PodSyncer {
         let view = self.runtime_view(pod).await?;
         let status = self.generate_status(pod, state, &view, false, now);
         self.publish(pod, state, status);
+        self.remove_dead_containers(&view).await;
         result?;
         let next_sync_in = match backoff_wait {
             // Wake just after the back-off ends, so the restart happens on time (RP-05).
@@ -908,6 +909,21 @@ impl PodSyncer {
         }
         .instrument(span)
         .await
+    }
+
+    /// Container GC: keep one dead instance per container (for `lastState`), remove older
+    /// ones, so a crash-looping container does not pile up in the runtime (IM-10).
+    async fn remove_dead_containers(&self, view: &PodRuntimeStatus) {
+        for id in plan::dead_containers_to_remove(view) {
+            if let Err(e) = self
+                .host
+                .runtime
+                .remove_container(v1::RemoveContainerRequest { container_id: id })
+                .await
+            {
+                tracing::debug!(error = %e, "container GC: remove failed");
+            }
+        }
     }
 
     async fn remove_runtime_objects(&self, view: &PodRuntimeStatus) {

@@ -1,0 +1,717 @@
+//! The end-to-end harness: the real `nodelet` binary as a child process, against the real
+//! containerd that `cargo xtask setup` starts (`$NODELET_CRI_ENDPOINT`), observed from
+//! outside through its HTTP endpoints and the CRI.
+//!
+//! Every test gets its own [`Node`]: a temporary directory holding the manifests, the root
+//! and pod-logs directories, the generated config file and nodelet's log; a node name of its
+//! own (so pod names and UIDs never collide between tests); free ports. Dropping the `Node`
+//! stops nodelet (SIGTERM, then SIGKILL) and stops and removes every pod sandbox whose name
+//! ends in the node name, so nothing leaks when a test fails half-way.
+//!
+//! One nodelet per runtime at a time: like the kubelet, nodelet owns the runtime and kills
+//! every sandbox it does not know (housekeeping's orphan removal), so two agents on one
+//! containerd kill each other's pods. A `Node` therefore holds an exclusive file lock for its
+//! lifetime, which serializes the tests of this binary and of any other process that takes
+//! the same lock.
+
+#![allow(dead_code)] // Each test binary uses a different part of the harness.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cri_client::{GrpcRuntime, ImageService as _, RuntimeService, v1};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+
+/// Where `cargo xtask setup` tells tests the CRI socket is.
+pub const ENDPOINT_VAR: &str = "NODELET_CRI_ENDPOINT";
+/// The busybox image setup imports.
+pub const BUSYBOX: &str = "localhost/busybox:1";
+/// How to get the environment.
+pub const SETUP_HINT: &str =
+    "start the environment with `cargo xtask setup` or run `cargo xtask test`";
+/// The longest any single condition is waited for.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+/// The pause between two polls.
+pub const POLL: Duration = Duration::from_millis(200);
+
+/// The CRI labels nodelet puts on sandboxes and containers.
+pub const POD_NAME_LABEL: &str = "io.kubernetes.pod.name";
+/// See [`POD_NAME_LABEL`].
+pub const POD_NAMESPACE_LABEL: &str = "io.kubernetes.pod.namespace";
+/// See [`POD_NAME_LABEL`].
+pub const POD_UID_LABEL: &str = "io.kubernetes.pod.uid";
+/// See [`POD_NAME_LABEL`].
+pub const CONTAINER_NAME_LABEL: &str = "io.kubernetes.container.name";
+/// The container annotation holding its restart count.
+pub const RESTART_COUNT_ANNOTATION: &str = "io.kubernetes.container.restartCount";
+
+/// The real container runtime, reachable.
+pub struct Runtime {
+    /// The CRI endpoint (`unix:///...`).
+    pub endpoint: String,
+    client: Arc<GrpcRuntime>,
+    tokio: tokio::runtime::Runtime,
+}
+
+impl Runtime {
+    /// The runtime at `$NODELET_CRI_ENDPOINT`, or `None` (after saying why on stderr) when
+    /// the environment is missing. With `CI=true` a missing environment fails the test: CI
+    /// must never pass by skipping.
+    pub fn from_env() -> Option<Runtime> {
+        let endpoint = match std::env::var(ENDPOINT_VAR) {
+            Ok(e) if !e.trim().is_empty() => e,
+            _ => return missing(&format!("{ENDPOINT_VAR} is not set")),
+        };
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let client = match GrpcRuntime::new(&endpoint) {
+            Ok(c) => c,
+            Err(e) => return missing(&format!("{ENDPOINT_VAR}={endpoint}: {e}")),
+        };
+        let answered = tokio.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), client.validate()).await
+        });
+        match answered {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                return missing(&format!("the runtime at {endpoint} does not answer: {e}"));
+            }
+            Err(_) => {
+                return missing(&format!(
+                    "the runtime at {endpoint} did not answer within 10 s"
+                ));
+            }
+        }
+        Some(Runtime {
+            endpoint,
+            client: Arc::new(client),
+            tokio,
+        })
+    }
+
+    /// Runs one CRI call to completion.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.tokio.block_on(future)
+    }
+
+    /// The CRI client.
+    pub fn client(&self) -> &GrpcRuntime {
+        &self.client
+    }
+
+    /// Every pod sandbox in the runtime.
+    pub fn all_sandboxes(&self) -> Vec<v1::PodSandbox> {
+        self.block_on(
+            self.client
+                .list_pod_sandbox(v1::ListPodSandboxRequest::default()),
+        )
+        .expect("ListPodSandbox")
+        .items
+    }
+
+    /// Every container in the runtime.
+    pub fn all_containers(&self) -> Vec<v1::Container> {
+        self.block_on(
+            self.client
+                .list_containers(v1::ListContainersRequest::default()),
+        )
+        .expect("ListContainers")
+        .containers
+    }
+
+    /// A container's status, or `None` when the runtime no longer has it.
+    pub fn container_status(&self, id: &str) -> Option<v1::ContainerStatus> {
+        let answer = self.block_on(self.client.container_status(v1::ContainerStatusRequest {
+            container_id: id.to_owned(),
+            verbose: false,
+        }));
+        match answer {
+            Ok(response) => response.status,
+            Err(e) if e.is_not_found() => None,
+            Err(e) => panic!("ContainerStatus {id}: {e}"),
+        }
+    }
+
+    /// A sandbox's IP as the runtime reports it.
+    pub fn sandbox_ip(&self, id: &str) -> Option<String> {
+        let answer = self.block_on(self.client.pod_sandbox_status(v1::PodSandboxStatusRequest {
+            pod_sandbox_id: id.to_owned(),
+            verbose: false,
+        }));
+        answer
+            .expect("PodSandboxStatus")
+            .status
+            .and_then(|s| s.network)
+            .map(|n| n.ip)
+            .filter(|ip| !ip.is_empty())
+    }
+
+    /// Whether the image is present (setup imports it).
+    pub fn has_image(&self, image: &str) -> bool {
+        self.block_on(self.client.image_status(v1::ImageStatusRequest {
+            image: Some(v1::ImageSpec {
+                image: image.to_owned(),
+                ..Default::default()
+            }),
+            verbose: false,
+        }))
+        .map(|r| r.image.is_some())
+        .unwrap_or(false)
+    }
+
+    /// Stops and removes a sandbox (and so its containers); errors are printed, not raised,
+    /// because this runs in cleanup.
+    pub fn remove_sandbox(&self, id: &str) {
+        let stop = self.block_on(self.client.stop_pod_sandbox(v1::StopPodSandboxRequest {
+            pod_sandbox_id: id.to_owned(),
+        }));
+        if let Err(e) = stop {
+            eprintln!("cleanup: StopPodSandbox {id}: {e}");
+        }
+        let remove = self.block_on(self.client.remove_pod_sandbox(
+            v1::RemovePodSandboxRequest {
+                pod_sandbox_id: id.to_owned(),
+            },
+        ));
+        if let Err(e) = remove {
+            eprintln!("cleanup: RemovePodSandbox {id}: {e}");
+        }
+    }
+}
+
+fn missing<T>(why: &str) -> Option<T> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("the container runtime environment is missing ({why}): {SETUP_HINT}");
+    }
+    // Straight to stderr, past the test harness's capture: a skip must be seen.
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipping: the container runtime environment is missing ({why}); {SETUP_HINT}"
+    );
+    None
+}
+
+/// Holds the runtime for one agent at a time (see the module docs).
+fn lock_runtime(endpoint: &str) -> File {
+    let dir = std::env::var_os("NODELET_ENV_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let path = dir.join("e2e-agent.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+    if file.try_lock().is_err() {
+        eprintln!(
+            "waiting for {} (another nodelet test uses {endpoint})",
+            path.display()
+        );
+        file.lock()
+            .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
+    }
+    file
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; nodelet binds it right after).
+fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("local_addr").port())
+}
+
+/// One `nodelet` under test, with everything it owns (see the module docs).
+pub struct Node {
+    /// The node name (`e2e-<test>-<pid>`); static pods are named `<name>-<node>`.
+    pub name: String,
+    /// The main server's port (`/pods`, `/metrics`, `/errors`, `/configz`).
+    pub port: u16,
+    /// The healthz server's port.
+    pub healthz_port: u16,
+    runtime: Runtime,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    _lock: File,
+}
+
+impl Node {
+    /// A node for the test `test` (a short DNS label such as `sp01`), with `extra` lines
+    /// appended to the generated `KubeletConfiguration`. `None` when the environment is
+    /// missing (see [`Runtime::from_env`]). Does not start nodelet.
+    pub fn new(test: &str, extra: &str) -> Option<Node> {
+        let runtime = Runtime::from_env()?;
+        assert!(
+            runtime.has_image(BUSYBOX),
+            "{BUSYBOX} is not in the runtime: {SETUP_HINT}"
+        );
+        let lock = lock_runtime(&runtime.endpoint);
+        let name = format!("e2e-{test}-{}", std::process::id());
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("nodelet-{name}-"))
+            .tempdir()
+            .expect("a temporary directory");
+        for sub in ["manifests", "root", "logs"] {
+            fs::create_dir(dir.path().join(sub)).expect("creating a test directory");
+        }
+        let [port, healthz_port] = free_ports();
+        let node = Node {
+            name,
+            port,
+            healthz_port,
+            runtime,
+            dir,
+            child: None,
+            _lock: lock,
+        };
+        let config = format!(
+            "apiVersion: kubelet.config.k8s.io/v1beta1\n\
+             kind: KubeletConfiguration\n\
+             address: 127.0.0.1\n\
+             port: {port}\n\
+             healthzPort: {healthz_port}\n\
+             healthzBindAddress: 127.0.0.1\n\
+             readOnlyPort: 0\n\
+             staticPodPath: {manifests}\n\
+             fileCheckFrequency: 1s\n\
+             containerRuntimeEndpoint: {endpoint}\n\
+             podLogsDir: {logs}\n\
+             {extra}",
+            manifests = node.manifest_dir().display(),
+            endpoint = node.runtime.endpoint,
+            logs = node.dir.path().join("logs").display(),
+        );
+        fs::write(node.config_file(), config).expect("writing the config file");
+        // A sandbox left by an earlier, killed run of this very process id would confuse
+        // the test; there is none unless pids wrapped, but clean anyway.
+        node.remove_sandboxes();
+        Some(node)
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The static pod directory.
+    pub fn manifest_dir(&self) -> PathBuf {
+        self.dir.path().join("manifests")
+    }
+
+    /// The generated config file.
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.path().join("kubelet.yaml")
+    }
+
+    /// nodelet's stdout and stderr (appended across restarts).
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.path().join("nodelet.log")
+    }
+
+    /// The full name nodelet gives the static pod `name` on this node.
+    pub fn pod_name(&self, name: &str) -> String {
+        format!("{name}-{}", self.name)
+    }
+
+    /// Writes a manifest atomically (a dot file, ignored by the source, renamed into place),
+    /// so the source never reads half a file.
+    pub fn write_manifest(&self, file: &str, yaml: &str) {
+        let tmp = self.manifest_dir().join(format!(".{file}.tmp"));
+        fs::write(&tmp, yaml).expect("writing a manifest");
+        fs::rename(&tmp, self.manifest_dir().join(file)).expect("renaming a manifest");
+    }
+
+    /// Removes a manifest.
+    pub fn remove_manifest(&self, file: &str) {
+        fs::remove_file(self.manifest_dir().join(file)).expect("removing a manifest");
+    }
+
+    /// Starts nodelet with the generated config and waits until `/healthz` answers `ok`.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "nodelet already runs");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_file())
+            .expect("opening the log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_nodelet"))
+            .arg("--config")
+            .arg(self.config_file())
+            .arg("--root-dir")
+            .arg(self.dir.path().join("root"))
+            .arg("--node-name")
+            .arg(&self.name)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("cloning the log file"))
+            .stderr(log)
+            .spawn()
+            .expect("starting nodelet");
+        self.child = Some(child);
+        let healthz = SocketAddr::from(([127, 0, 0, 1], self.healthz_port));
+        self.wait_for("nodelet to answer /healthz", || {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "nodelet exited during start-up with {status}\n{}",
+                    self.log_tail(40)
+                );
+            }
+            match http_get(healthz, "/healthz") {
+                Ok((200, body)) if body == "ok" => Ok(()),
+                Ok((code, body)) => Err(format!("{code} {body}")),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+    }
+
+    /// Kills nodelet with SIGKILL (a crash: nothing is cleaned up) and reaps it.
+    pub fn kill_9(&mut self) {
+        let mut child = self.child.take().expect("nodelet runs");
+        child.kill().expect("SIGKILL to nodelet");
+        child.wait().expect("reaping nodelet");
+    }
+
+    /// Stops nodelet with SIGTERM (SIGKILL after 10 s), as an operator would. nodelet leaves
+    /// the pods running.
+    pub fn stop(&mut self) {
+        if let Some(child) = self.child.take() {
+            terminate(child);
+        }
+    }
+
+    /// `GET path` on the main server: the status code and the body.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(SocketAddr::from(([127, 0, 0, 1], self.port)), path)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.log_tail(40)))
+    }
+
+    /// `/pods` as JSON.
+    pub fn pods_json(&self) -> serde_json::Value {
+        let (code, body) = self.get("/pods");
+        assert_eq!(code, 200, "GET /pods: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("/pods is not JSON: {e}: {body}"))
+    }
+
+    /// `/pods`, decoded.
+    pub fn pods(&self) -> Vec<Pod> {
+        let list: k8s_openapi::List<Pod> = serde_json::from_value(self.pods_json())
+            .unwrap_or_else(|e| panic!("/pods is not a PodList: {e}"));
+        list.items
+    }
+
+    /// The pod `name` (the manifest's name; the node suffix is added) in `/pods`.
+    pub fn pod(&self, name: &str) -> Option<Pod> {
+        let full = self.pod_name(name);
+        self.pods()
+            .into_iter()
+            .find(|p| p.metadata.name.as_deref() == Some(full.as_str()))
+    }
+
+    /// `/metrics`, as `series -> value` (series written as in the text, labels included).
+    pub fn metrics(&self) -> BTreeMap<String, f64> {
+        let (code, body) = self.get("/metrics");
+        assert_eq!(code, 200, "GET /metrics: {body}");
+        body.lines()
+            .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+            .filter_map(|line| {
+                let (series, value) = line.rsplit_once(' ')?;
+                Some((series.to_owned(), value.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// The sandboxes of this node's pods (by name suffix).
+    pub fn sandboxes(&self) -> Vec<v1::PodSandbox> {
+        let suffix = format!("-{}", self.name);
+        self.runtime
+            .all_sandboxes()
+            .into_iter()
+            .filter(|s| s.metadata.as_ref().is_some_and(|m| m.name.ends_with(&suffix)))
+            .collect()
+    }
+
+    /// The sandboxes of the pod `name`.
+    pub fn sandboxes_of(&self, name: &str) -> Vec<v1::PodSandbox> {
+        let full = self.pod_name(name);
+        self.sandboxes()
+            .into_iter()
+            .filter(|s| s.metadata.as_ref().is_some_and(|m| m.name == full))
+            .collect()
+    }
+
+    /// The containers in this node's sandboxes.
+    pub fn containers(&self) -> Vec<v1::Container> {
+        let ours: Vec<String> = self.sandboxes().into_iter().map(|s| s.id).collect();
+        self.runtime
+            .all_containers()
+            .into_iter()
+            .filter(|c| ours.contains(&c.pod_sandbox_id))
+            .collect()
+    }
+
+    /// The containers labelled with the pod `name`, wherever they are.
+    pub fn containers_of(&self, name: &str) -> Vec<v1::Container> {
+        let full = self.pod_name(name);
+        self.runtime
+            .all_containers()
+            .into_iter()
+            .filter(|c| c.labels.get(POD_NAME_LABEL) == Some(&full))
+            .collect()
+    }
+
+    /// Polls `check` every [`POLL`] until it returns `Ok`, for at most [`TIMEOUT`]; then
+    /// fails with `what`, the last `Err` and the tail of nodelet's log.
+    pub fn wait_for<T>(&self, what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match check() {
+                Ok(value) => return value,
+                Err(last) if Instant::now() >= deadline => panic!(
+                    "timed out after {TIMEOUT:?} waiting for {what}; last seen: {last}\n\
+                     --- nodelet log (tail) ---\n{}",
+                    self.log_tail(60)
+                ),
+                Err(_) => std::thread::sleep(POLL),
+            }
+        }
+    }
+
+    /// Waits until the pod `name` is Running with every app container running and ready,
+    /// and returns it.
+    pub fn wait_running(&self, name: &str) -> Pod {
+        self.wait_for(&format!("pod {} to be Running and ready", self.pod_name(name)), || {
+            let pod = self.pod(name).ok_or("not in /pods")?;
+            let summary = summary(&pod);
+            let all_running = !app_statuses(&pod).is_empty()
+                && app_statuses(&pod)
+                    .iter()
+                    .all(|c| c.ready && is_running(c) && c.container_id.is_some());
+            if phase(&pod) == "Running" && all_running && pod_ip(&pod).is_some() {
+                Ok(pod)
+            } else {
+                Err(summary)
+            }
+        })
+    }
+
+    /// The last `lines` lines of nodelet's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = fs::read_to_string(self.log_file()).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Stops and removes every sandbox of this node.
+    fn remove_sandboxes(&self) {
+        for sandbox in self.sandboxes() {
+            self.runtime.remove_sandbox(&sandbox.id);
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- nodelet log of {} ({}) ---\n{}",
+                self.name,
+                self.log_file().display(),
+                self.log_tail(80)
+            );
+        }
+        self.stop();
+        self.remove_sandboxes();
+        let left: Vec<String> = self.sandboxes().into_iter().map(|s| s.id).collect();
+        if !left.is_empty() {
+            eprintln!("cleanup: sandboxes of {} still present: {left:?}", self.name);
+        }
+        // The temporary directory (manifests, root, logs) goes with `self.dir`.
+    }
+}
+
+/// SIGTERM, up to 10 s, then SIGKILL; reaps the child.
+fn terminate(mut child: Child) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32);
+    if let Some(pid) = pid {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("nodelet ({}) ignored SIGTERM for 10 s; SIGKILL", child.id());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A minimal HTTP/1.1 GET (`Connection: close`): the status code and the body.
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let bad = |what: &str| std::io::Error::other(format!("{what}: {text:?}"));
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| bad("no end of headers"))?;
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| bad("no status code"))?;
+    let chunked = head.lines().any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("transfer-encoding:") && l.contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(body).ok_or_else(|| bad("bad chunked body"))?
+    } else {
+        body.to_owned()
+    };
+    Ok((code, body))
+}
+
+fn dechunk(mut body: &str) -> Option<String> {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n")?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.push_str(rest.get(..size)?);
+        body = rest.get(size + 2..)?;
+    }
+}
+
+/// A pod manifest with one busybox container running `script` under `sh -c`.
+pub fn pod_yaml(name: &str, script: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  \
+         terminationGracePeriodSeconds: 5\n  containers:\n  - name: main\n    \
+         image: {BUSYBOX}\n    command: [\"sh\", \"-c\", {script:?}]\n"
+    )
+}
+
+/// A pod that sleeps and exits 0 on SIGTERM.
+pub fn sleeper_yaml(name: &str) -> String {
+    pod_yaml(name, "trap 'exit 0' TERM; sleep 3600 & wait")
+}
+
+/// The pod's phase, or `""`.
+pub fn phase(pod: &Pod) -> &str {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
+}
+
+/// The pod's IP.
+pub fn pod_ip(pod: &Pod) -> Option<&str> {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.pod_ip.as_deref())
+        .filter(|ip| !ip.is_empty())
+}
+
+/// The app containers' statuses.
+pub fn app_statuses(pod: &Pod) -> &[ContainerStatus] {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_deref())
+        .unwrap_or(&[])
+}
+
+/// The init containers' statuses.
+pub fn init_statuses(pod: &Pod) -> &[ContainerStatus] {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.init_container_statuses.as_deref())
+        .unwrap_or(&[])
+}
+
+/// Whether the container's state is `running`.
+pub fn is_running(c: &ContainerStatus) -> bool {
+    c.state.as_ref().is_some_and(|s| s.running.is_some())
+}
+
+/// `containerd://<id>` → `<id>`.
+pub fn runtime_id(c: &ContainerStatus) -> Option<&str> {
+    c.container_id
+        .as_deref()
+        .and_then(|id| id.split_once("://"))
+        .map(|(_, id)| id)
+}
+
+/// The waiting or terminated reason of a container, if any.
+pub fn state_reason(c: &ContainerStatus) -> Option<&str> {
+    let state = c.state.as_ref()?;
+    state
+        .waiting
+        .as_ref()
+        .and_then(|w| w.reason.as_deref())
+        .or_else(|| state.terminated.as_ref().and_then(|t| t.reason.as_deref()))
+}
+
+/// One line describing a pod's status, for failure messages.
+pub fn summary(pod: &Pod) -> String {
+    let status = pod.status.as_ref();
+    let containers: Vec<String> = init_statuses(pod)
+        .iter()
+        .chain(app_statuses(pod))
+        .map(|c| {
+            let state = match c.state.as_ref() {
+                Some(s) if s.running.is_some() => "running".to_owned(),
+                Some(s) if s.terminated.is_some() => {
+                    format!("terminated({})", state_reason(c).unwrap_or(""))
+                }
+                Some(s) if s.waiting.is_some() => {
+                    format!("waiting({})", state_reason(c).unwrap_or(""))
+                }
+                _ => "none".to_owned(),
+            };
+            format!(
+                "{}:{state}:ready={}:restarts={}:id={}",
+                c.name,
+                c.ready,
+                c.restart_count,
+                runtime_id(c).map(|id| &id[..id.len().min(12)]).unwrap_or("-")
+            )
+        })
+        .collect();
+    format!(
+        "{} uid={} phase={} reason={} ip={} [{}]",
+        pod.metadata.name.as_deref().unwrap_or("?"),
+        pod.metadata.uid.as_deref().unwrap_or("?"),
+        phase(pod),
+        status.and_then(|s| s.reason.as_deref()).unwrap_or("-"),
+        pod_ip(pod).unwrap_or("-"),
+        containers.join(", ")
+    )
+}
+
+/// Whether the runtime reports the container RUNNING.
+pub fn runtime_running(runtime: &Runtime, id: &str) -> bool {
+    runtime
+        .container_status(id)
+        .is_some_and(|s| s.state == v1::ContainerState::ContainerRunning as i32)
+}
