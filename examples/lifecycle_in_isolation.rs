@@ -56,7 +56,11 @@ fn summary(status: &PodStatus) -> String {
     let what = if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
         format!("waiting {}", w.reason.as_deref().unwrap_or(""))
     } else if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
-        format!("terminated exit {} ({})", t.exit_code, t.reason.as_deref().unwrap_or(""))
+        format!(
+            "terminated exit {} ({})",
+            t.exit_code,
+            t.reason.as_deref().unwrap_or("")
+        )
     } else {
         "running".to_string()
     };

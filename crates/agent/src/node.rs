@@ -49,7 +49,10 @@ impl HttpState for NodeState {
     }
 
     fn healthz(&self) -> Vec<HealthCheck> {
-        vec![HealthCheck::new("pleg", self.pleg.healthy(tokio::time::Instant::now()))]
+        vec![HealthCheck::new(
+            "pleg",
+            self.pleg.healthy(tokio::time::Instant::now()),
+        )]
     }
 
     fn metrics(&self) -> String {

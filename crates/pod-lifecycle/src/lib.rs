@@ -73,8 +73,8 @@ pub mod cri_config;
 mod error;
 pub mod labels;
 pub mod plan;
-pub mod pod_manager;
 pub mod pleg;
+pub mod pod_manager;
 pub mod worker;
 
 pub use error::{Error, Result};

@@ -175,10 +175,10 @@ async fn rp_05_worker_crash_loop_delays_0_10_20_40_80_160_300_300() {
                 .into_iter()
                 .flatten()
             {
-                if let Some(t) = &state.terminated {
-                    if let (Some(s), Some(f)) = (&t.started_at, &t.finished_at) {
-                        seen.insert(t.container_id.clone(), (s.0.as_second(), f.0.as_second()));
-                    }
+                if let Some(t) = &state.terminated
+                    && let (Some(s), Some(f)) = (&t.started_at, &t.finished_at)
+                {
+                    seen.insert(t.container_id.clone(), (s.0.as_second(), f.0.as_second()));
                 }
             }
         }

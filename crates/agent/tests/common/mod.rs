@@ -176,11 +176,9 @@ impl Runtime {
         if let Err(e) = stop {
             eprintln!("cleanup: StopPodSandbox {id}: {e}");
         }
-        let remove = self.block_on(self.client.remove_pod_sandbox(
-            v1::RemovePodSandboxRequest {
-                pod_sandbox_id: id.to_owned(),
-            },
-        ));
+        let remove = self.block_on(self.client.remove_pod_sandbox(v1::RemovePodSandboxRequest {
+            pod_sandbox_id: id.to_owned(),
+        }));
         if let Err(e) = remove {
             eprintln!("cleanup: RemovePodSandbox {id}: {e}");
         }
@@ -358,20 +356,31 @@ impl Node {
             .expect("starting nodelet");
         self.child = Some(child);
         let healthz = SocketAddr::from(([127, 0, 0, 1], self.healthz_port));
-        self.wait_for("nodelet to answer /healthz", || {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
-            {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                self.child = None;
                 panic!(
                     "nodelet exited during start-up with {status}\n{}",
                     self.log_tail(40)
                 );
             }
-            match http_get(healthz, "/healthz") {
-                Ok((200, body)) if body == "ok" => Ok(()),
-                Ok((code, body)) => Err(format!("{code} {body}")),
-                Err(e) => Err(e.to_string()),
-            }
-        });
+            let last = match http_get(healthz, "/healthz") {
+                Ok((200, body)) if body == "ok" => return,
+                Ok((code, body)) => format!("{code} {body}"),
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                Instant::now() < deadline,
+                "nodelet did not answer /healthz within {TIMEOUT:?}: {last}\n{}",
+                self.log_tail(40)
+            );
+            std::thread::sleep(POLL);
+        }
     }
 
     /// Kills nodelet with SIGKILL (a crash: nothing is cleaned up) and reaps it.
@@ -436,7 +445,11 @@ impl Node {
         self.runtime
             .all_sandboxes()
             .into_iter()
-            .filter(|s| s.metadata.as_ref().is_some_and(|m| m.name.ends_with(&suffix)))
+            .filter(|s| {
+                s.metadata
+                    .as_ref()
+                    .is_some_and(|m| m.name.ends_with(&suffix))
+            })
             .collect()
     }
 
@@ -489,19 +502,22 @@ impl Node {
     /// Waits until the pod `name` is Running with every app container running and ready,
     /// and returns it.
     pub fn wait_running(&self, name: &str) -> Pod {
-        self.wait_for(&format!("pod {} to be Running and ready", self.pod_name(name)), || {
-            let pod = self.pod(name).ok_or("not in /pods")?;
-            let summary = summary(&pod);
-            let all_running = !app_statuses(&pod).is_empty()
-                && app_statuses(&pod)
-                    .iter()
-                    .all(|c| c.ready && is_running(c) && c.container_id.is_some());
-            if phase(&pod) == "Running" && all_running && pod_ip(&pod).is_some() {
-                Ok(pod)
-            } else {
-                Err(summary)
-            }
-        })
+        self.wait_for(
+            &format!("pod {} to be Running and ready", self.pod_name(name)),
+            || {
+                let pod = self.pod(name).ok_or("not in /pods")?;
+                let summary = summary(&pod);
+                let all_running = !app_statuses(&pod).is_empty()
+                    && app_statuses(&pod)
+                        .iter()
+                        .all(|c| c.ready && is_running(c) && c.container_id.is_some());
+                if phase(&pod) == "Running" && all_running && pod_ip(&pod).is_some() {
+                    Ok(pod)
+                } else {
+                    Err(summary)
+                }
+            },
+        )
     }
 
     /// The last `lines` lines of nodelet's log.
@@ -533,7 +549,10 @@ impl Drop for Node {
         self.remove_sandboxes();
         let left: Vec<String> = self.sandboxes().into_iter().map(|s| s.id).collect();
         if !left.is_empty() {
-            eprintln!("cleanup: sandboxes of {} still present: {left:?}", self.name);
+            eprintln!(
+                "cleanup: sandboxes of {} still present: {left:?}",
+                self.name
+            );
         }
         // The temporary directory (manifests, root, logs) goes with `self.dir`.
     }
@@ -694,7 +713,9 @@ pub fn summary(pod: &Pod) -> String {
                 c.name,
                 c.ready,
                 c.restart_count,
-                runtime_id(c).map(|id| &id[..id.len().min(12)]).unwrap_or("-")
+                runtime_id(c)
+                    .map(|id| &id[..id.len().min(12)])
+                    .unwrap_or("-")
             )
         })
         .collect();
