@@ -19,7 +19,7 @@
 //! cargo xtask test             # setup, fmt, clippy, test, doc, down
 //! cargo xtask bench [ARGS...]  # setup, benches (ARGS go to `startup`), down
 //! cargo xtask down             # stop and clean up what setup started
-//! cargo xtask demo             # the demo (arrives with the agent)
+//! cargo xtask demo [--for N]   # nodelet running the example pods, a live table
 //! ```
 
 mod bench;
@@ -28,6 +28,7 @@ mod cmd;
 mod cni;
 mod containerd;
 mod cri;
+mod demo;
 mod down;
 mod images;
 mod layout;
@@ -54,7 +55,9 @@ commands:
   test             setup, then fmt, clippy, test and doc; always down at the end
   bench [ARGS...]  setup, then the startup (with ARGS) and cri_roundtrip benches; always down
   env              print the environment written by setup as shell `export` lines
-  demo             run the demo
+  demo [--for <secs> | --once]
+                   setup, then nodelet running examples/manifests with a live pod table;
+                   Ctrl-C (or the time given) drains the pods, stops nodelet, then down
 
 environment:
   NODELET_ENV_DIR        base directory (default: <workspace>/target/nodelet-env)
@@ -77,7 +80,7 @@ fn run() -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let rest: Vec<String> = args.collect();
-    if command != "bench" && !rest.is_empty() {
+    if !matches!(command.as_str(), "bench" | "demo") && !rest.is_empty() {
         bail!("`{command}` takes no arguments\n\n{USAGE}");
     }
     let layout = Layout::from_env()?;
@@ -87,13 +90,7 @@ fn run() -> Result<ExitCode> {
         "test" => test::run(&layout),
         "bench" => bench::run(&layout, &rest),
         "env" => print_env(&layout).map(|()| ExitCode::SUCCESS),
-        "demo" => {
-            println!(
-                "The demo arrives with the agent (issue 4): a static pod started by `nodelet` \
-                 against the local containerd. Nothing to run yet."
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        "demo" => demo::run(&layout, &rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

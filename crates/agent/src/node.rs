@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use cri_client::{GrpcRuntime, RuntimeService, v1};
 use k8s_openapi::api::core::v1::Pod;
+use pod_lifecycle::plan::ContainerState;
 use pod_lifecycle::pleg::{Pleg, PlegConfig};
 use pod_lifecycle::pod_manager::{PodManager, PodManagerConfig};
 use pod_lifecycle::worker::{
@@ -74,40 +75,41 @@ impl NodeState {
     /// at scrape time, so they always match what the workers last saw in the runtime.
     fn refresh_metrics(&self) {
         let pods = self.statuses.pods();
-        let mut running_pods = 0;
-        let (mut running, mut exited) = (0, 0);
-        for pod in &pods {
-            let Some(status) = &pod.status else { continue };
-            let sandbox_ready = status
-                .conditions
-                .iter()
-                .flatten()
-                .any(|c| c.type_ == "PodReadyToStartContainers" && c.status == "True");
-            if sandbox_ready {
-                running_pods += 1;
-            }
-            let all = status
-                .init_container_statuses
-                .iter()
-                .flatten()
-                .chain(status.container_statuses.iter().flatten());
-            for c in all {
-                match c.state.as_ref() {
-                    Some(s) if s.running.is_some() => running += 1,
-                    Some(s) if s.terminated.is_some() => exited += 1,
-                    _ => {}
-                }
+        let running_pods = pods
+            .iter()
+            .filter_map(|p| p.status.as_ref())
+            .filter(|s| {
+                s.conditions
+                    .iter()
+                    .flatten()
+                    .any(|c| c.type_ == "PodReadyToStartContainers" && c.status == "True")
+            })
+            .count();
+        self.metrics.running_pods.set(running_pods as f64);
+        // Container states as the runtime reports them (PLEG cache), like the kubelet.
+        let cache = self.pleg.cache();
+        let mut by_state = std::collections::BTreeMap::<&str, u64>::new();
+        for uid in cache.uids() {
+            let Some(entry) = cache.get(&uid) else {
+                continue;
+            };
+            for c in &entry.status.containers {
+                let state = match c.state {
+                    ContainerState::Created => "created",
+                    ContainerState::Running => "running",
+                    ContainerState::Exited => "exited",
+                    ContainerState::Unknown => "unknown",
+                };
+                *by_state.entry(state).or_default() += 1;
             }
         }
-        self.metrics.running_pods.set(running_pods as f64);
-        self.metrics
-            .running_containers
-            .with_label_values(&["running"])
-            .set(running as f64);
-        self.metrics
-            .running_containers
-            .with_label_values(&["exited"])
-            .set(exited as f64);
+        for state in ["created", "running", "exited", "unknown"] {
+            let n = by_state.get(state).copied().unwrap_or(0);
+            self.metrics
+                .running_containers
+                .with_label_values(&[state])
+                .set(n as f64);
+        }
 
         let pleg = self.pleg.metrics();
         let seen = self.relists_seen.swap(pleg.relists, Ordering::SeqCst);
@@ -249,11 +251,18 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         let manager = manager.clone();
         let mut snapshots = snapshot_rx.clone();
         async move {
+            let mut reported = std::collections::BTreeSet::new();
             while snapshots.changed().await.is_ok() {
                 let snapshot = snapshots.borrow_and_update().clone();
+                // Each refused manifest is logged once, not on every snapshot.
+                let now: std::collections::BTreeSet<String> =
+                    snapshot.errors.iter().map(|e| e.to_string()).collect();
                 for e in &snapshot.errors {
-                    tracing::warn!(file = %e.file.display(), reason = %e.reason, "static pod manifest refused");
+                    if !reported.contains(&e.to_string()) {
+                        tracing::warn!(file = %e.file.display(), reason = %e.reason, "static pod manifest refused");
+                    }
                 }
+                reported = now;
                 manager.set_source_pods("file", snapshot.pods);
             }
         }

@@ -30,3 +30,11 @@ pub const CONTAINER_PORTS: &str = "io.kubernetes.container.ports";
 pub const POD_DELETION_GRACE_PERIOD: &str = "io.kubernetes.pod.deletionGracePeriod";
 /// Container annotation: the pod's `terminationGracePeriodSeconds`.
 pub const POD_TERMINATION_GRACE_PERIOD: &str = "io.kubernetes.pod.terminationGracePeriod";
+
+/// Sandbox label (nodelet's own): the name of the node whose agent created the sandbox.
+///
+/// The kubelet assumes it is alone on its runtime and kills every sandbox it does not know.
+/// nodelet removes as orphans only sandboxes carrying its own node name here, so several
+/// agents (or an agent and its tests) can share one containerd without killing each other's
+/// pods; a restarted agent with the same node name still finds and cleans up its own.
+pub const NODE_NAME: &str = "nodelet.io/node-name";

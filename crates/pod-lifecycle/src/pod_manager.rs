@@ -27,6 +27,9 @@ pub struct PodManagerConfig {
     pub max_pods: usize,
     /// The sources that must report a first full state before orphans are removed.
     pub sources: Vec<String>,
+    /// This node's name: only sandboxes labelled with it ([`labels::NODE_NAME`]) are
+    /// candidates for orphan removal.
+    pub node_name: String,
 }
 
 impl Default for PodManagerConfig {
@@ -34,6 +37,7 @@ impl Default for PodManagerConfig {
         PodManagerConfig {
             max_pods: 110,
             sources: vec!["file".into()],
+            node_name: "localhost".into(),
         }
     }
 }

@@ -9,10 +9,12 @@
 //! ends in the node name, so nothing leaks when a test fails half-way.
 //!
 //! One nodelet per runtime at a time: like the kubelet, nodelet owns the runtime and kills
-//! every sandbox it does not know (housekeeping's orphan removal), so two agents on one
-//! containerd kill each other's pods. A `Node` therefore holds an exclusive file lock for its
-//! lifetime, which serializes the tests of this binary and of any other process that takes
-//! the same lock.
+//! every sandbox it does not know (housekeeping's orphan removal, TM-10), so two agents on
+//! one containerd kill each other's pods, and an agent kills the sandboxes of any other test
+//! that shares the runtime. A `Node` therefore holds an exclusive lock on
+//! `$NODELET_ENV_DIR/runtime.lock` (the temporary directory without it) for its lifetime.
+//! That serializes the tests of this binary; other suites that create sandboxes on the same
+//! containerd stay out of the agent's way by holding a shared lock on the same file.
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
@@ -35,6 +37,8 @@ pub const BUSYBOX: &str = "localhost/busybox:1";
 /// How to get the environment.
 pub const SETUP_HINT: &str =
     "start the environment with `cargo xtask setup` or run `cargo xtask test`";
+/// Set to keep each test's directory (manifests, config, nodelet's log).
+pub const KEEP_VAR: &str = "NODELET_E2E_KEEP";
 /// The longest any single condition is waited for.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// The pause between two polls.
@@ -68,11 +72,13 @@ impl Runtime {
             Ok(e) if !e.trim().is_empty() => e,
             _ => return missing(&format!("{ENDPOINT_VAR} is not set")),
         };
-        let tokio = tokio::runtime::Builder::new_current_thread()
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .expect("a tokio runtime");
-        let client = match GrpcRuntime::new(&endpoint) {
+        // The lazy channel spawns its connection task on the current runtime.
+        let client = match tokio.block_on(async { GrpcRuntime::new(&endpoint) }) {
             Ok(c) => c,
             Err(e) => return missing(&format!("{ENDPOINT_VAR}={endpoint}: {e}")),
         };
@@ -197,13 +203,14 @@ fn missing<T>(why: &str) -> Option<T> {
     None
 }
 
-/// Holds the runtime for one agent at a time (see the module docs).
+/// Takes the runtime for one agent (see the module docs): an exclusive `flock`, released
+/// when the returned file is dropped, even by a panic.
 fn lock_runtime(endpoint: &str) -> File {
     let dir = std::env::var_os("NODELET_ENV_DIR")
         .map(PathBuf::from)
         .filter(|d| d.is_dir())
         .unwrap_or_else(std::env::temp_dir);
-    let path = dir.join("e2e-agent.lock");
+    let path = dir.join("runtime.lock");
     let file = File::options()
         .create(true)
         .truncate(false)
@@ -240,6 +247,7 @@ pub struct Node {
     runtime: Runtime,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    started: Instant,
     _lock: File,
 }
 
@@ -270,6 +278,7 @@ impl Node {
             runtime,
             dir,
             child: None,
+            started: Instant::now(),
             _lock: lock,
         };
         let config = format!(
@@ -554,7 +563,13 @@ impl Drop for Node {
                 self.name
             );
         }
-        // The temporary directory (manifests, root, logs) goes with `self.dir`.
+        eprintln!("e2e: {} done in {:.1?}", self.name, self.started.elapsed());
+        // The temporary directory (manifests, root, logs) goes with `self.dir`, unless
+        // asked to keep it for a look at nodelet's log.
+        if std::env::var_os(KEEP_VAR).is_some() {
+            self.dir.disable_cleanup(true);
+            eprintln!("e2e: kept {} ({KEEP_VAR})", self.dir.path().display());
+        }
     }
 }
 

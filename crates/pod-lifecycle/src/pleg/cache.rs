@@ -76,6 +76,19 @@ impl RuntimeCache {
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// The UIDs of every pod with a stored status, sorted.
+    pub fn uids(&self) -> Vec<String> {
+        let mut uids: Vec<String> = self
+            .lock()
+            .pods
+            .iter()
+            .filter(|(_, e)| e.cached.is_some())
+            .map(|(uid, _)| uid.clone())
+            .collect();
+        uids.sort();
+        uids
+    }
+
     /// The pod's latest status and when it was read, if one was stored.
     pub fn get(&self, pod_uid: &str) -> Option<CachedPodStatus> {
         self.lock().pods.get(pod_uid).and_then(|e| e.cached.clone())

@@ -397,7 +397,12 @@ impl PodSyncer {
             cgroup_parent,
             ..SandboxOptions::default()
         };
-        cri_config::sandbox_config(pod, attempt, &opts)
+        let mut config = cri_config::sandbox_config(pod, attempt, &opts)?;
+        config.labels.insert(
+            crate::labels::NODE_NAME.to_string(),
+            self.config.node_name.clone(),
+        );
+        Ok(config)
     }
 
     async fn create_sandbox(
@@ -901,6 +906,13 @@ impl PodSyncer {
             }
             if self.config.remove_terminated {
                 self.remove_runtime_objects(&view).await;
+                // The pod's log directory goes with its containers (the kubelet's GC).
+                let logs = cri_config::pod_log_dir(&self.config.pod_logs_dir, pod);
+                if let Err(e) = std::fs::remove_dir_all(&logs)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(dir = %logs.display(), error = %e, "cannot remove the pod's logs");
+                }
             }
             if let Err(e) = self.host.cgroups.remove(pod).await {
                 tracing::warn!(error = %e, "failed to remove the pod cgroup");
