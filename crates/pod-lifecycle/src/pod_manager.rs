@@ -278,6 +278,9 @@ impl PodManager {
             }
         };
         for sandbox in sandboxes {
+            if sandbox.labels.get(labels::NODE_NAME) != Some(&self.config.node_name) {
+                continue;
+            }
             let Some(owner) = sandbox.labels.get(labels::POD_UID) else {
                 continue;
             };

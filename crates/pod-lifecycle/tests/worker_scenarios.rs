@@ -495,3 +495,168 @@ async fn im_04_failed_pull_then_image_pull_back_off() {
         .await;
     assert_eq!(h.fake.calls_to("PullImage").len(), 3);
 }
+
+fn exec_handler(args: &[&str]) -> LifecycleHandler {
+    LifecycleHandler {
+        exec: Some(ExecAction {
+            command: Some(args.iter().map(|s| s.to_string()).collect()),
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn rp_07_back_off_event_names_container_and_pod() {
+    let h = Harness::new();
+    h.workers
+        .update_pod(pod("bo", "Always", vec![container("app", "exit 1")]));
+    h.run_for("bo", Duration::from_secs(3), Duration::from_secs(1))
+        .await;
+    let backoff = h.events.with_reason("BackOff");
+    assert!(!backoff.is_empty());
+    assert_eq!(
+        backoff[0].message,
+        "Back-off restarting failed container app in pod pod-bo"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn tm_05_killing_event_per_stopped_container() {
+    let h = Harness::new();
+    let p = pod(
+        "kev",
+        "Always",
+        vec![
+            container("a", "sleep infinity"),
+            container("b", "sleep infinity"),
+        ],
+    );
+    h.workers.update_pod(p.clone());
+    h.run_for("kev", Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+    h.workers.terminate_pod(p, None);
+    h.run_for("kev", Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+    let mut messages: Vec<String> = h
+        .events
+        .with_reason("Killing")
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
+    messages.sort();
+    assert_eq!(messages, ["Stopping container a", "Stopping container b"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn tm_04_failed_pre_stop_hook_is_reported_and_termination_proceeds() {
+    let h = Harness::new();
+    let mut c = container("app", "sleep infinity");
+    c.lifecycle = Some(Lifecycle {
+        pre_stop: Some(exec_handler(&["sh", "-c", "exit 1"])),
+        ..Default::default()
+    });
+    let p = pod("prestop", "Always", vec![c]);
+    h.workers.update_pod(p.clone());
+    h.run_for("prestop", Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+    h.workers.terminate_pod(p, None);
+    h.run_for("prestop", Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+    assert_eq!(h.events.with_reason("FailedPreStopHook").len(), 1);
+    assert_eq!(h.fake.calls_to("StopContainer").len(), 1);
+    assert_eq!(h.workers.phase("prestop"), Some(WorkerPhase::Terminated));
+}
+
+#[tokio::test(start_paused = true)]
+async fn lc_16_post_start_runs_before_the_next_container_is_created() {
+    let h = Harness::new();
+    let mut first = container("first", "sleep infinity");
+    first.lifecycle = Some(Lifecycle {
+        post_start: Some(exec_handler(&["echo", "started"])),
+        ..Default::default()
+    });
+    let p = pod(
+        "poststart",
+        "Always",
+        vec![first, container("second", "sleep infinity")],
+    );
+    h.workers.update_pod(p);
+    h.run_for("poststart", Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+    let calls: Vec<&str> = h
+        .fake
+        .calls()
+        .iter()
+        .map(|c| c.method)
+        .filter(|m| matches!(*m, "CreateContainer" | "StartContainer" | "ExecSync"))
+        .collect();
+    assert_eq!(
+        calls[..5],
+        [
+            "CreateContainer",
+            "StartContainer",
+            "ExecSync",
+            "CreateContainer",
+            "StartContainer"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn lc_17_failed_post_start_kills_the_container_and_restarts_it() {
+    let h = Harness::new();
+    let mut c = container("app", "sleep infinity");
+    c.lifecycle = Some(Lifecycle {
+        post_start: Some(exec_handler(&["sh", "-c", "exit 3"])),
+        ..Default::default()
+    });
+    h.workers.update_pod(pod("postfail", "Always", vec![c]));
+    h.run_for("postfail", Duration::from_secs(3), Duration::from_secs(1))
+        .await;
+    let failed = h.events.with_reason("FailedPostStartHook");
+    assert!(!failed.is_empty());
+    assert!(failed[0].message.contains("exited with 3"), "{failed:?}");
+    assert!(
+        !h.fake.calls_to("StopContainer").is_empty(),
+        "the container was killed"
+    );
+    // restartPolicy Always: it is started again (through the crash back-off).
+    assert!(h.fake.calls_to("StartContainer").len() >= 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pl_05_failed_sync_is_retried_after_10_to_15_seconds() {
+    let fake = FakeRuntime::with_busybox();
+    fake.fail_next("RunPodSandbox", 1, tonic::Code::Internal);
+    let h = Harness::with_runtime(fake);
+    let p = pod("retry", "Always", vec![container("app", "sleep infinity")]);
+    h.workers.update_pod(p);
+    settle().await;
+    assert_eq!(
+        h.fake.calls_to("RunPodSandbox").len(),
+        1,
+        "the first attempt failed"
+    );
+    // No wake-ups from a PLEG here: only the worker's own retry timer can sync again.
+    for _ in 0..9 {
+        h.fake.advance(Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        settle().await;
+    }
+    assert_eq!(
+        h.fake.calls_to("RunPodSandbox").len(),
+        1,
+        "no retry before 10 s"
+    );
+    for _ in 0..7 {
+        h.fake.advance(Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        settle().await;
+    }
+    assert_eq!(
+        h.fake.calls_to("RunPodSandbox").len(),
+        2,
+        "retried within 10–15 s"
+    );
+    assert!(!h.events.with_reason("FailedSync").is_empty());
+}
