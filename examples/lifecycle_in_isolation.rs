@@ -13,8 +13,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pod_lifecycle::worker::{
-    Clock, MemoryEvents, MemoryStatusSink, NoCgroups, NoProbes, NoVolumes, PodHost, PodWorkers,
-    WorkerConfig,
+    Clock, MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, WorkerConfig,
 };
 
 /// The workers read the fake runtime's clock, which the loop below moves.
@@ -76,14 +75,10 @@ async fn main() {
     let fake = FakeRuntime::with_busybox();
     let statuses = MemoryStatusSink::new();
     let host = PodHost {
-        runtime: Arc::new(fake.clone()),
-        images: Arc::new(fake.clone()),
-        volumes: Arc::new(NoVolumes),
-        cgroups: Arc::new(NoCgroups),
-        probes: Arc::new(NoProbes),
         status: Arc::new(statuses.clone()),
         events: Arc::new(MemoryEvents::new()),
         clock: Arc::new(FakeTime(fake.clone())),
+        ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
     };
     let config = WorkerConfig {
         pod_logs_dir: std::env::temp_dir().join("nodelet-example-logs"),

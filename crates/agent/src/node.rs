@@ -15,8 +15,7 @@ use pod_lifecycle::plan::ContainerState;
 use pod_lifecycle::pleg::{Pleg, PlegConfig};
 use pod_lifecycle::pod_manager::{PodManager, PodManagerConfig};
 use pod_lifecycle::worker::{
-    MemoryEvents, MemoryStatusSink, NoCgroups, NoProbes, NoVolumes, PodHost, PodWorkers,
-    SystemClock, WorkerConfig,
+    MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, SystemClock, WorkerConfig,
 };
 use tokio::sync::watch;
 
@@ -178,14 +177,10 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
     let events = MemoryEvents::new();
     let clock = Arc::new(SystemClock);
     let host = PodHost {
-        runtime: runtime.clone(),
-        images: runtime.clone(),
-        volumes: Arc::new(NoVolumes),
-        cgroups: Arc::new(NoCgroups),
-        probes: Arc::new(NoProbes),
         status: Arc::new(statuses.clone()),
         events: Arc::new(events.clone()),
         clock: clock.clone(),
+        ..PodHost::new(runtime.clone(), runtime.clone())
     };
     let worker_config = WorkerConfig {
         sync_frequency: kubelet.sync_frequency.as_duration(),

@@ -8,8 +8,7 @@ use cri_client::{RuntimeService, v1};
 use pod_lifecycle::labels;
 use pod_lifecycle::pod_manager::{PodManager, PodManagerConfig};
 use pod_lifecycle::worker::{
-    MemoryEvents, MemoryStatusSink, NoCgroups, NoProbes, NoVolumes, PodHost, PodWorkers,
-    SystemClock, WorkerConfig,
+    MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, SystemClock, WorkerConfig,
 };
 
 async fn sandbox(fake: &FakeRuntime, uid: &str, node: &str) -> String {
@@ -56,14 +55,10 @@ async fn tm_10_orphans_removed_after_sources_ready_and_only_this_nodes() {
     let theirs = sandbox(&fake, "other-agent-pod", "node-b").await;
     let statuses = MemoryStatusSink::new();
     let host = PodHost {
-        runtime: Arc::new(fake.clone()),
-        images: Arc::new(fake.clone()),
-        volumes: Arc::new(NoVolumes),
-        cgroups: Arc::new(NoCgroups),
-        probes: Arc::new(NoProbes),
         status: Arc::new(statuses.clone()),
         events: Arc::new(MemoryEvents::new()),
         clock: Arc::new(SystemClock),
+        ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
     };
     let workers = Arc::new(PodWorkers::new(host, WorkerConfig::default()));
     let manager = PodManager::new(

@@ -15,8 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pod_lifecycle::labels;
 use pod_lifecycle::pleg::{Pleg, PlegConfig};
 use pod_lifecycle::worker::{
-    MemoryEvents, MemoryStatusSink, NoCgroups, NoProbes, NoVolumes, PodHost, PodWorkers,
-    SystemClock, WorkerConfig, WorkerPhase,
+    MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, SystemClock, WorkerConfig, WorkerPhase,
 };
 
 async fn runtime() -> Option<Arc<GrpcRuntime>> {
@@ -50,14 +49,10 @@ impl Node {
         let statuses = MemoryStatusSink::new();
         let events_log = MemoryEvents::new();
         let host = PodHost {
-            runtime: runtime.clone(),
-            images: runtime.clone(),
-            volumes: Arc::new(NoVolumes),
-            cgroups: Arc::new(NoCgroups),
-            probes: Arc::new(NoProbes),
             status: Arc::new(statuses.clone()),
             events: Arc::new(events_log.clone()),
             clock: Arc::new(SystemClock),
+            ..PodHost::new(runtime.clone(), runtime.clone())
         };
         let config = WorkerConfig {
             pod_logs_dir: std::env::temp_dir().join("nodelet-worker-containerd"),

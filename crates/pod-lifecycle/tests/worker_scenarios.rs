@@ -13,8 +13,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use pod_lifecycle::worker::{
-    Clock, MemoryEvents, MemoryStatusSink, NoCgroups, NoProbes, NoVolumes, PodHost, PodWorkers,
-    WorkerConfig, WorkerPhase,
+    Clock, MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, WorkerConfig, WorkerPhase,
 };
 
 /// The worker's clock is the fake runtime's clock: one source of time for both.
@@ -56,14 +55,10 @@ impl Harness {
         events: &MemoryEvents,
     ) -> PodWorkers {
         let host = PodHost {
-            runtime: Arc::new(fake.clone()),
-            images: Arc::new(fake.clone()),
-            volumes: Arc::new(NoVolumes),
-            cgroups: Arc::new(NoCgroups),
-            probes: Arc::new(NoProbes),
             status: Arc::new(statuses.clone()),
             events: Arc::new(events.clone()),
             clock: Arc::new(FakeTime(fake.clone())),
+            ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
         };
         let config = WorkerConfig {
             pod_logs_dir: std::env::temp_dir().join("nodelet-worker-scenarios"),

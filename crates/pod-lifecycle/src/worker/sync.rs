@@ -79,6 +79,24 @@ pub struct PodHost {
     pub clock: Arc<dyn Clock>,
 }
 
+impl PodHost {
+    /// A host over a runtime with nothing else attached: no volumes, no cgroups, no probes,
+    /// statuses and events kept in memory, the system clock. Replace what you have with
+    /// struct update syntax: `PodHost { clock: my_clock, ..PodHost::new(rt.clone(), rt) }`.
+    pub fn new(runtime: Arc<dyn RuntimeService>, images: Arc<dyn ImageService>) -> Self {
+        PodHost {
+            runtime,
+            images,
+            volumes: Arc::new(crate::worker::NoVolumes),
+            cgroups: Arc::new(crate::worker::NoCgroups),
+            probes: Arc::new(crate::worker::NoProbes),
+            status: Arc::new(crate::worker::MemoryStatusSink::new()),
+            events: Arc::new(crate::worker::MemoryEvents::new()),
+            clock: Arc::new(crate::worker::SystemClock),
+        }
+    }
+}
+
 impl std::fmt::Debug for PodHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PodHost").finish_non_exhaustive()
