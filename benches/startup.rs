@@ -10,14 +10,11 @@
 //! `NODELET_CRI_ENDPOINT`. Flags: `--sizes 1,10,30,110`, `--concurrency 1,4`,
 //! `--write <path>` (default `docs/benchmarks.md`), `--no-write`.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
 use anyhow::{Context, bail};
+use common::{Phase, list, machine, ms, raw_start_teardown, today, write_section};
 use cri_client::{GrpcRuntime, RuntimeService, v1};
-use tokio::sync::Semaphore;
-
-const BUSYBOX: &str = "localhost/busybox:1";
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -48,32 +45,6 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
-fn list(s: &str) -> anyhow::Result<Vec<usize>> {
-    s.split(',')
-        .map(|n| {
-            n.trim()
-                .parse()
-                .with_context(|| format!("bad number {n:?}"))
-        })
-        .collect()
-}
-
-/// Figures of one (N, concurrency) run of one phase.
-#[derive(Debug, Clone)]
-struct Phase {
-    per_pod: Vec<Duration>,
-    wall: Duration,
-}
-
-impl Phase {
-    fn percentile(&self, p: f64) -> Duration {
-        let mut v = self.per_pod.clone();
-        v.sort();
-        let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
-        v[idx]
-    }
-}
-
 #[derive(Debug, Clone)]
 struct Row {
     pods: usize,
@@ -82,144 +53,15 @@ struct Row {
     teardown: Phase,
 }
 
-struct StartedPod {
-    sandbox: String,
-    container: String,
-}
-
-fn sandbox_config(run: &str, i: usize) -> v1::PodSandboxConfig {
-    let uid = format!("{run}-{i:04}");
-    let name = format!("bench-{i}");
-    v1::PodSandboxConfig {
-        metadata: Some(v1::PodSandboxMetadata {
-            name: name.clone(),
-            uid: uid.clone(),
-            namespace: "nodelet-bench".into(),
-            attempt: 0,
-        }),
-        hostname: name,
-        log_directory: std::env::temp_dir()
-            .join("nodelet-bench-logs")
-            .join(&uid)
-            .to_string_lossy()
-            .into_owned(),
-        labels: [("io.kubernetes.pod.uid".to_string(), uid.clone())]
-            .into_iter()
-            .collect(),
-        linux: Some(v1::LinuxPodSandboxConfig {
-            cgroup_parent: format!("/nodelet-bench/pod{uid}"),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-async fn start_pod(rt: &GrpcRuntime, run: &str, i: usize) -> anyhow::Result<StartedPod> {
-    let config = sandbox_config(run, i);
-    let sandbox = rt
-        .run_pod_sandbox(v1::RunPodSandboxRequest {
-            config: Some(config.clone()),
-            runtime_handler: String::new(),
-        })
-        .await?
-        .pod_sandbox_id;
-    let container = rt
-        .create_container(v1::CreateContainerRequest {
-            pod_sandbox_id: sandbox.clone(),
-            config: Some(v1::ContainerConfig {
-                metadata: Some(v1::ContainerMetadata {
-                    name: "sleep".into(),
-                    attempt: 0,
-                }),
-                image: Some(v1::ImageSpec {
-                    image: BUSYBOX.into(),
-                    ..Default::default()
-                }),
-                command: vec!["sleep".into(), "3600".into()],
-                log_path: "sleep/0.log".into(),
-                ..Default::default()
-            }),
-            sandbox_config: Some(config),
-        })
-        .await?
-        .container_id;
-    rt.start_container(v1::StartContainerRequest {
-        container_id: container.clone(),
-    })
-    .await?;
-    Ok(StartedPod { sandbox, container })
-}
-
-async fn teardown_pod(rt: &GrpcRuntime, pod: &StartedPod) -> anyhow::Result<()> {
-    rt.stop_container(v1::StopContainerRequest {
-        container_id: pod.container.clone(),
-        timeout: 0,
-    })
-    .await?;
-    rt.remove_container(v1::RemoveContainerRequest {
-        container_id: pod.container.clone(),
-    })
-    .await?;
-    rt.stop_pod_sandbox(v1::StopPodSandboxRequest {
-        pod_sandbox_id: pod.sandbox.clone(),
-    })
-    .await?;
-    rt.remove_pod_sandbox(v1::RemovePodSandboxRequest {
-        pod_sandbox_id: pod.sandbox.clone(),
-    })
-    .await?;
-    Ok(())
-}
-
-/// Run `op` for every index with at most `concurrency` in flight; per-item and wall times.
-async fn timed<T, F, Fut>(n: usize, concurrency: usize, op: F) -> anyhow::Result<(Vec<T>, Phase)>
-where
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<T>>,
-{
-    let gate = Arc::new(Semaphore::new(concurrency));
-    let wall = Instant::now();
-    let tasks = (0..n).map(|i| {
-        let gate = gate.clone();
-        let fut = op(i);
-        async move {
-            let _permit = gate.acquire().await.expect("semaphore open");
-            let started = Instant::now();
-            let out = fut.await?;
-            anyhow::Ok((out, started.elapsed()))
-        }
-    });
-    let results = futures::future::join_all(tasks).await;
-    let wall = wall.elapsed();
-    let mut outs = Vec::with_capacity(n);
-    let mut per_pod = Vec::with_capacity(n);
-    for r in results {
-        let (out, d) = r?;
-        outs.push(out);
-        per_pod.push(d);
-    }
-    Ok((outs, Phase { per_pod, wall }))
-}
-
 async fn measure(rt: &GrpcRuntime, pods: usize, concurrency: usize) -> anyhow::Result<Row> {
     let run = format!("{:x}-{pods}-{concurrency}", std::process::id());
-    let (started, start) = timed(pods, concurrency, |i| start_pod(rt, &run, i)).await?;
-    let started = Arc::new(started);
-    let (_, teardown) = timed(pods, concurrency, |i| {
-        let started = started.clone();
-        async move { teardown_pod(rt, &started[i]).await }
-    })
-    .await?;
+    let (start, teardown) = raw_start_teardown(rt, &run, pods, concurrency).await?;
     Ok(Row {
         pods,
         concurrency,
         start,
         teardown,
     })
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
 fn table(rows: &[Row]) -> String {
@@ -247,63 +89,8 @@ fn table(rows: &[Row]) -> String {
     out
 }
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown cpu".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let mem_kib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemTotal"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse::<u64>().ok())
-        })
-        .unwrap_or(0);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!(
-        "{cores} cores ({cpu}), {:.1} GiB memory, kernel {}",
-        mem_kib as f64 / 1024.0 / 1024.0,
-        kernel.trim()
-    )
-}
-
-fn today() -> String {
-    std::process::Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%d %H:%M UTC")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
-}
-
 const BEGIN: &str = "<!-- startup-baseline: written by benches/startup.rs -->";
 const END: &str = "<!-- /startup-baseline -->";
-const HEADER: &str = "# Benchmarks\n\nFigures are only comparable within one run: every nodelet \
-    figure is reported as a ratio against the raw-CRI baseline measured in the same run \
-    (`cargo xtask bench`).\n\n";
-
-/// Replace the baseline section of `doc` (between the markers), or append it; the rest of
-/// the page (other benches' sections) is kept.
-fn replace_section(doc: &str, section: &str) -> String {
-    match (doc.find(BEGIN), doc.find(END)) {
-        (Some(start), Some(end)) if end > start => {
-            format!("{}{}{}", &doc[..start], section, &doc[end + END.len()..])
-        }
-        _ => format!("{}\n{}\n", doc.trim_end(), section),
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
@@ -348,9 +135,7 @@ async fn main() -> anyhow::Result<()> {
             version.runtime_version,
             version.runtime_api_version,
         );
-        let doc = std::fs::read_to_string(&path).unwrap_or_else(|_| HEADER.to_string());
-        std::fs::write(&path, replace_section(&doc, &section))
-            .with_context(|| format!("write {path}"))?;
+        write_section(&path, BEGIN, END, &section)?;
         eprintln!("wrote {path}");
     }
     Ok(())
