@@ -2,7 +2,9 @@
 //! 10 containers (the steady state every resync and PLEG event hits), pure CPU, no runtime.
 #![allow(missing_docs)] // criterion_group! generates an undocumented pub fn
 
-use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

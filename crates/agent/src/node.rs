@@ -173,6 +173,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
     );
     let runtime: Arc<GrpcRuntime> = Arc::new(runtime);
 
+    // PLEG: keeps the runtime cache fresh and wakes the worker of every pod with news.
+    let (pleg, mut pleg_events) = Pleg::new(runtime.clone(), PlegConfig::default());
     let statuses = MemoryStatusSink::new();
     let events = MemoryEvents::new();
     let clock = Arc::new(SystemClock);
@@ -180,6 +182,10 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         status: Arc::new(statuses.clone()),
         events: Arc::new(events.clone()),
         clock: clock.clone(),
+        container_started: {
+            let pleg = pleg.clone();
+            Arc::new(move |uid: &str| pleg.notify_pod(uid))
+        },
         ..PodHost::new(runtime.clone(), runtime.clone())
     };
     let worker_config = WorkerConfig {
@@ -208,8 +214,6 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         let _ = rx.wait_for(|s| *s).await;
     };
 
-    // PLEG: keeps the runtime cache fresh and wakes the worker of every pod with news.
-    let (pleg, mut pleg_events) = Pleg::new(runtime.clone(), PlegConfig::default());
     let pleg_task = tokio::spawn({
         let pleg = pleg.clone();
         let stop = stopped(stop_rx.clone());

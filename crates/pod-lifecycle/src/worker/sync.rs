@@ -77,6 +77,10 @@ pub struct PodHost {
     pub events: Arc<dyn EventRecorder>,
     /// Wall-clock time.
     pub clock: Arc<dyn Clock>,
+    /// Called with the pod UID after a container of that pod started, so the PLEG can look
+    /// at the pod at once (and start its exit watcher) instead of at the next relist:
+    /// `Arc::new(move |uid| pleg.notify_pod(uid))`.
+    pub container_started: Arc<dyn Fn(&str) + Send + Sync>,
 }
 
 impl PodHost {
@@ -93,6 +97,7 @@ impl PodHost {
             status: Arc::new(crate::worker::MemoryStatusSink::new()),
             events: Arc::new(crate::worker::MemoryEvents::new()),
             clock: Arc::new(crate::worker::SystemClock),
+            container_started: Arc::new(|_| {}),
         }
     }
 }
@@ -605,6 +610,7 @@ impl PodSyncer {
             "Started",
             format!("Started container {name}"),
         );
+        (self.host.container_started)(uid(pod));
 
         // 4. postStart, synchronously: the next container waits for it (LC-16).
         if let Some(post_start) = container
