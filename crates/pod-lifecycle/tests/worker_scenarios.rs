@@ -655,3 +655,63 @@ async fn pl_05_failed_sync_is_retried_after_10_to_15_seconds() {
     );
     assert!(!h.events.with_reason("FailedSync").is_empty());
 }
+
+/// Move both clocks without waking any worker: only their own timers fire.
+async fn idle_for(fake: &FakeRuntime, seconds: u64) {
+    for _ in 0..seconds {
+        fake.advance(Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        settle().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn tm_12_sleep_pre_stop_delays_the_stop_by_its_seconds() {
+    let h = Harness::new();
+    let mut c = container("app", "sleep infinity");
+    c.lifecycle = Some(Lifecycle {
+        pre_stop: Some(LifecycleHandler {
+            sleep: Some(k8s_openapi::api::core::v1::SleepAction { seconds: 5 }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let p = pod("sleephook", "Always", vec![c]);
+    h.workers.update_pod(p.clone());
+    h.run_for("sleephook", Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+    h.workers.terminate_pod(p, None);
+    settle().await;
+    idle_for(&h.fake, 4).await;
+    assert!(
+        h.fake.calls_to("StopContainer").is_empty(),
+        "SIGTERM waits for the sleep hook"
+    );
+    idle_for(&h.fake, 2).await;
+    let stops = h.fake.calls_to("StopContainer");
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].timeout, Some(25), "30 s grace minus the 5 s hook");
+}
+
+#[tokio::test(start_paused = true)]
+async fn pl_04_idle_pod_is_resynced_every_60_to_90_seconds() {
+    let h = Harness::new();
+    h.workers.update_pod(pod(
+        "resync",
+        "Always",
+        vec![container("app", "sleep infinity")],
+    ));
+    h.run_for("resync", Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+    h.fake.clear_calls();
+    idle_for(&h.fake, 59).await;
+    assert!(
+        h.fake.calls_to("ListPodSandbox").is_empty(),
+        "no sync before 60 s"
+    );
+    idle_for(&h.fake, 32).await;
+    assert!(
+        !h.fake.calls_to("ListPodSandbox").is_empty(),
+        "a resync within 90 s"
+    );
+}

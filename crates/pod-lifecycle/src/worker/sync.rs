@@ -796,7 +796,8 @@ impl PodSyncer {
             message.to_string()
         };
         self.event(pod, EventType::Normal, "Killing", message);
-        let started = Instant::now();
+        // tokio's clock, so the hook's time is also right in virtual time.
+        let started = tokio::time::Instant::now();
         let pre_stop = container
             .lifecycle
             .as_ref()
