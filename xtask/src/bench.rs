@@ -9,8 +9,8 @@ use crate::steps::{Steps, cargo};
 use crate::test::run_cargo;
 use crate::{down, setup};
 
-/// setup, the `startup` bench (given `args`), the `exit_detection` bench and
-/// the `cri_roundtrip` bench, and always down.
+/// setup, the `startup` bench (given `args`), the `nodelet_startup` bench, the
+/// `exit_detection` bench and the `cri_roundtrip` bench, and always down.
 pub fn run(layout: &Layout, args: &[String]) -> Result<ExitCode> {
     let mut steps = Steps::new()?;
     let mut env = Vec::new();
@@ -28,6 +28,13 @@ pub fn run(layout: &Layout, args: &[String]) -> Result<ExitCode> {
                 bench.arg("--").args(args);
             }
             run_cargo(&mut bench)
+        });
+        steps.run("bench nodelet_startup", || {
+            run_cargo(
+                cargo(layout)
+                    .args(["bench", "--bench", "nodelet_startup"])
+                    .envs(env.clone()),
+            )
         });
         steps.run("bench exit_detection", || {
             run_cargo(

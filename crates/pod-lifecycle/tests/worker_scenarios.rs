@@ -38,7 +38,7 @@ impl Harness {
     }
 
     fn with_runtime(fake: FakeRuntime) -> Harness {
-        let statuses = MemoryStatusSink::new();
+        let statuses = MemoryStatusSink::with_history();
         let events = MemoryEvents::new();
         let workers = Self::workers(&fake, &statuses, &events);
         Harness {

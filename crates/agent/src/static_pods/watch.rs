@@ -14,7 +14,7 @@ use super::{Snapshot, StaticPodSource};
 
 /// How long the loop waits for a burst of events (an editor's write, rename, chmod) to end
 /// before rescanning.
-const COALESCE: Duration = Duration::from_millis(100);
+const COALESCE: Duration = Duration::from_millis(10);
 /// The longest a steady stream of events can delay a rescan.
 const COALESCE_MAX: Duration = Duration::from_secs(1);
 

@@ -127,13 +127,23 @@ pub struct MemoryStatusSink {
 #[derive(Debug, Default)]
 struct MemoryStatuses {
     latest: BTreeMap<String, (Pod, PodStatus)>,
-    history: Vec<(String, PodStatus)>,
+    /// Every status sent, only when asked for ([`MemoryStatusSink::with_history`]): an agent
+    /// keeps the latest status only, so its memory does not grow with pod churn.
+    history: Option<Vec<(String, PodStatus)>>,
 }
 
 impl MemoryStatusSink {
-    /// An empty sink.
+    /// An empty sink that keeps the latest status of each pod.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty sink that also keeps every status sent, for tests and examples
+    /// ([`MemoryStatusSink::history`]).
+    pub fn with_history() -> Self {
+        let sink = Self::default();
+        sink.inner.lock().expect("status sink lock").history = Some(Vec::new());
+        sink
     }
 
     /// The latest status of a pod by UID.
@@ -159,12 +169,14 @@ impl MemoryStatusSink {
             .collect()
     }
 
-    /// Every status sent for a pod, oldest first.
+    /// Every status sent for a pod, oldest first (empty unless built
+    /// [`with_history`](MemoryStatusSink::with_history)).
     pub fn history(&self, uid: &str) -> Vec<PodStatus> {
         let inner = self.inner.lock().expect("status sink lock");
         inner
             .history
             .iter()
+            .flatten()
             .filter(|(u, _)| u == uid)
             .map(|(_, s)| s.clone())
             .collect()
@@ -178,7 +190,9 @@ impl StatusSink for MemoryStatusSink {
         inner
             .latest
             .insert(uid.clone(), (pod.clone(), status.clone()));
-        inner.history.push((uid, status.clone()));
+        if let Some(history) = inner.history.as_mut() {
+            history.push((uid.clone(), status.clone()));
+        }
     }
 
     fn pod_removed(&self, pod: &Pod) {
