@@ -10,7 +10,7 @@ use crate::test::run_cargo;
 use crate::{down, setup};
 
 /// setup, the `startup` bench (given `args`), the `nodelet_startup` bench, the
-/// `exit_detection` bench and the `cri_roundtrip` bench, and always down.
+/// `exit_detection` bench, the `cri_roundtrip` and `plan` criterion benches, and always down.
 pub fn run(layout: &Layout, args: &[String]) -> Result<ExitCode> {
     let mut steps = Steps::new()?;
     let mut env = Vec::new();
@@ -49,6 +49,10 @@ pub fn run(layout: &Layout, args: &[String]) -> Result<ExitCode> {
                     .args(["bench", "--bench", "cri_roundtrip"])
                     .envs(env.clone()),
             )
+        });
+        // Pure CPU, no runtime: run last so the runtime benches have the machine alone.
+        steps.run("bench plan", || {
+            run_cargo(cargo(layout).args(["bench", "--bench", "plan"]))
         });
     } else {
         steps.skip("benches", "setup failed");

@@ -53,7 +53,8 @@ commands:
   setup            install packages, start containerd and the registry (idempotent)
   down             stop and clean up everything setup started (idempotent)
   test             setup, then fmt, clippy, test and doc; always down at the end
-  bench [ARGS...]  setup, then the startup (with ARGS) and cri_roundtrip benches; always down
+  bench [ARGS...]  setup, then the startup (with ARGS), nodelet_startup, exit_detection,
+                   cri_roundtrip and plan benches; always down
   env              print the environment written by setup as shell `export` lines
   demo [--for <secs> | --once]
                    setup, then nodelet running examples/manifests with a live pod table;
