@@ -286,12 +286,18 @@ impl PodSyncer {
         let actions = plan::compute_pod_actions(pod, &view, &probes, &state.backoff, now);
         tracing::debug!(?actions, "pod actions");
         let backoff_wait = actions.backoff_expires_in;
+        let touches_runtime = !actions.is_noop();
 
         let result = self.apply(pod, state, &view, actions, cgroup_parent).await;
 
-        // Status after the actions, from a fresh view of the runtime.
+        // Status after the actions: from a fresh view of the runtime when they changed
+        // something there, else from the view already read (the reasons may have changed).
         let now = self.host.clock.now();
-        let view = self.runtime_view(pod).await?;
+        let view = if touches_runtime {
+            self.runtime_view(pod).await?
+        } else {
+            view
+        };
         let status = self.generate_status(pod, state, &view, false, now);
         self.publish(pod, state, status);
         self.remove_dead_containers(&view).await;
