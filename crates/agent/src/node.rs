@@ -4,7 +4,6 @@
 //! Wiring only: every rule about pods lives in `pod-lifecycle`.
 
 use std::future::Future;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -137,10 +136,7 @@ pub fn detect_host_ips() -> Vec<String> {
         .and_then(|s| s.local_addr());
     match probe.map(|a| a.ip()) {
         Ok(ip) if !ip.is_unspecified() && !ip.is_loopback() => vec![ip.to_string()],
-        _ => match "127.0.0.1".parse::<IpAddr>() {
-            Ok(ip) => vec![ip.to_string()],
-            Err(_) => Vec::new(),
-        },
+        _ => vec!["127.0.0.1".to_string()],
     }
 }
 

@@ -145,13 +145,7 @@ pub enum SyncOutcome {
     Terminal,
 }
 
-pub(crate) fn full_name(pod: &Pod) -> String {
-    format!(
-        "{}/{}",
-        pod.metadata.namespace.as_deref().unwrap_or("default"),
-        pod.metadata.name.as_deref().unwrap_or("")
-    )
-}
+pub(crate) use cri_config::pod_full_name as full_name;
 
 pub(crate) fn uid(pod: &Pod) -> &str {
     pod.metadata.uid.as_deref().unwrap_or("")
@@ -367,6 +361,12 @@ impl PodSyncer {
             .latest_sandbox()
             .map(|s| s.ips.clone())
             .unwrap_or_default();
+        if nothing_to_start && !actions.create_sandbox {
+            return Ok(());
+        }
+        // One sandbox config for RunPodSandbox and every CreateContainer of this sync, as the
+        // kubelet passes the same podSandboxConfig to both.
+        let sandbox_config = self.sandbox_config(pod, actions.attempt, cgroup_parent)?;
         if actions.create_sandbox {
             if view.latest_sandbox().is_some() {
                 self.event(
@@ -376,9 +376,7 @@ impl PodSyncer {
                     "Pod sandbox changed, it will be killed and re-created.".into(),
                 );
             }
-            let (id, ips) = self
-                .create_sandbox(pod, actions.attempt, cgroup_parent)
-                .await?;
+            let (id, ips) = self.create_sandbox(pod, &sandbox_config).await?;
             sandbox_id = Some(id);
             pod_ips = ips;
         }
@@ -388,7 +386,6 @@ impl PodSyncer {
         let Some(sandbox_id) = sandbox_id else {
             return Ok(());
         };
-        let sandbox_config = self.sandbox_config(pod, actions.attempt, None)?;
 
         let starts = actions
             .ephemeral_containers_to_start
@@ -437,17 +434,15 @@ impl PodSyncer {
     async fn create_sandbox(
         &self,
         pod: &Pod,
-        attempt: u32,
-        cgroup_parent: Option<String>,
+        config: &v1::PodSandboxConfig,
     ) -> crate::Result<(String, Vec<String>)> {
         let rt = self.host.runtime.as_ref();
-        let config = self.sandbox_config(pod, attempt, cgroup_parent)?;
         if let Err(e) = std::fs::create_dir_all(&config.log_directory) {
             tracing::warn!(dir = %config.log_directory, error = %e, "cannot create the pod log directory");
         }
         let id = match rt
             .run_pod_sandbox(v1::RunPodSandboxRequest {
-                config: Some(config),
+                config: Some(config.clone()),
                 runtime_handler: String::new(),
             })
             .await
