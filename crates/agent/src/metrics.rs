@@ -656,6 +656,41 @@ impl KubeletMetrics {
     }
 }
 
+/// Every CRI call of the agent's runtime, by the kubelet's operation names.
+impl cri_client::OperationObserver for KubeletMetrics {
+    fn observe(&self, operation: &'static str, took: std::time::Duration, failed: bool) {
+        self.runtime_operations_total
+            .with_label_values(&[operation])
+            .inc();
+        self.runtime_operations_duration_seconds
+            .with_label_values(&[operation])
+            .observe(took.as_secs_f64());
+        if failed {
+            self.runtime_operations_errors_total
+                .with_label_values(&[operation])
+                .inc();
+        }
+    }
+}
+
+/// Pod worker syncs and pod start-ups.
+impl pod_lifecycle::worker::WorkerObserver for KubeletMetrics {
+    fn pod_synced(
+        &self,
+        _pod: &k8s_openapi::api::core::v1::Pod,
+        operation: pod_lifecycle::worker::SyncOperation,
+        took: std::time::Duration,
+    ) {
+        self.pod_worker_duration_seconds
+            .with_label_values(&[operation.as_str()])
+            .observe(took.as_secs_f64());
+    }
+
+    fn pod_started(&self, _pod: &k8s_openapi::api::core::v1::Pod, took: std::time::Duration) {
+        self.pod_start_duration_seconds.observe(took.as_secs_f64());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

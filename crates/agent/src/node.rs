@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cri_client::{GrpcRuntime, RuntimeService, v1};
+use cri_client::{GrpcRuntime, Instrumented, RuntimeService, v1};
 use k8s_openapi::api::core::v1::Pod;
 use pod_lifecycle::plan::ContainerState;
 use pod_lifecycle::pleg::{Pleg, PlegConfig};
@@ -36,7 +36,7 @@ struct NodeState {
     statuses: MemoryStatusSink,
     events: MemoryEvents,
     pleg: Pleg,
-    metrics: KubeletMetrics,
+    metrics: Arc<KubeletMetrics>,
     errors: watch::Receiver<Snapshot>,
     relists_seen: AtomicU64,
     started_seen: AtomicU64,
@@ -167,7 +167,10 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         node = %config.node_name,
         "connected to the container runtime"
     );
-    let runtime: Arc<GrpcRuntime> = Arc::new(runtime);
+    // Every CRI call is timed into `kubelet_runtime_operations_*`, the PLEG's relists too.
+    let metrics = Arc::new(KubeletMetrics::new(&config.node_name));
+    let runtime = Arc::new(runtime);
+    let runtime = Arc::new(Instrumented::new(runtime.clone(), runtime, metrics.clone()));
 
     // PLEG: keeps the runtime cache fresh and wakes the worker of every pod with news.
     let (pleg, mut pleg_events) = Pleg::new(runtime.clone(), PlegConfig::default());
@@ -178,6 +181,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         status: Arc::new(statuses.clone()),
         events: Arc::new(events.clone()),
         clock: clock.clone(),
+        observer: metrics.clone(),
         container_started: {
             let pleg = pleg.clone();
             Arc::new(move |uid: &str| pleg.notify_pod(uid))
@@ -279,7 +283,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         statuses,
         events,
         pleg: pleg.clone(),
-        metrics: KubeletMetrics::new(&config.node_name),
+        metrics,
         errors: snapshot_rx,
         relists_seen: AtomicU64::new(0),
         started_seen: AtomicU64::new(0),

@@ -679,6 +679,26 @@ fn ht_09_metrics_match_reality() {
         metrics.get(&format!("kubelet_node_name{{node=\"{}\"}}", node.name)),
         Some(&1.0)
     );
+    // Every CRI call is counted: one RunPodSandbox per pod, one CreateContainer per
+    // container, relists as ListPodSandbox; each pod's start and first sync observed once.
+    let value = |name: &str| metrics.get(name).copied().unwrap_or(0.0);
+    assert_eq!(
+        value("kubelet_runtime_operations_total{operation_type=\"run_podsandbox\"}"),
+        3.0
+    );
+    assert!(value("kubelet_runtime_operations_total{operation_type=\"create_container\"}") >= 3.0);
+    assert!(value("kubelet_runtime_operations_total{operation_type=\"list_podsandbox\"}") >= 1.0);
+    assert_eq!(
+        value(
+            "kubelet_runtime_operations_duration_seconds_count{operation_type=\"run_podsandbox\"}"
+        ),
+        3.0
+    );
+    assert_eq!(value("kubelet_pod_start_duration_seconds_count"), 3.0);
+    assert_eq!(
+        value("kubelet_pod_worker_duration_seconds_count{operation_type=\"create\"}"),
+        3.0
+    );
     node.remove_manifest("web.yaml");
     check(2, 2);
 }

@@ -112,6 +112,7 @@ mod endpoint;
 mod error;
 mod exec;
 mod grpc;
+mod instrumented;
 mod service;
 mod verify;
 
@@ -128,5 +129,6 @@ pub use grpc::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_REQUEST_TIMEOUT, GrpcOptions,
     GrpcRuntime, KUBE_RUNTIME_API_VERSION, check_version,
 };
+pub use instrumented::{Instrumented, OperationObserver};
 pub use service::{ContainerEventStream, EventsCapability, ImageService, RuntimeService};
 pub use verify::{check_container_status, check_sandbox_status};

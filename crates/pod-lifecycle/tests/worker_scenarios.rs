@@ -13,7 +13,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use pod_lifecycle::worker::{
-    Clock, MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, WorkerConfig, WorkerPhase,
+    Clock, MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, SyncOperation, WorkerConfig,
+    WorkerObserver, WorkerPhase,
 };
 
 /// The worker's clock is the fake runtime's clock: one source of time for both.
@@ -714,4 +715,65 @@ async fn pl_04_idle_pod_is_resynced_every_60_to_90_seconds() {
         !h.fake.calls_to("ListPodSandbox").is_empty(),
         "a resync within 90 s"
     );
+}
+
+/// Records what the workers report for metrics.
+#[derive(Default)]
+struct Observed {
+    syncs: std::sync::Mutex<Vec<(String, SyncOperation)>>,
+    starts: std::sync::Mutex<Vec<(String, Duration)>>,
+}
+
+impl WorkerObserver for Observed {
+    fn pod_synced(&self, pod: &Pod, operation: SyncOperation, _took: Duration) {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        self.syncs.lock().unwrap().push((uid, operation));
+    }
+    fn pod_started(&self, pod: &Pod, took: Duration) {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        self.starts.lock().unwrap().push((uid, took));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ht_09_workers_report_sync_kinds_and_pod_start_once() {
+    let fake = FakeRuntime::with_busybox();
+    let observed = Arc::new(Observed::default());
+    let host = PodHost {
+        clock: Arc::new(FakeTime(fake.clone())),
+        observer: observed.clone(),
+        ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
+    };
+    let workers = PodWorkers::new(
+        host,
+        WorkerConfig {
+            pod_logs_dir: std::env::temp_dir().join("nodelet-worker-scenarios"),
+            ..WorkerConfig::default()
+        },
+    );
+    let mut p = pod("observed", "Always", vec![container("app", "sleep 1000")]);
+    workers.update_pod(p.clone());
+    settle().await;
+    for _ in 0..3 {
+        fake.advance(Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        workers.wake("observed");
+        settle().await;
+    }
+    p.metadata.labels = Some([("tier".to_string(), "web".to_string())].into());
+    workers.update_pod(p);
+    settle().await;
+
+    let syncs: Vec<SyncOperation> = observed.syncs.lock().unwrap().iter().map(|s| s.1).collect();
+    assert_eq!(syncs.first(), Some(&SyncOperation::Create), "{syncs:?}");
+    assert!(
+        syncs[1..syncs.len() - 1]
+            .iter()
+            .all(|s| *s == SyncOperation::Sync),
+        "{syncs:?}"
+    );
+    assert_eq!(syncs.last(), Some(&SyncOperation::Update), "{syncs:?}");
+    let starts = observed.starts.lock().unwrap().clone();
+    assert_eq!(starts.len(), 1, "observed once: {starts:?}");
+    assert!(starts[0].1 < Duration::from_secs(1), "{starts:?}");
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use cri_client::v1;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, PodStatus, Secret};
 
 use crate::plan::ProbeResults;
 
@@ -29,14 +29,30 @@ impl Clock for SystemClock {
     }
 }
 
+/// What a container's mounts depend on besides the pod spec (the kubelet's `makeMounts`
+/// arguments): `/etc/hosts` needs the pod IPs, `subPathExpr` the container's environment.
+#[derive(Debug, Clone, Copy)]
+pub struct MountContext<'a> {
+    /// The pod's IPs (empty for a pod whose sandbox reported none).
+    pub pod_ips: &'a [String],
+    /// The container's resolved environment, in order.
+    pub env: &'a [v1::KeyValue],
+}
+
 /// Pod volumes (the volume-manager crate implements this).
 #[async_trait]
 pub trait PodVolumes: Send + Sync {
     /// Mount every volume of the pod; the worker waits for this before creating containers
     /// (the kubelet's `WaitForAttachAndMount`).
     async fn mount(&self, pod: &Pod) -> Result<(), String>;
-    /// The CRI mounts of one container of a mounted pod.
-    fn container_mounts(&self, pod: &Pod, container: &Container) -> Result<Vec<v1::Mount>, String>;
+    /// The CRI mounts of one container of a mounted pod. An error is the container's
+    /// `CreateContainerConfigError` (an escaping `subPath`, a missing volume).
+    fn container_mounts(
+        &self,
+        pod: &Pod,
+        container: &Container,
+        ctx: &MountContext<'_>,
+    ) -> Result<Vec<v1::Mount>, String>;
     /// Unmount and remove the pod's volumes after every container is gone.
     async fn unmount(&self, pod: &Pod) -> Result<(), String>;
 }
@@ -50,7 +66,12 @@ impl PodVolumes for NoVolumes {
     async fn mount(&self, _pod: &Pod) -> Result<(), String> {
         Ok(())
     }
-    fn container_mounts(&self, _: &Pod, _: &Container) -> Result<Vec<v1::Mount>, String> {
+    fn container_mounts(
+        &self,
+        _: &Pod,
+        _: &Container,
+        _: &MountContext<'_>,
+    ) -> Result<Vec<v1::Mount>, String> {
         Ok(Vec::new())
     }
     async fn unmount(&self, _pod: &Pod) -> Result<(), String> {
@@ -91,6 +112,39 @@ pub trait PodProbes: Send + Sync {
     fn remove_pod(&self, pod_uid: &str);
     /// The latest results for the pod's containers.
     fn results(&self, pod_uid: &str) -> ProbeResults;
+    /// The pod's newly generated status (container IDs, start times, pod IP), which probe
+    /// workers read as the kubelet's read the status manager.
+    fn pod_status(&self, pod: &Pod, status: &PodStatus) {
+        let _ = (pod, status);
+    }
+    /// Check one container's probes before it is created; an error (naming the probe and
+    /// the field) is the container's `CreateContainerConfigError`.
+    fn validate(&self, pod: &Pod, container: &Container) -> Result<(), String> {
+        let _ = (pod, container);
+        Ok(())
+    }
+}
+
+/// ConfigMaps and Secrets for `envFrom` / `valueFrom` (the volume-manager crate's object
+/// sources implement this; cluster mode reads the API server).
+pub trait PodObjects: Send + Sync {
+    /// A ConfigMap of the namespace, if it exists.
+    fn config_map(&self, namespace: &str, name: &str) -> Option<ConfigMap>;
+    /// A Secret of the namespace, if it exists.
+    fn secret(&self, namespace: &str, name: &str) -> Option<Secret>;
+}
+
+/// No objects at all: every reference is missing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObjects;
+
+impl PodObjects for NoObjects {
+    fn config_map(&self, _: &str, _: &str) -> Option<ConfigMap> {
+        None
+    }
+    fn secret(&self, _: &str, _: &str) -> Option<Secret> {
+        None
+    }
 }
 
 /// No probes: readiness follows "running", liveness never fails.
@@ -105,6 +159,49 @@ impl PodProbes for NoProbes {
         ProbeResults::new()
     }
 }
+
+/// Which kind of sync a pod worker ran (the kubelet's `operation_type` label of
+/// `kubelet_pod_worker_duration_seconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncOperation {
+    /// The first sync of a pod.
+    Create,
+    /// A sync after the pod object changed.
+    Update,
+    /// Any other sync (an event, a resync).
+    Sync,
+}
+
+impl SyncOperation {
+    /// The metric label value: `create`, `update` or `sync`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncOperation::Create => "create",
+            SyncOperation::Update => "update",
+            SyncOperation::Sync => "sync",
+        }
+    }
+}
+
+/// Told how long pod work takes, for metrics (`kubelet_pod_worker_duration_seconds`,
+/// `kubelet_pod_start_duration_seconds`). Both methods default to doing nothing.
+pub trait WorkerObserver: Send + Sync {
+    /// One sync of a pod that should run finished, successfully or not.
+    fn pod_synced(&self, pod: &Pod, operation: SyncOperation, took: std::time::Duration) {
+        let _ = (pod, operation, took);
+    }
+    /// Every container of the pod was seen running for the first time, `took` after the
+    /// worker first saw the pod.
+    fn pod_started(&self, pod: &Pod, took: std::time::Duration) {
+        let _ = (pod, took);
+    }
+}
+
+/// Observes nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+
+impl WorkerObserver for NoObserver {}
 
 /// Where generated pod statuses go (the status-reporter crate implements this for the API
 /// server; the agent serves them on `/pods`). The worker calls it only when the status

@@ -26,8 +26,9 @@ use tokio::task::JoinHandle;
 
 pub use hooks::{HookError, LIFECYCLE_USER_AGENT, run_hook};
 pub use host::{
-    Clock, EventRecorder, EventType, MemoryEvents, MemoryStatusSink, NoCgroups, NoProbes,
-    NoVolumes, PodCgroups, PodEvent, PodProbes, PodVolumes, StatusSink, SystemClock,
+    Clock, EventRecorder, EventType, MemoryEvents, MemoryStatusSink, MountContext, NoCgroups,
+    NoObjects, NoObserver, NoProbes, NoVolumes, PodCgroups, PodEvent, PodObjects, PodProbes,
+    PodVolumes, StatusSink, SyncOperation, SystemClock, WorkerObserver,
 };
 pub use sync::{PodHost, PodState, PodSyncer, SyncOutcome, WorkerConfig};
 
@@ -217,6 +218,7 @@ async fn run_worker(
     phase: watch::Sender<WorkerPhase>,
 ) {
     let mut state = PodState::default();
+    let mut last_synced: Option<Pod> = None;
     loop {
         let current = desired.borrow_and_update().clone();
         let (pod, terminate_with) = match current {
@@ -225,7 +227,7 @@ async fn run_worker(
             Desired::Terminate { pod, grace } => (pod, Some(grace)),
         };
         let wait = match terminate_with {
-            None => match syncer.sync_pod(&pod, &mut state).await {
+            None => match observed_sync(&syncer, &pod, &mut state, &mut last_synced).await {
                 Ok(SyncOutcome::Continue { next_sync_in }) => {
                     if next_sync_in >= config.sync_frequency {
                         jitter(config.sync_frequency, 0.5)
@@ -263,6 +265,29 @@ async fn run_worker(
             _ = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// One sync, timed for `kubelet_pod_worker_duration_seconds` by kind: the worker's first
+/// sync is `create`, one after the pod object changed `update`, any other `sync`.
+async fn observed_sync(
+    syncer: &PodSyncer,
+    pod: &Pod,
+    state: &mut PodState,
+    last_synced: &mut Option<Pod>,
+) -> crate::Result<SyncOutcome> {
+    let operation = match last_synced {
+        None => SyncOperation::Create,
+        Some(last) if last != pod => SyncOperation::Update,
+        Some(_) => SyncOperation::Sync,
+    };
+    let started = tokio::time::Instant::now();
+    let result = syncer.sync_pod(pod, state).await;
+    syncer
+        .host()
+        .observer
+        .pod_synced(pod, operation, started.elapsed());
+    *last_synced = Some(pod.clone());
+    result
 }
 
 async fn terminate(

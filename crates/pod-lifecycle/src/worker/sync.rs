@@ -18,7 +18,8 @@ use crate::plan::{
 };
 use crate::worker::hooks::run_hook;
 use crate::worker::host::{
-    Clock, EventRecorder, EventType, PodCgroups, PodEvent, PodProbes, PodVolumes, StatusSink,
+    Clock, EventRecorder, EventType, MountContext, PodCgroups, PodEvent, PodObjects, PodProbes,
+    PodVolumes, StatusSink, WorkerObserver,
 };
 
 /// Settings of the pod workers. The defaults are the kubelet's.
@@ -71,12 +72,16 @@ pub struct PodHost {
     pub cgroups: Arc<dyn PodCgroups>,
     /// Probes.
     pub probes: Arc<dyn PodProbes>,
+    /// ConfigMaps and Secrets for container environments.
+    pub objects: Arc<dyn PodObjects>,
     /// Where statuses go.
     pub status: Arc<dyn StatusSink>,
     /// Where events go.
     pub events: Arc<dyn EventRecorder>,
     /// Wall-clock time.
     pub clock: Arc<dyn Clock>,
+    /// Told how long syncs and pod start-ups take (metrics).
+    pub observer: Arc<dyn WorkerObserver>,
     /// Called with the pod UID after a container of that pod started, so the PLEG can look
     /// at the pod at once (and start its exit watcher) instead of at the next relist:
     /// `Arc::new(move |uid| pleg.notify_pod(uid))`.
@@ -94,9 +99,11 @@ impl PodHost {
             volumes: Arc::new(crate::worker::NoVolumes),
             cgroups: Arc::new(crate::worker::NoCgroups),
             probes: Arc::new(crate::worker::NoProbes),
+            objects: Arc::new(crate::worker::NoObjects),
             status: Arc::new(crate::worker::MemoryStatusSink::new()),
             events: Arc::new(crate::worker::MemoryEvents::new()),
             clock: Arc::new(crate::worker::SystemClock),
+            observer: Arc::new(crate::worker::NoObserver),
             container_started: Arc::new(|_| {}),
         }
     }
@@ -120,6 +127,11 @@ pub struct PodState {
     pub reasons: ReasonCache,
     /// The last status generated (for `lastTransitionTime`, `startTime`, terminal phases).
     pub last_status: Option<PodStatus>,
+    /// When the worker first synced the pod (the kubelet's `firstSeenTime`).
+    pub first_seen: Option<Timestamp>,
+    /// Whether the pod was seen Running once (`kubelet_pod_start_duration_seconds` is
+    /// observed at the first transition only).
+    pub start_observed: bool,
 }
 
 impl Default for PodState {
@@ -129,6 +141,8 @@ impl Default for PodState {
             image_backoff: Backoff::image_pull(),
             reasons: ReasonCache::new(),
             last_status: None,
+            first_seen: None,
+            start_observed: false,
         }
     }
 }
@@ -228,6 +242,15 @@ impl PodSyncer {
         };
         if changed {
             self.host.status.set_pod_status(pod, &status);
+            self.host.probes.pod_status(pod, &status);
+        }
+        if !state.start_observed && status.phase.as_deref() == Some("Running") {
+            state.start_observed = true;
+            if let Some(first_seen) = state.first_seen {
+                let took = self.host.clock.now().duration_since(first_seen);
+                let took = Duration::try_from(took).unwrap_or_default();
+                self.host.observer.pod_started(pod, took);
+            }
         }
         state.last_status = Some(status);
     }
@@ -240,6 +263,7 @@ impl PodSyncer {
 
     async fn sync_pod_inner(&self, pod: &Pod, state: &mut PodState) -> crate::Result<SyncOutcome> {
         let now = self.host.clock.now();
+        state.first_seen.get_or_insert(now);
         let view = self.runtime_view(pod).await?;
         let status = self.generate_status(pod, state, &view, false, now);
         let terminal = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
@@ -523,40 +547,58 @@ impl PodSyncer {
             }
         };
 
-        // 2. The config.
-        let mounts = match self.host.volumes.container_mounts(pod, &container) {
-            Ok(m) => m,
-            Err(message) => {
-                state.reasons.set(
-                    &name,
-                    WaitingReason::new("CreateContainerConfigError", message),
-                );
-                return false;
-            }
+        // 2. The config: probes checked, environment resolved (subPathExpr needs it), mounts
+        // made, then the CRI config.
+        let config_error = |message: String| {
+            self.event(
+                pod,
+                EventType::Warning,
+                "Failed",
+                format!("Error: {message}"),
+            );
+            WaitingReason::new("CreateContainerConfigError", message)
         };
-        let opts = ContainerOptions {
-            mounts,
-            cpu_cfs_quota: self.config.cpu_cfs_quota,
-            ..ContainerOptions::default()
-        };
+        if let Err(message) = self.host.probes.validate(pod, &container) {
+            state.reasons.set(&name, config_error(message));
+            return false;
+        }
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+        let objects = self.host.objects.as_ref();
+        let config_maps = |n: &str| objects.config_map(namespace, n);
+        let secrets = |n: &str| objects.secret(namespace, n);
         // The environment borrows closures that are not Send: keep it out of any await.
         let built = {
             let env = ContainerEnvironment {
                 node_name: &self.config.node_name,
                 pod_ips,
                 host_ips: &self.config.host_ips,
+                config_maps: &config_maps,
+                secrets: &secrets,
                 ..ContainerEnvironment::default()
             };
-            cri_config::container_config(pod, &container, start.restart_count, &env, &opts)
+            cri_config::container_env(pod, &container, &env)
+                .map_err(|e| e.to_string())
+                .and_then(|vars| {
+                    let ctx = MountContext {
+                        pod_ips,
+                        env: &vars,
+                    };
+                    self.host.volumes.container_mounts(pod, &container, &ctx)
+                })
+                .and_then(|mounts| {
+                    let opts = ContainerOptions {
+                        mounts,
+                        cpu_cfs_quota: self.config.cpu_cfs_quota,
+                        ..ContainerOptions::default()
+                    };
+                    cri_config::container_config(pod, &container, start.restart_count, &env, &opts)
+                        .map_err(|e| e.to_string())
+                })
         };
         let mut config = match built {
             Ok(c) => c,
-            Err(e) => {
-                self.event(pod, EventType::Warning, "Failed", format!("Error: {e}"));
-                state.reasons.set(
-                    &name,
-                    WaitingReason::new("CreateContainerConfigError", e.to_string()),
-                );
+            Err(message) => {
+                state.reasons.set(&name, config_error(message));
                 return false;
             }
         };
