@@ -562,7 +562,7 @@ async fn nodelet_run(
 
     let idle = match idle {
         Some((window, clk_tck)) => {
-            Some(measure_idle(nodelet, pods, window, clk_tck, start_cpu_seconds).await?)
+            Some(df_05_idle_footprint(nodelet, pods, window, clk_tck, start_cpu_seconds).await?)
         }
         None => None,
     };
@@ -654,7 +654,8 @@ fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     Ok(cpu_ticks(pid)? as f64 / clk_tck())
 }
 
-async fn measure_idle(
+/// DF-05: nodelet's footprint (RSS, CPU, threads) with the pods running and nothing changing.
+async fn df_05_idle_footprint(
     nodelet: &mut Nodelet,
     pods: usize,
     window: Duration,
@@ -726,7 +727,9 @@ struct Run {
     version: v1::VersionResponse,
 }
 
-async fn bench(
+/// DF-04: pod start-up through nodelet, from the manifests in place to every pod Running,
+/// against the raw CRI calls of the same run.
+async fn df_04_pod_startup_through_nodelet(
     args: &Args,
     rt: &GrpcRuntime,
     run: &str,
@@ -1041,7 +1044,7 @@ async fn main() -> anyhow::Result<()> {
         let args = args.clone();
         let rt = rt.clone();
         let (run, node, dir) = (run.clone(), node.clone(), tmp.0.clone());
-        async move { bench(&args, &rt, &run, &node, &dir).await }
+        async move { df_04_pod_startup_through_nodelet(&args, &rt, &run, &node, &dir).await }
     });
     let result = tokio::select! {
         joined = &mut task => match joined {
