@@ -195,6 +195,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         host_ips: detect_host_ips(),
         runtime_name: version.runtime_name.clone(),
         cpu_cfs_quota: kubelet.cpu_cfs_quota,
+        root_dir: Some(config.root_dir.clone()),
         ..WorkerConfig::default()
     };
     let workers = Arc::new(PodWorkers::new(host, worker_config));

@@ -56,6 +56,7 @@ impl Node {
         };
         let config = WorkerConfig {
             pod_logs_dir: std::env::temp_dir().join("nodelet-worker-containerd"),
+            root_dir: Some(std::env::temp_dir().join("nodelet-worker-containerd-root")),
             ..WorkerConfig::default()
         };
         let workers = Arc::new(PodWorkers::new(host, config));
@@ -274,5 +275,78 @@ async fn tm_01_real_graceful_stop_of_a_shell_trapping_term() {
         Some("Succeeded"),
         "PH-06: exit 0 on TERM"
     );
+    node.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lc_19_real_termination_message_file_is_read_and_capped_at_4096_bytes() {
+    let Some(rt) = runtime().await else { return };
+    let mut node = Node::start(rt);
+    // A short message at the default path; and 5000 bytes at a custom path, of which the
+    // last 4096 are kept (the kubelet reads the file's tail).
+    let short = container("short", "printf 'all done' > /dev/termination-log; exit 0");
+    let mut long = container(
+        "long",
+        "head -c 904 /dev/zero | tr '\\0' a > /tmp/msg; head -c 4096 /dev/zero | tr '\\0' b >> /tmp/msg; exit 3",
+    );
+    long.termination_message_path = Some("/tmp/msg".into());
+    let p = pod("termmsg", "Never", vec![short, long]);
+    let uid = p.metadata.uid.clone().unwrap();
+    node.run(p);
+    let status = node
+        .wait_for(&uid, "phase Failed", |s| {
+            s.phase.as_deref() == Some("Failed")
+        })
+        .await;
+    let by_name = |name: &str| {
+        status
+            .container_statuses
+            .iter()
+            .flatten()
+            .find(|c| c.name == name)
+            .and_then(|c| c.state.as_ref()?.terminated.clone())
+            .unwrap()
+    };
+    assert_eq!(by_name("short").message.as_deref(), Some("all done"));
+    let long = by_name("long").message.unwrap();
+    assert_eq!(long.len(), 4096);
+    assert!(long.bytes().all(|b| b == b'b'), "the tail is kept");
+    node.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lc_20_real_fallback_to_logs_on_error_takes_the_last_80_lines() {
+    let Some(rt) = runtime().await else { return };
+    let mut node = Node::start(rt);
+    let mut failing = container(
+        "failing",
+        "for i in $(seq 1 100); do echo line $i; done; exit 1",
+    );
+    failing.termination_message_policy = Some("FallbackToLogsOnError".into());
+    let mut fine = container("fine", "echo only logs; exit 0");
+    fine.termination_message_policy = Some("FallbackToLogsOnError".into());
+    let p = pod("fallback", "Never", vec![failing, fine]);
+    let uid = p.metadata.uid.clone().unwrap();
+    node.run(p);
+    let status = node
+        .wait_for(&uid, "phase Failed", |s| {
+            s.phase.as_deref() == Some("Failed")
+        })
+        .await;
+    let of = |name: &str| {
+        status
+            .container_statuses
+            .iter()
+            .flatten()
+            .find(|c| c.name == name)
+            .and_then(|c| c.state.as_ref()?.terminated.clone())
+            .unwrap()
+    };
+    let message = of("failing").message.unwrap();
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines.len(), 80, "{message}");
+    assert_eq!((lines[0], lines[79]), ("line 21", "line 100"));
+    // Exit 0: no fallback to the logs.
+    assert_eq!(of("fine").message, None);
     node.cleanup().await;
 }

@@ -30,6 +30,7 @@
 mod cache;
 mod events;
 mod exit_watch;
+mod message;
 mod relist;
 mod status;
 
@@ -37,6 +38,10 @@ pub use cache::{CachedPodStatus, RuntimeCache};
 pub use events::{
     PlegContainerState, PodLifecycleEvent, PodLifecycleEventKind, PodStates, compute_events,
     generate_events, states_from_status,
+};
+pub use message::{
+    MAX_TERMINATION_MESSAGE_LENGTH, MAX_TERMINATION_MESSAGE_LOG_LENGTH,
+    MAX_TERMINATION_MESSAGE_LOG_LINES, last_log_lines, termination_message,
 };
 pub use relist::{
     ContainerDiedCounts, DEFAULT_CHANNEL_CAPACITY, DEFAULT_RELIST_PERIOD, DEFAULT_RELIST_THRESHOLD,

@@ -224,7 +224,16 @@ async fn inspect(
     }));
     let (sandboxes, containers) = futures::try_join!(sandbox_statuses, container_statuses)?;
     let sandboxes: Vec<_> = sandboxes.into_iter().flatten().collect();
-    let containers: Vec<_> = containers.into_iter().flatten().collect();
+    let mut containers: Vec<_> = containers.into_iter().flatten().collect();
+    for status in &mut containers {
+        // The termination message enriches the runtime's own message, as in the kubelet.
+        if let Some(message) = super::message::termination_message(status) {
+            if !status.message.is_empty() {
+                status.message.push_str(": ");
+            }
+            status.message.push_str(&message);
+        }
+    }
     Ok(PodRuntimeStatus::from_cri(pod_uid, &sandboxes, &containers))
 }
 

@@ -42,6 +42,11 @@ pub struct WorkerConfig {
     /// Remove a terminated pod's containers and sandboxes right away instead of leaving them
     /// to garbage collection.
     pub remove_terminated: bool,
+    /// The agent's state directory (`rootDir`, the kubelet's `/var/lib/kubelet`): container
+    /// termination-message files go to `pods/<uid>/containers/<name>/<random>`. `None` (the
+    /// default, for tests and embedders without a state directory) mounts no termination
+    /// message file.
+    pub root_dir: Option<PathBuf>,
 }
 
 impl Default for WorkerConfig {
@@ -55,6 +60,7 @@ impl Default for WorkerConfig {
             runtime_name: "containerd".into(),
             cpu_cfs_quota: true,
             remove_terminated: true,
+            root_dir: None,
         }
     }
 }
@@ -160,6 +166,18 @@ pub enum SyncOutcome {
 }
 
 pub(crate) use cri_config::pod_full_name as full_name;
+
+/// The API default of `terminationMessagePath`.
+pub const DEFAULT_TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
+
+/// Eight random hex digits, for file names (the kubelet's `util/rand.String(8)` equivalent).
+fn random_hex8() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!("{:08x}", random as u32)
+}
 
 pub(crate) fn uid(pod: &Pod) -> &str {
     pod.metadata.uid.as_deref().unwrap_or("")
@@ -583,7 +601,9 @@ impl PodSyncer {
                         pod_ips,
                         env: &vars,
                     };
-                    self.host.volumes.container_mounts(pod, &container, &ctx)
+                    let mut mounts = self.host.volumes.container_mounts(pod, &container, &ctx)?;
+                    mounts.extend(self.termination_message_mount(pod, &container)?);
+                    Ok(mounts)
                 })
                 .and_then(|mounts| {
                     let opts = ContainerOptions {
@@ -972,6 +992,7 @@ impl PodSyncer {
             if let Err(e) = self.host.volumes.unmount(pod).await {
                 tracing::warn!(error = %e, "failed to unmount the pod's volumes");
             }
+            self.remove_pod_dir(pod);
             if self.config.remove_terminated {
                 self.remove_runtime_objects(&view).await;
                 // The pod's log directory goes with its containers (the kubelet's GC).
@@ -989,6 +1010,66 @@ impl PodSyncer {
         }
         .instrument(span)
         .await
+    }
+
+    /// The termination-message file of a new container instance (kuberuntime's
+    /// `startContainer`): an empty file, mode 0666, at
+    /// `<rootDir>/pods/<uid>/containers/<name>/<8 hex>`, bind-mounted at the container's
+    /// `terminationMessagePath` (default `/dev/termination-log`). The PLEG reads it back after
+    /// the container exits ([`crate::pleg::termination_message`]).
+    fn termination_message_mount(
+        &self,
+        pod: &Pod,
+        container: &Container,
+    ) -> Result<Option<v1::Mount>, String> {
+        let Some(root) = &self.config.root_dir else {
+            return Ok(None);
+        };
+        let path = container
+            .termination_message_path
+            .as_deref()
+            .unwrap_or(DEFAULT_TERMINATION_MESSAGE_PATH);
+        if path.is_empty() {
+            return Ok(None);
+        }
+        let dir = root
+            .join("pods")
+            .join(uid(pod))
+            .join("containers")
+            .join(&container.name);
+        let file = dir.join(random_hex8());
+        let created = std::fs::create_dir_all(&dir).and_then(|()| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::File::create(&file)?;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666))
+        });
+        created.map_err(|e| {
+            format!(
+                "terminationMessagePath: cannot create the termination message file {}: {e}",
+                file.display()
+            )
+        })?;
+        Ok(Some(v1::Mount {
+            container_path: path.to_string(),
+            host_path: file.to_string_lossy().into_owned(),
+            ..Default::default()
+        }))
+    }
+
+    /// Remove what the worker keeps under `<rootDir>/pods/<uid>` (termination-message
+    /// files), and the pod directory itself once nothing else (volumes) is left in it.
+    fn remove_pod_dir(&self, pod: &Pod) {
+        let Some(root) = &self.config.root_dir else {
+            return;
+        };
+        let dir = root.join("pods").join(uid(pod));
+        if let Err(e) = std::fs::remove_dir_all(dir.join("containers"))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot remove the pod's container files");
+        }
+        // Fails while the volume manager still has something there; it removes the rest.
+        let _ = std::fs::remove_dir(&dir);
     }
 
     /// Container GC: keep one dead instance per container (for `lastState`), remove older
