@@ -196,6 +196,10 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         runtime_name: version.runtime_name.clone(),
         cpu_cfs_quota: kubelet.cpu_cfs_quota,
         root_dir: Some(config.root_dir.clone()),
+        serialize_image_pulls: kubelet.serialize_image_pulls,
+        max_parallel_image_pulls: kubelet
+            .max_parallel_image_pulls
+            .and_then(|n| usize::try_from(n).ok()),
         ..WorkerConfig::default()
     };
     let workers = Arc::new(PodWorkers::new(host, worker_config));

@@ -777,3 +777,117 @@ async fn ht_09_workers_report_sync_kinds_and_pod_start_once() {
     assert_eq!(starts.len(), 1, "observed once: {starts:?}");
     assert!(starts[0].1 < Duration::from_secs(1), "{starts:?}");
 }
+
+/// Images from the fake's registry, each pull taking 5 s of virtual time; counts how many
+/// pulls ran at once.
+struct SlowPulls {
+    fake: FakeRuntime,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl cri_client::ImageService for SlowPulls {
+    async fn list_images(
+        &self,
+        r: v1::ListImagesRequest,
+    ) -> cri_client::Result<v1::ListImagesResponse> {
+        self.fake.list_images(r).await
+    }
+    async fn image_status(
+        &self,
+        r: v1::ImageStatusRequest,
+    ) -> cri_client::Result<v1::ImageStatusResponse> {
+        self.fake.image_status(r).await
+    }
+    async fn pull_image(
+        &self,
+        r: v1::PullImageRequest,
+    ) -> cri_client::Result<v1::PullImageResponse> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        self.in_flight.fetch_sub(1, SeqCst);
+        self.fake.pull_image(r).await
+    }
+    async fn remove_image(
+        &self,
+        r: v1::RemoveImageRequest,
+    ) -> cri_client::Result<v1::RemoveImageResponse> {
+        self.fake.remove_image(r).await
+    }
+    async fn image_fs_info(
+        &self,
+        r: v1::ImageFsInfoRequest,
+    ) -> cri_client::Result<v1::ImageFsInfoResponse> {
+        self.fake.image_fs_info(r).await
+    }
+}
+
+/// Two pods needing two different images; returns the most pulls seen at once and the
+/// `Pulled` events.
+async fn two_pulls(serialize: bool) -> (usize, Vec<String>) {
+    let fake = FakeRuntime::with_busybox();
+    fake.add_registry_image("registry.test/one:1");
+    fake.add_registry_image("registry.test/two:1");
+    let images = Arc::new(SlowPulls {
+        fake: fake.clone(),
+        in_flight: Default::default(),
+        most: Default::default(),
+    });
+    let events = MemoryEvents::new();
+    let host = PodHost {
+        events: Arc::new(events.clone()),
+        clock: Arc::new(FakeTime(fake.clone())),
+        ..PodHost::new(Arc::new(fake.clone()), images.clone())
+    };
+    let workers = PodWorkers::new(
+        host,
+        WorkerConfig {
+            pod_logs_dir: std::env::temp_dir().join("nodelet-worker-scenarios"),
+            serialize_image_pulls: serialize,
+            ..WorkerConfig::default()
+        },
+    );
+    for (uid, image) in [
+        ("one", "registry.test/one:1"),
+        ("two", "registry.test/two:1"),
+    ] {
+        let mut c = container("app", "sleep 1000");
+        c.image = Some(image.into());
+        workers.update_pod(pod(uid, "Always", vec![c]));
+    }
+    for _ in 0..30 {
+        fake.advance(Duration::from_millis(500));
+        tokio::time::advance(Duration::from_millis(500)).await;
+        settle().await;
+    }
+    let pulled = events
+        .with_reason("Pulled")
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
+    (
+        images.most.load(std::sync::atomic::Ordering::SeqCst),
+        pulled,
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn im_07_serialized_pulls_never_overlap() {
+    let (most, pulled) = two_pulls(true).await;
+    assert_eq!(most, 1, "serializeImagePulls: one pull at a time");
+    assert_eq!(pulled.len(), 2, "{pulled:?}");
+    // The second pull waited for the first: 5 s pulling, 10 s including waiting.
+    assert!(
+        pulled
+            .iter()
+            .any(|m| m.contains(" in 5s (10s including waiting)")),
+        "{pulled:?}"
+    );
+
+    let (most, pulled) = two_pulls(false).await;
+    assert_eq!(most, 2, "parallel pulls overlap");
+    assert_eq!(pulled.len(), 2, "{pulled:?}");
+}
