@@ -30,8 +30,50 @@ pub const MAX_WAIT_FOR_RUNTIME: Duration = Duration::from_secs(30);
 /// Housekeeping period (the kubelet's 2 s).
 pub const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(2);
 
+/// The `syncloop` health check (the kubelet's `syncLoopHealthCheck`): the agent's loop
+/// (housekeeping here) stamps the time as it enters and leaves each iteration; `/healthz`
+/// fails once the stamp is older than twice `syncFrequency`, at least 5 minutes, so a loop
+/// stuck inside an iteration is caught too.
+#[derive(Debug)]
+pub struct SyncLoopMonitor {
+    stamp: std::sync::Mutex<tokio::time::Instant>,
+    limit: Duration,
+}
+
+impl SyncLoopMonitor {
+    /// The least time without an iteration that fails the check.
+    pub const MIN_LIMIT: Duration = Duration::from_secs(5 * 60);
+
+    /// A monitor for this `syncFrequency`, stamped now.
+    pub fn new(sync_frequency: Duration) -> Self {
+        SyncLoopMonitor {
+            stamp: std::sync::Mutex::new(tokio::time::Instant::now()),
+            limit: (sync_frequency * 2).max(Self::MIN_LIMIT),
+        }
+    }
+
+    /// The loop enters or leaves an iteration.
+    pub fn stamp(&self) {
+        *self.stamp.lock().expect("sync loop stamp") = tokio::time::Instant::now();
+    }
+
+    /// `Err` when the loop has not moved for longer than the limit.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let since = self.stamp.lock().expect("sync loop stamp").elapsed();
+        if since > self.limit {
+            Err(format!(
+                "sync loop took longer than expected: no iteration for {:?} (limit {:?})",
+                since, self.limit
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// What the HTTP endpoints read.
 struct NodeState {
+    sync_loop: Arc<SyncLoopMonitor>,
     config: KubeletConfiguration,
     statuses: MemoryStatusSink,
     events: MemoryEvents,
@@ -48,10 +90,10 @@ impl HttpState for NodeState {
     }
 
     fn healthz(&self) -> Vec<HealthCheck> {
-        vec![HealthCheck::new(
-            "pleg",
-            self.pleg.healthy(tokio::time::Instant::now()),
-        )]
+        vec![
+            HealthCheck::new("pleg", self.pleg.healthy(tokio::time::Instant::now())),
+            HealthCheck::new("syncloop", self.sync_loop.check()),
+        ]
     }
 
     fn metrics(&self) -> String {
@@ -271,19 +313,24 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
             }
         }
     });
+    let sync_loop = Arc::new(SyncLoopMonitor::new(kubelet.sync_frequency.as_duration()));
     let housekeeping_task = tokio::spawn({
         let manager = manager.clone();
+        let sync_loop = sync_loop.clone();
         async move {
             let mut tick = tokio::time::interval(HOUSEKEEPING_PERIOD);
             loop {
                 tick.tick().await;
+                sync_loop.stamp();
                 manager.housekeeping().await;
+                sync_loop.stamp();
             }
         }
     });
 
     // HTTP endpoints.
     let state: Arc<dyn HttpState> = Arc::new(NodeState {
+        sync_loop,
         config: kubelet.clone(),
         statuses,
         events,
@@ -327,4 +374,36 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
     }
     let _ = pleg_task.await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn pl_06_syncloop_check_fails_after_twice_sync_frequency_at_least_5m() {
+        // syncFrequency 1m: the limit is the 5 minute floor.
+        let monitor = SyncLoopMonitor::new(Duration::from_secs(60));
+        tokio::time::advance(Duration::from_secs(299)).await;
+        assert!(monitor.check().is_ok());
+        monitor.stamp();
+        tokio::time::advance(Duration::from_secs(301)).await;
+        let error = monitor.check().unwrap_err();
+        assert!(
+            error.starts_with("sync loop took longer than expected"),
+            "{error}"
+        );
+        monitor.stamp();
+        assert!(
+            monitor.check().is_ok(),
+            "an iteration makes it healthy again"
+        );
+
+        // syncFrequency 10m: twice that.
+        let monitor = SyncLoopMonitor::new(Duration::from_secs(600));
+        tokio::time::advance(Duration::from_secs(1199)).await;
+        assert!(monitor.check().is_ok());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(monitor.check().is_err());
+    }
 }

@@ -891,3 +891,41 @@ async fn im_07_serialized_pulls_never_overlap() {
     assert_eq!(most, 2, "parallel pulls overlap");
     assert_eq!(pulled.len(), 2, "{pulled:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn tm_06_shorter_grace_in_flight_shortens_the_remaining_wait() {
+    let h = Harness::new();
+    let mut c = container("app", "sleep infinity");
+    c.lifecycle = Some(Lifecycle {
+        pre_stop: Some(LifecycleHandler {
+            sleep: Some(k8s_openapi::api::core::v1::SleepAction { seconds: 60 }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let p = pod("shrink", "Always", vec![c]);
+    h.workers.update_pod(p.clone());
+    h.run_for("shrink", Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+    // A 30 s delete: the preStop hook would hold the container for all of it...
+    h.workers.terminate_pod(p.clone(), None);
+    settle().await;
+    idle_for(&h.fake, 2).await;
+    assert!(h.fake.calls_to("StopContainer").is_empty());
+    // ...then a 5 s delete: the kill restarts with 5 s (hook cut at 5 s, then the 2 s
+    // minimum stop), long before the 30 s would have run out. A longer one is ignored.
+    h.workers.terminate_pod(p.clone(), Some(60));
+    settle().await;
+    h.workers.terminate_pod(p, Some(5));
+    settle().await;
+    idle_for(&h.fake, 6).await;
+    let stops = h.fake.calls_to("StopContainer");
+    assert_eq!(stops.len(), 1, "{stops:?}");
+    assert_eq!(
+        stops[0].timeout,
+        Some(2),
+        "5 s grace used up by the hook: the minimum"
+    );
+    idle_for(&h.fake, 3).await;
+    assert_eq!(h.workers.phase("shrink"), Some(WorkerPhase::Terminated));
+}

@@ -236,7 +236,7 @@ async fn run_worker(
                     }
                 }
                 Ok(SyncOutcome::Terminal) => {
-                    terminate(&syncer, &pod, &mut state, None, &phase).await;
+                    terminate(&syncer, &pod, &mut state, None, &phase, &mut desired).await;
                     return;
                 }
                 Err(e) => {
@@ -251,7 +251,7 @@ async fn run_worker(
                 }
             },
             Some(grace) => {
-                terminate(&syncer, &pod, &mut state, grace, &phase).await;
+                terminate(&syncer, &pod, &mut state, grace, &phase, &mut desired).await;
                 return;
             }
         };
@@ -290,22 +290,52 @@ async fn observed_sync(
     result
 }
 
+/// Terminate the pod, retrying failures every second. A shorter grace period requested
+/// while this runs (a second delete, an eviction) restarts the kill with it: grace only
+/// shrinks (TM-06, the kubelet's pod worker cancelling `syncTerminatingPod`).
 async fn terminate(
     syncer: &PodSyncer,
     pod: &Pod,
     state: &mut PodState,
     grace: Option<i64>,
     phase: &watch::Sender<WorkerPhase>,
+    desired: &mut watch::Receiver<Desired>,
 ) {
     let _ = phase.send(WorkerPhase::Terminating);
+    let mut grace = grace;
     loop {
-        match syncer.terminate_pod(pod, state, grace).await {
-            Ok(_) => break,
-            Err(e) => {
-                tracing::warn!(pod = %sync::full_name(pod), uid = %sync::uid(pod), error = %e, "pod termination failed, retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+        let current = crate::plan::pod_grace_period(pod, grace);
+        tokio::select! {
+            result = syncer.terminate_pod(pod, state, grace) => match result {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(pod = %sync::full_name(pod), uid = %sync::uid(pod), error = %e, "pod termination failed, retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            },
+            shorter = shorter_grace(desired, current) => {
+                tracing::info!(pod = %sync::full_name(pod), uid = %sync::uid(pod), from = current, to = shorter, "grace period shortened while terminating");
+                grace = Some(shorter);
             }
         }
     }
     let _ = phase.send(WorkerPhase::Terminated);
+}
+
+/// Wait for a request to terminate with a grace shorter than `current`; never returns
+/// when none comes.
+async fn shorter_grace(desired: &mut watch::Receiver<Desired>, current: i64) -> i64 {
+    loop {
+        if desired.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        let requested = match &*desired.borrow_and_update() {
+            Desired::Terminate { pod, grace } => crate::plan::pod_grace_period(pod, *grace),
+            Desired::Run(pod) if is_deleted(pod) => crate::plan::pod_grace_period(pod, None),
+            Desired::Run(_) => continue,
+        };
+        if crate::plan::shrink_grace(current, requested) < current {
+            return requested;
+        }
+    }
 }
