@@ -259,7 +259,8 @@ impl Round {
     }
 }
 
-async fn round(
+/// PL-01: one round of container exits, each timed from its exit to nodelet's PLEG noticing it.
+async fn pl_01_exit_detection_round(
     rt: &Arc<GrpcRuntime>,
     mode: Mode,
     containers: usize,
@@ -491,11 +492,11 @@ async fn main() -> anyhow::Result<()> {
     // caches in containerd and the shim.
     const MODES: [Mode; 3] = [Mode::CriFloor, Mode::ExitWatchers, Mode::RelistOnly];
     for mode in MODES {
-        round(&rt, mode, 2, 2).await?;
+        pl_01_exit_detection_round(&rt, mode, 2, 2).await?;
     }
     let mut rounds = Vec::new();
     for mode in MODES {
-        let r = round(&rt, mode, args.containers, args.per_sandbox).await?;
+        let r = pl_01_exit_detection_round(&rt, mode, args.containers, args.per_sandbox).await?;
         eprintln!(
             "{}: median {} ms, p99 {} ms over {} exits",
             mode.label(),
