@@ -79,4 +79,8 @@ pub enum Error {
     /// The container runtime could not be reached or validated at start-up.
     #[error("container runtime: {0}")]
     Runtime(#[source] cri_client::Error),
+
+    /// The volume manager could not start (its root directory, the mount table).
+    #[error("volume manager: {0}")]
+    Volumes(#[source] volume_manager::Error),
 }

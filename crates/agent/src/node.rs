@@ -10,13 +10,16 @@ use std::time::{Duration, Instant};
 
 use cri_client::{GrpcRuntime, Instrumented, RuntimeService, v1};
 use k8s_openapi::api::core::v1::Pod;
+use pod_lifecycle::logs::{ContainerLogManager, LogRotationSettings};
 use pod_lifecycle::plan::ContainerState;
 use pod_lifecycle::pleg::{Pleg, PlegConfig};
 use pod_lifecycle::pod_manager::{PodManager, PodManagerConfig};
 use pod_lifecycle::worker::{
-    MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, SystemClock, WorkerConfig,
+    MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, SourceObjects, SystemClock, WorkerConfig,
 };
 use tokio::sync::watch;
+use volume_manager::objects::InMemoryObjects;
+use volume_manager::{VolumeManager, VolumeManagerConfig};
 
 use crate::config::{AgentConfig, KubeletConfiguration};
 use crate::http::{HealthCheck, HttpServer, HttpState, plan_servers};
@@ -27,6 +30,8 @@ use crate::{Error, Result};
 /// How long start-up waits for the container runtime (the kubelet's
 /// `maxWaitForContainerRuntime`).
 pub const MAX_WAIT_FOR_RUNTIME: Duration = Duration::from_secs(30);
+/// Container garbage collection period (the kubelet's `ContainerGCPeriod`, 1 min).
+pub const CONTAINER_GC_PERIOD: Duration = Duration::from_secs(60);
 /// Housekeeping period (the kubelet's 2 s).
 pub const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(2);
 
@@ -182,6 +187,47 @@ pub fn detect_host_ips() -> Vec<String> {
     }
 }
 
+/// Unmount and remove the volumes of pods no worker knows (the kubelet's
+/// `cleanupOrphanedPodDirs`): pods deleted while the agent was down.
+async fn remove_orphaned_volumes(volumes: &VolumeManager, workers: &PodWorkers) {
+    let active = workers.pods();
+    let volumes = volumes.clone();
+    let removed = tokio::task::spawn_blocking(move || {
+        let active: Vec<&str> = active.iter().map(String::as_str).collect();
+        let mut errors = Vec::new();
+        for uid in volumes.orphaned_pods(&active)? {
+            if let Err(e) = volumes.unmount_pod(&uid) {
+                errors.push(e);
+            }
+        }
+        Ok::<_, volume_manager::Error>(errors)
+    })
+    .await;
+    match removed {
+        Ok(Ok(errors)) => {
+            for e in errors {
+                tracing::warn!(error = %e, "cannot remove an orphaned pod's volumes");
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot list orphaned pod directories"),
+        Err(e) => tracing::warn!(error = %e, "orphaned volume cleanup failed"),
+    }
+}
+
+/// The runtime's sandbox (pause) image, from its verbose `Status` (containerd reports its
+/// CRI config there); empty when it does not say.
+async fn sandbox_image(runtime: &dyn RuntimeService) -> String {
+    let status = runtime
+        .status(v1::StatusRequest { verbose: true })
+        .await
+        .ok();
+    let config = status.as_ref().and_then(|s| s.info.get("config"));
+    config
+        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+        .and_then(|c| c.get("sandboxImage")?.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 async fn wait_for_runtime(runtime: &GrpcRuntime) -> Result<v1::VersionResponse> {
     let started = Instant::now();
     loop {
@@ -216,6 +262,43 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
 
     // PLEG: keeps the runtime cache fresh and wakes the worker of every pod with news.
     let (pleg, mut pleg_events) = Pleg::new(runtime.clone(), PlegConfig::default());
+    // Container logs rotated by size; legacy /var/log/containers symlinks kept with them.
+    let log_manager = Arc::new(
+        ContainerLogManager::new(
+            runtime.clone(),
+            LogRotationSettings {
+                max_size: kubelet.container_log_max_size_bytes(),
+                max_files: u32::try_from(kubelet.container_log_max_files).unwrap_or(u32::MAX),
+                ..LogRotationSettings::default()
+            },
+        )
+        .map_err(|e| Error::InvalidConfig {
+            origin: "kubelet configuration".into(),
+            field: "containerLogMaxSize / containerLogMaxFiles".into(),
+            reason: e.to_string(),
+        })?,
+    );
+    // Volumes under rootDir; ConfigMaps and Secrets come from the manifest directory. What
+    // an earlier run mounted is found again instead of mounted twice.
+    let objects = InMemoryObjects::new();
+    let volumes = VolumeManager::new(
+        VolumeManagerConfig::new(&config.root_dir),
+        Arc::new(objects.clone()),
+    )
+    .map_err(Error::Volumes)?;
+    let reconstructed = {
+        let volumes = volumes.clone();
+        tokio::task::spawn_blocking(move || volumes.reconstruct())
+            .await
+            .map_err(|e| Error::Logging(e.to_string()))?
+            .map_err(Error::Volumes)?
+    };
+    if !reconstructed.is_empty() {
+        tracing::info!(
+            pods = reconstructed.len(),
+            "found the volumes of pods mounted by an earlier run"
+        );
+    }
     let statuses = MemoryStatusSink::new();
     let events = MemoryEvents::new();
     let clock = Arc::new(SystemClock);
@@ -224,6 +307,9 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         events: Arc::new(events.clone()),
         clock: clock.clone(),
         observer: metrics.clone(),
+        logs: Some(log_manager.clone()),
+        volumes: Arc::new(volumes.clone()),
+        objects: Arc::new(SourceObjects(Arc::new(objects.clone()))),
         container_started: {
             let pleg = pleg.clone();
             Arc::new(move |uid: &str| pleg.notify_pod(uid))
@@ -309,13 +395,58 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
                     }
                 }
                 reported = now;
+                // Objects first, so the pods that use them find them.
+                objects.replace_all(snapshot.config_maps, snapshot.secrets);
                 manager.set_source_pods("file", snapshot.pods);
             }
         }
     });
     let sync_loop = Arc::new(SyncLoopMonitor::new(kubelet.sync_frequency.as_duration()));
+    let log_task = tokio::spawn({
+        let log_manager = log_manager.clone();
+        let stop = stopped(stop_rx.clone());
+        async move { log_manager.run(stop).await }
+    });
+    // Container GC's node-wide part: legacy log symlinks whose container is gone.
+    let symlink_gc_task = tokio::spawn({
+        let log_manager = log_manager.clone();
+        let runtime = runtime.clone();
+        async move {
+            let mut tick = tokio::time::interval(CONTAINER_GC_PERIOD);
+            loop {
+                tick.tick().await;
+                if let Err(e) = log_manager
+                    .symlinks()
+                    .remove_dangling(runtime.as_ref())
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot remove dangling log symlinks");
+                }
+            }
+        }
+    });
+    // Image GC every 5 minutes; the runtime's sandbox image is never removed.
+    let image_gc_task = tokio::spawn({
+        let gc = pod_lifecycle::image_gc::ImageGc::new(
+            runtime.clone(),
+            runtime.clone(),
+            pod_lifecycle::plan::ImageGcPolicy {
+                high_threshold_percent: kubelet.image_gc_high_threshold_percent.clamp(0, 100) as u8,
+                low_threshold_percent: kubelet.image_gc_low_threshold_percent.clamp(0, 100) as u8,
+                min_age: kubelet.image_minimum_gc_age.as_duration(),
+                ..Default::default()
+            },
+            &sandbox_image(runtime.as_ref()).await,
+        );
+        let stop = stopped(stop_rx.clone());
+        async move {
+            gc.run(pod_lifecycle::image_gc::IMAGE_GC_PERIOD, stop).await;
+        }
+    });
     let housekeeping_task = tokio::spawn({
         let manager = manager.clone();
+        let workers = workers.clone();
+        let volumes = volumes.clone();
         let sync_loop = sync_loop.clone();
         async move {
             let mut tick = tokio::time::interval(HOUSEKEEPING_PERIOD);
@@ -323,6 +454,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
                 tick.tick().await;
                 sync_loop.stamp();
                 manager.housekeeping().await;
+                remove_orphaned_volumes(&volumes, &workers).await;
                 sync_loop.stamp();
             }
         }
@@ -364,6 +496,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
     let _ = stop_tx.send(true);
     workers.shutdown();
     housekeeping_task.abort();
+    image_gc_task.abort();
+    symlink_gc_task.abort();
     manager_task.abort();
     wake_task.abort();
     if let Some(t) = source_task {
@@ -373,6 +507,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         let _ = s.await;
     }
     let _ = pleg_task.await;
+    let _ = log_task.await;
     Ok(())
 }
 

@@ -174,6 +174,17 @@ fn sp_01_three_static_pods_reach_running() {
                 "{name}/{}: {id} is not running in the runtime",
                 c.name
             );
+            // CRI-14: the legacy symlink points at the container's log file.
+            let link = std::path::Path::new("/var/log/containers").join(format!(
+                "{name}_default_{}-{}.log",
+                c.name,
+                runtime_id(c).unwrap()
+            ));
+            assert!(
+                std::fs::metadata(&link).is_ok(),
+                "{}: no log file behind the symlink",
+                link.display()
+            );
         }
         // The sandbox the status describes is the one the runtime runs.
         let sandboxes = node.sandboxes_of(short);

@@ -24,8 +24,11 @@
 //! - [`pleg`]: the relist, the runtime cache and exit watchers that wake the workers.
 //! - [`pod_manager`]: from source snapshots to workers (admission, static pod replacement,
 //!   orphans).
+//! - [`image_gc`]: image garbage collection when the image filesystem fills up.
 //!
 //! [`cri_config`] turns a pod spec into CRI sandbox and container configs, also purely.
+//! [`logs`] keeps container log files bounded (size-based rotation through CRI
+//! `ReopenContainerLog`) and maintains the legacy `/var/log/containers` symlinks.
 //!
 //! # Asking the plan
 //!
@@ -71,7 +74,9 @@
 
 pub mod cri_config;
 mod error;
+pub mod image_gc;
 pub mod labels;
+pub mod logs;
 pub mod plan;
 pub mod pleg;
 pub mod pod_manager;

@@ -1,5 +1,5 @@
 //! Pod spec → CRI config translation, checked against the kubelet's behaviour
-//! (reference §1.3, §1.5, §2.5, §5.3–5.4; checklist CRI-13, CRI-14, LC-18, QS-05..QS-10).
+//! (reference §1.3, §1.5, §2.5, §5.4; checklist CRI-13, CRI-14, LC-18, QS-08..QS-10).
 
 use std::collections::BTreeMap;
 
@@ -14,13 +14,11 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use pod_lifecycle::Error;
-use pod_lifecycle::cri_config::resources::{
-    QUOTA_PERIOD, calculate_linux_resources, milli_cpu_to_quota, milli_cpu_to_shares,
-};
+use pod_lifecycle::cri_config::resources::calculate_linux_resources;
 use pod_lifecycle::cri_config::{
-    ContainerEnvironment, ContainerOptions, NodeAllocatable, QuantityError, QuantityValue,
-    SandboxOptions, container_config, container_env, container_log_path, expand,
-    legacy_log_symlink_name, parse_resolv_conf, pod_full_name, pod_log_dir, sandbox_config,
+    ContainerEnvironment, ContainerOptions, NodeAllocatable, SandboxOptions, container_config,
+    container_env, container_log_path, expand, legacy_log_symlink_name, parse_resolv_conf,
+    pod_full_name, pod_log_dir, sandbox_config,
 };
 use pod_lifecycle::labels;
 
@@ -472,29 +470,7 @@ fn lc_18_run_as_non_root_with_root_image_user() {
 }
 
 // ---------------------------------------------------------------------------------------
-// QS-05..QS-10
-
-#[test]
-fn qs_05_milli_cpu_to_shares() {
-    for (milli, shares) in [
-        (0, 2),
-        (1, 2),
-        (100, 102),
-        (500, 512),
-        (1000, 1024),
-        (2000, 2048),
-        (300_000, 262_144),
-    ] {
-        assert_eq!(milli_cpu_to_shares(milli), shares, "{milli}m");
-    }
-}
-
-#[test]
-fn qs_06_milli_cpu_to_quota() {
-    for (milli, quota) in [(0, 0), (1, 1000), (250, 25_000), (1500, 150_000)] {
-        assert_eq!(milli_cpu_to_quota(milli, QUOTA_PERIOD), quota, "{milli}m");
-    }
-}
+// QS-08..QS-10 (the formulas themselves, QS-05/QS-06, are tested in cgroup-enforcer)
 
 #[test]
 fn qs_08_request_and_limit_to_cri() {
@@ -1143,30 +1119,7 @@ fn bad_resource_field_refs_name_the_field() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Quantities
-
-#[test]
-fn quantities_parse_like_apimachinery() {
-    let milli = |s: &str| QuantityValue::parse(s).unwrap().milli_value().unwrap();
-    let value = |s: &str| QuantityValue::parse(s).unwrap().value().unwrap();
-    assert_eq!(milli("100m"), 100);
-    assert_eq!(milli("1.5"), 1500);
-    assert_eq!(milli("0.0001"), 1, "CPU rounds up");
-    assert_eq!(value("128Mi"), 128 << 20);
-    assert_eq!(value("1G"), 1_000_000_000);
-    assert_eq!(value("1e3"), 1000);
-    assert_eq!(value("0.5Gi"), 1 << 29);
-    assert_eq!(value("1.5"), 2, "Value() rounds up");
-    assert!(matches!(
-        QuantityValue::parse("1K"),
-        Err(QuantityError::Suffix { .. })
-    ));
-    assert!(matches!(
-        QuantityValue::parse("one"),
-        Err(QuantityError::Format { .. })
-    ));
-    assert!("250m".parse::<QuantityValue>().is_ok());
-}
+// Quantities (parsing itself is tested in cgroup-enforcer)
 
 #[test]
 fn unparseable_quantities_name_the_field() {

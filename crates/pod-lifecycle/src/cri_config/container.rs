@@ -4,7 +4,6 @@
 use super::env::{ContainerEnvironment, resolve};
 use super::expansion::expand;
 use super::logs::container_log_path;
-use super::quantity::QuantityValue;
 use super::resources::calculate_linux_resources;
 use super::sandbox::container_port_mappings;
 use super::security::{
@@ -14,6 +13,7 @@ use super::{FieldError, pod_name, pod_namespace, pod_uid};
 use crate::Result;
 use crate::labels;
 use crate::plan::container_hash;
+use cgroup_enforcer::QuantityValue;
 use cri_client::v1;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;

@@ -14,9 +14,9 @@
 //! position and its last value).
 
 use super::expansion::expand;
-use super::quantity::QuantityValue;
 use super::{FieldError, host_network, pod_name, pod_namespace, pod_uid};
 use crate::Result;
+use cgroup_enforcer::QuantityValue;
 use cri_client::v1;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, EnvVarSource, ObjectFieldSelector, Pod, ResourceFieldSelector, Secret,

@@ -60,11 +60,11 @@ mod dns;
 mod env;
 mod expansion;
 mod logs;
-mod quantity;
 pub mod resources;
 mod sandbox;
 mod security;
 
+pub use cgroup_enforcer::quantity::{QuantityError, QuantityValue};
 pub use container::{ContainerOptions, container_config};
 pub use dns::parse_resolv_conf;
 pub use env::{ContainerEnvironment, NodeAllocatable, container_env};
@@ -73,7 +73,6 @@ pub use logs::{
     DEFAULT_POD_LOGS_DIR, LEGACY_CONTAINER_LOGS_DIR, container_log_path, legacy_log_symlink_name,
     pod_log_dir,
 };
-pub use quantity::{QuantityError, QuantityValue};
 pub use sandbox::{SandboxOptions, sandbox_config};
 
 use crate::Error;

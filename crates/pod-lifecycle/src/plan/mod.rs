@@ -10,6 +10,7 @@ mod actions;
 mod backoff;
 mod gc;
 mod hash;
+mod image_gc;
 mod images;
 mod probe_results;
 mod reasons;
@@ -29,6 +30,9 @@ pub use backoff::{
 };
 pub use gc::dead_containers_to_remove;
 pub use hash::container_hash;
+pub use image_gc::{
+    FsUsage, ImageGcPlan, ImageGcPolicy, ImageGcProblem, ImageRecord, image_gc_plan,
+};
 pub use images::{
     DEFAULT_IMAGE_TAG, ImagePullDecision, ImagePullPolicy, ImageReference, InvalidImageName,
     already_present_message, image_with_default_tag, inspect_failed_reason, pull_decision,

@@ -14,6 +14,7 @@
 mod hooks;
 mod host;
 mod sync;
+mod volumes;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -31,6 +32,7 @@ pub use host::{
     PodVolumes, StatusSink, SyncOperation, SystemClock, WorkerObserver,
 };
 pub use sync::{PodHost, PodState, PodSyncer, SyncOutcome, WorkerConfig};
+pub use volumes::{CLUSTER_DOMAIN, SourceObjects};
 
 /// What the worker of a pod should do with it.
 #[derive(Debug, Clone)]

@@ -97,6 +97,9 @@ pub struct PodHost {
     pub clock: Arc<dyn Clock>,
     /// Told how long syncs and pod start-ups take (metrics).
     pub observer: Arc<dyn WorkerObserver>,
+    /// Container logs: the legacy `/var/log/containers` symlink made after each start, log
+    /// files and symlink removed with each container. `None`: neither.
+    pub logs: Option<Arc<crate::logs::ContainerLogManager>>,
     /// Called with the pod UID after a container of that pod started, so the PLEG can look
     /// at the pod at once (and start its exit watcher) instead of at the next relist:
     /// `Arc::new(move |uid| pleg.notify_pod(uid))`.
@@ -119,6 +122,7 @@ impl PodHost {
             events: Arc::new(crate::worker::MemoryEvents::new()),
             clock: Arc::new(crate::worker::SystemClock),
             observer: Arc::new(crate::worker::NoObserver),
+            logs: None,
             container_started: Arc::new(|_| {}),
         }
     }
@@ -377,7 +381,6 @@ impl PodSyncer {
         actions: plan::PodActions,
         cgroup_parent: Option<String>,
     ) -> crate::Result<()> {
-        let rt = self.host.runtime.as_ref();
         if actions.kill_pod {
             self.kill_pod(pod, view, None).await?;
         } else {
@@ -396,12 +399,7 @@ impl PodSyncer {
             }
         }
         for id in &actions.init_containers_to_remove {
-            if let Err(e) = rt
-                .remove_container(v1::RemoveContainerRequest {
-                    container_id: id.clone(),
-                })
-                .await
-            {
+            if let Err(e) = self.remove_container(id).await {
                 tracing::warn!(error = %e, "failed to prune an old init container");
             }
         }
@@ -651,6 +649,7 @@ impl PodSyncer {
         let _ = view;
 
         // 3. Create and start.
+        let log_path = std::path::Path::new(&sandbox_config.log_directory).join(&config.log_path);
         let rt = self.host.runtime.as_ref();
         let id = match rt
             .create_container(v1::CreateContainerRequest {
@@ -697,8 +696,15 @@ impl PodSyncer {
             format!("Started container {name}"),
         );
         (self.host.container_started)(uid(pod));
+        // 4. The legacy /var/log/containers symlink; a failure does not fail the start.
+        if let Some(logs) = &self.host.logs {
+            let container = crate::logs::ContainerRef::for_pod(pod, &name, &id);
+            if let Err(e) = logs.symlinks().create(&container, &log_path) {
+                tracing::warn!(container = %name, error = %e, "cannot create the legacy log symlink");
+            }
+        }
 
-        // 4. postStart, synchronously: the next container waits for it (LC-16).
+        // 5. postStart, synchronously: the next container waits for it (LC-16).
         if let Some(post_start) = container
             .lifecycle
             .as_ref()
@@ -1104,25 +1110,33 @@ impl PodSyncer {
     /// ones, so a crash-looping container does not pile up in the runtime (IM-10).
     async fn remove_dead_containers(&self, view: &PodRuntimeStatus) {
         for id in plan::dead_containers_to_remove(view) {
-            if let Err(e) = self
-                .host
-                .runtime
-                .remove_container(v1::RemoveContainerRequest { container_id: id })
-                .await
-            {
+            if let Err(e) = self.remove_container(&id).await {
                 tracing::debug!(error = %e, "container GC: remove failed");
             }
         }
     }
 
+    /// Remove a container with its log files and legacy symlink first (kuberuntime's
+    /// `removeContainer` / `removeContainerLog`).
+    async fn remove_container(&self, id: &str) -> Result<(), cri_client::Error> {
+        if let Some(logs) = &self.host.logs
+            && let Err(e) = logs.remove_container_logs(id).await
+        {
+            tracing::debug!(container = %id, error = %e, "cannot remove the container's logs");
+        }
+        self.host
+            .runtime
+            .remove_container(v1::RemoveContainerRequest {
+                container_id: id.to_string(),
+            })
+            .await
+            .map(|_| ())
+    }
+
     async fn remove_runtime_objects(&self, view: &PodRuntimeStatus) {
         let rt = self.host.runtime.as_ref();
         for c in &view.containers {
-            let _ = rt
-                .remove_container(v1::RemoveContainerRequest {
-                    container_id: c.id.clone(),
-                })
-                .await;
+            let _ = self.remove_container(&c.id).await;
         }
         for s in &view.sandboxes {
             let _ = rt

@@ -57,7 +57,6 @@ mod conditions;
 mod containers;
 mod network;
 mod phase;
-mod qos;
 
 use std::sync::LazyLock;
 
@@ -71,6 +70,7 @@ use crate::plan::{PodRuntimeStatus, ProbeResults, ReasonCache, SandboxStatus};
 use api::{api_time, find_condition, non_empty, str_of, terminated, truncate};
 use containers::{Context, Kind};
 
+pub use cgroup_enforcer::qos::{QosClass, compute_pod_qos, pod_qos};
 pub use conditions::{
     CONTAINERS_NOT_INITIALIZED, CONTAINERS_NOT_READY, CONTAINERS_READY, DISRUPTION_TARGET,
     INITIALIZED, KUBELET_CONDITIONS, POD_COMPLETED, POD_FAILED, POD_READY_TO_START_CONTAINERS,
@@ -86,7 +86,6 @@ pub use network::pod_ips;
 pub use phase::{
     CONFIG_SOURCE_ANNOTATION, PodPhase, any_regular_container_started, is_static_pod, pod_phase,
 };
-pub use qos::{QosClass, compute_pod_qos, pod_qos_class};
 
 /// The runtime name used in `containerID` (`<runtime>://<id>`) unless told otherwise.
 pub const DEFAULT_RUNTIME_NAME: &str = "containerd";
@@ -362,7 +361,7 @@ fn generate(input: &StatusInput<'_>, failure: Option<&PodFailure>) -> PodStatus 
             .then(|| host_ips.into_iter().map(|ip| HostIP { ip }).collect()),
         pod_ip: ips.first().cloned(),
         pod_ips: (!ips.is_empty()).then(|| ips.into_iter().map(|ip| PodIP { ip }).collect()),
-        qos_class: Some(pod_qos_class(pod)),
+        qos_class: Some(pod_qos(pod).as_str().to_owned()),
         container_statuses: Some(regular),
         init_container_statuses: (!init.is_empty()).then_some(init),
         ephemeral_container_statuses: (!ephemeral.is_empty()).then_some(ephemeral),
@@ -526,7 +525,7 @@ pub fn rejected_pod_status(
         phase: Some(PodPhase::Failed.as_str().to_string()),
         reason: non_empty(failure.reason.as_str()),
         message: non_empty(failure.message.as_str()),
-        qos_class: Some(pod_qos_class(pod)),
+        qos_class: Some(pod_qos(pod).as_str().to_owned()),
         observed_generation: pod.metadata.generation.filter(|g| *g != 0),
         start_time: Some(old.start_time.clone().unwrap_or_else(|| api_time(now))),
         ..Default::default()

@@ -19,6 +19,9 @@ const FORMAT_WRONG: &str =
 const MAX_DIGITS: usize = 36;
 
 /// Why a quantity could not be parsed or read.
+///
+/// This is the value-level error of [`QuantityValue`]; where a quantity comes from a pod,
+/// [`Error::Quantity`](crate::Error::Quantity) wraps it with the pod and the field path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QuantityError {
     /// The text is not a quantity at all (apimachinery's `ErrFormatWrong`).
@@ -46,14 +49,14 @@ pub enum QuantityError {
 /// An exactly parsed Kubernetes quantity.
 ///
 /// ```
-/// use pod_lifecycle::cri_config::QuantityValue;
+/// use cgroup_enforcer::QuantityValue;
 ///
 /// let cpu: QuantityValue = "250m".parse()?;
 /// assert_eq!(cpu.milli_value()?, 250);
 /// assert_eq!(cpu.value()?, 1); // rounded up, like Quantity.Value()
 /// let mem: QuantityValue = "0.5Gi".parse()?;
 /// assert_eq!(mem.value()?, 536_870_912);
-/// # Ok::<(), pod_lifecycle::cri_config::QuantityError>(())
+/// # Ok::<(), cgroup_enforcer::QuantityError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuantityValue {
@@ -164,8 +167,23 @@ impl QuantityValue {
         self.scaled_ceil(3)
     }
 
+    /// The value in billionths, rounded up (`1` → 10⁹, `100m` → 10⁸). Wide enough for any
+    /// quantity up to 10²⁹, so sums and comparisons of requests and limits are exact (the
+    /// QoS class compares them this way).
+    pub fn nano_value(&self) -> Result<i128, QuantityError> {
+        self.scaled_ceil_wide(9)
+    }
+
     /// `ceil(value × 10^scale)` as an `i64`.
     fn scaled_ceil(&self, scale: i32) -> Result<i64, QuantityError> {
+        let wide = self.scaled_ceil_wide(scale)?;
+        i64::try_from(wide).map_err(|_| QuantityError::OutOfRange {
+            text: self.text.clone(),
+        })
+    }
+
+    /// `ceil(value × 10^scale)` as an `i128`.
+    fn scaled_ceil_wide(&self, scale: i32) -> Result<i128, QuantityError> {
         if self.mantissa == 0 {
             return Ok(0);
         }
@@ -194,12 +212,8 @@ impl QuantityValue {
                 None => u128::from(!self.negative),
             }
         };
-        if self.negative {
-            let m = i128::try_from(magnitude).map_err(|_| out_of_range())?;
-            i64::try_from(-m).map_err(|_| out_of_range())
-        } else {
-            i64::try_from(magnitude).map_err(|_| out_of_range())
-        }
+        let signed = i128::try_from(magnitude).map_err(|_| out_of_range())?;
+        Ok(if self.negative { -signed } else { signed })
     }
 }
 
@@ -353,5 +367,15 @@ mod tests {
         ));
         assert_eq!(q("8Ei").value().ok(), None);
         assert_eq!(q("7Ei").value(), Ok(7 << 60));
+    }
+
+    #[test]
+    fn nano_values_are_exact() {
+        assert_eq!(q("1").nano_value(), Ok(1_000_000_000));
+        assert_eq!(q("1000m").nano_value(), Ok(1_000_000_000));
+        assert_eq!(q("0.1n").nano_value(), Ok(1));
+        assert_eq!(q("1E").nano_value(), Ok(10i128.pow(27)));
+        assert_eq!(q("-2").nano_value(), Ok(-2_000_000_000));
+        assert_eq!(q("1Ki").nano_value(), Ok(1024 * 1_000_000_000));
     }
 }

@@ -1,13 +1,15 @@
 //! The pod's QoS class (`status.qosClass`): the kubelet's `GetPodQOS` / `ComputePodQOS`
 //! (`pkg/apis/core/v1/helper/qos/qos.go`).
 //!
-//! This lives here because status generation needs it; it moves to the cgroup-enforcer crate
-//! (which also needs it for the cgroup hierarchy) once that crate exists.
+//! The class decides where the pod cgroup lives (`kubepods`, `kubepods/burstable`,
+//! `kubepods/besteffort`), its limits, and the containers' `oom_score_adj`.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Pod, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use crate::quantity::QuantityValue;
 
 /// A pod's quality-of-service class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,6 +23,16 @@ pub enum QosClass {
 }
 
 impl QosClass {
+    /// The lower-case name of the class's cgroup under `kubepods` (`burstable`,
+    /// `besteffort`); Guaranteed pods have none and live directly in `kubepods`.
+    pub fn cgroup_dir(self) -> Option<&'static str> {
+        match self {
+            QosClass::Guaranteed => None,
+            QosClass::Burstable => Some("burstable"),
+            QosClass::BestEffort => Some("besteffort"),
+        }
+    }
+
     /// The API spelling (`Guaranteed`, `Burstable`, `BestEffort`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,19 +43,35 @@ impl QosClass {
     }
 }
 
+impl std::str::FromStr for QosClass {
+    type Err = String;
+
+    /// The API spelling back to the class.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "Guaranteed" => Ok(QosClass::Guaranteed),
+            "Burstable" => Ok(QosClass::Burstable),
+            "BestEffort" => Ok(QosClass::BestEffort),
+            other => Err(format!("unknown QoS class {other:?}")),
+        }
+    }
+}
+
 impl std::fmt::Display for QosClass {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-/// The QoS class shown in the status, like the kubelet's `GetPodQOS`: `status.qosClass` when
-/// it is already set (the class is immutable once computed), otherwise [`compute_pod_qos`].
-pub fn pod_qos_class(pod: &Pod) -> String {
-    match pod.status.as_ref().and_then(|s| s.qos_class.as_deref()) {
-        Some(class) if !class.is_empty() => class.to_string(),
-        _ => compute_pod_qos(pod).as_str().to_string(),
-    }
+/// The pod's QoS class, like the kubelet's `GetPodQOS`: `status.qosClass` when it is
+/// already set to a known class (the class is immutable once computed), otherwise
+/// [`compute_pod_qos`].
+pub fn pod_qos(pod: &Pod) -> QosClass {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.qos_class.as_deref())
+        .and_then(|class| class.parse().ok())
+        .unwrap_or_else(|| compute_pod_qos(pod))
 }
 
 /// Compute the QoS class from the spec, like the kubelet's `ComputePodQOS`.
@@ -155,71 +183,10 @@ fn positive(list: Option<&BTreeMap<String, Quantity>>, name: &str) -> Option<i12
         .filter(|v| *v > 0)
 }
 
-/// Parse a Kubernetes quantity (`100m`, `1.5`, `128Mi`, `1e3`, `2G`) into nano-units, rounding
-/// a sub-nano remainder up (as `resource.Quantity` does). Values beyond `i128` saturate.
-/// Returns `None` for text that is not a quantity.
-pub(crate) fn parse_quantity_nanos(text: &str) -> Option<i128> {
-    let text = text.trim();
-    let (negative, rest) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let number_end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(rest.len());
-    let (number, suffix) = rest.split_at(number_end);
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
-        return None;
-    }
-    let (pow10, pow2): (i64, u32) = match suffix {
-        "" => (0, 0),
-        "n" => (-9, 0),
-        "u" => (-6, 0),
-        "m" => (-3, 0),
-        "k" => (3, 0),
-        "M" => (6, 0),
-        "G" => (9, 0),
-        "T" => (12, 0),
-        "P" => (15, 0),
-        "E" => (18, 0),
-        "Ki" => (0, 10),
-        "Mi" => (0, 20),
-        "Gi" => (0, 30),
-        "Ti" => (0, 40),
-        "Pi" => (0, 50),
-        "Ei" => (0, 60),
-        other => {
-            let exponent = other
-                .strip_prefix('e')
-                .or_else(|| other.strip_prefix('E'))?;
-            (exponent.parse::<i32>().ok()?.into(), 0)
-        }
-    };
-
-    let mut mantissa: i128 = 0;
-    for digit in whole.bytes().chain(fraction.bytes()) {
-        mantissa = mantissa
-            .saturating_mul(10)
-            .saturating_add(i128::from(digit - b'0'));
-    }
-    mantissa = mantissa.saturating_mul(1i128 << pow2);
-    // The value in nano-units is mantissa * 10^(pow10 + 9 - fraction digits).
-    let exponent = pow10 + 9 - fraction.len() as i64;
-    let value = if exponent >= 0 {
-        let mut v = mantissa;
-        for _ in 0..exponent.min(40) {
-            v = v.saturating_mul(10);
-        }
-        v
-    } else if -exponent > 38 {
-        i128::from(mantissa > 0)
-    } else {
-        let divisor = 10i128.pow((-exponent) as u32);
-        mantissa / divisor + i128::from(mantissa % divisor != 0)
-    };
-    Some(if negative { -value } else { value })
+/// A quantity in nano-units; text that is not a quantity counts as absent (API validation
+/// refuses it before a pod gets here, and the QoS class cannot fail).
+fn parse_quantity_nanos(text: &str) -> Option<i128> {
+    QuantityValue::parse(text).ok()?.nano_value().ok()
 }
 
 #[cfg(test)]
@@ -260,22 +227,6 @@ mod tests {
             }),
             ..Default::default()
         }
-    }
-
-    #[test]
-    fn quantities_parse_exactly() {
-        assert_eq!(parse_quantity_nanos("1"), Some(1_000_000_000));
-        assert_eq!(parse_quantity_nanos("1000m"), Some(1_000_000_000));
-        assert_eq!(parse_quantity_nanos("0.5"), Some(500_000_000));
-        assert_eq!(parse_quantity_nanos("1Ki"), Some(1024 * 1_000_000_000));
-        assert_eq!(parse_quantity_nanos("1e3"), Some(1000 * 1_000_000_000));
-        assert_eq!(parse_quantity_nanos("1E"), Some(10i128.pow(27)));
-        assert_eq!(parse_quantity_nanos("1n"), Some(1));
-        assert_eq!(parse_quantity_nanos("0.1n"), Some(1));
-        assert_eq!(parse_quantity_nanos("-2"), Some(-2_000_000_000));
-        assert_eq!(parse_quantity_nanos("abc"), None);
-        assert_eq!(parse_quantity_nanos("1.2.3"), None);
-        assert_eq!(parse_quantity_nanos("1Zi"), None);
     }
 
     #[test]
@@ -336,7 +287,7 @@ mod tests {
             qos_class: Some("Burstable".into()),
             ..Default::default()
         });
-        assert_eq!(pod_qos_class(&p), "Burstable");
+        assert_eq!(pod_qos(&p), QosClass::Burstable);
     }
 
     #[test]

@@ -1,0 +1,113 @@
+//! The `volume-manager` crate behind the worker's seams: [`PodVolumes`] for
+//! [`VolumeManager`] and [`PodObjects`] for its object sources.
+//!
+//! The volume manager's calls block (mounts, file writes), so they run on tokio's blocking
+//! pool. Every sync asks it to mount what is missing and to refresh configMap, secret,
+//! downwardAPI and projected files whose source changed, so an edited ConfigMap reaches
+//! the files within one sync period.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use cri_client::v1;
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use volume_manager::objects::ObjectSource;
+use volume_manager::{ContainerContext, VolumeManager};
+
+use super::host::{MountContext, PodObjects, PodVolumes};
+
+/// The cluster domain used for pod host names in `/etc/hosts` (the kubelet's
+/// `clusterDomain`; standalone nodes use the conventional one).
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| format!("volume manager task failed: {e}"))?
+}
+
+#[async_trait]
+impl PodVolumes for VolumeManager {
+    async fn mount(&self, pod: &Pod) -> Result<(), String> {
+        let (manager, pod) = (self.clone(), pod.clone());
+        let failures =
+            blocking(move || manager.resync_pod(&pod).map_err(|e| e.to_string())).await?;
+        for failure in failures {
+            // The volume stays mounted with its previous content.
+            tracing::warn!(error = %failure, "cannot refresh a volume");
+        }
+        Ok(())
+    }
+
+    fn container_mounts(
+        &self,
+        pod: &Pod,
+        container: &Container,
+        ctx: &MountContext<'_>,
+    ) -> Result<Vec<v1::Mount>, String> {
+        let (hostname, domain) =
+            volume_manager::hosts::pod_hostname_and_domain(pod, CLUSTER_DOMAIN);
+        let env: Vec<(String, String)> = ctx
+            .env
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone()))
+            .collect();
+        let context = ContainerContext {
+            pod_ips: ctx.pod_ips,
+            hostname: &hostname,
+            host_domain: &domain,
+            env: &env,
+            runtime_supports_recursive_read_only: false,
+        };
+        let mounts = VolumeManager::container_mounts(self, pod, container, &context)
+            .map_err(|e| e.to_string())?;
+        Ok(mounts
+            .into_iter()
+            .map(|m| v1::Mount {
+                container_path: m.container_path,
+                host_path: m.host_path.to_string_lossy().into_owned(),
+                readonly: m.read_only,
+                recursive_read_only: m.recursive_read_only,
+                selinux_relabel: m.selinux_relabel,
+                propagation: m.propagation.cri_value(),
+                ..Default::default()
+            })
+            .collect())
+    }
+
+    async fn unmount(&self, pod: &Pod) -> Result<(), String> {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let manager = self.clone();
+        blocking(move || manager.unmount_pod(&uid).map_err(|e| e.to_string())).await
+    }
+}
+
+/// ConfigMaps and Secrets for container environments from the volume manager's object
+/// source, so `envFrom` and volumes read the same objects.
+#[derive(Clone)]
+pub struct SourceObjects(pub Arc<dyn ObjectSource>);
+
+impl std::fmt::Debug for SourceObjects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SourceObjects").finish_non_exhaustive()
+    }
+}
+
+impl PodObjects for SourceObjects {
+    fn config_map(&self, namespace: &str, name: &str) -> Option<ConfigMap> {
+        self.0.config_map(namespace, name).unwrap_or_else(|e| {
+            tracing::warn!(namespace, name, error = %e, "cannot read a ConfigMap");
+            None
+        })
+    }
+
+    fn secret(&self, namespace: &str, name: &str) -> Option<Secret> {
+        // The error names the object, never its content.
+        self.0.secret(namespace, name).unwrap_or_else(|e| {
+            tracing::warn!(namespace, name, error = %e, "cannot read a Secret");
+            None
+        })
+    }
+}
