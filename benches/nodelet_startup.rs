@@ -178,6 +178,7 @@ impl Nodelet {
              readOnlyPort: 0\n\
              staticPodPath: {manifests}\n\
              containerRuntimeEndpoint: {endpoint}\n\
+             cgroupRoot: /nodelet-bench\n\
              podLogsDir: {logs}\n",
             manifests = dir.join("manifests").display(),
             logs = dir.join("logs").display(),
@@ -1083,9 +1084,11 @@ async fn main() -> anyhow::Result<()> {
              (nodelet starts every pod at once, one worker per pod, so this is the comparison \
              the budget means) and with 4 in flight. Sizes below 10 pods are measured \
              {SMALL_REPEATS} times and the medians reported. Differences to the raw calls: \
-             nodelet's pods get no `cgroup_parent` (the agent's cgroup manager is a no-op); \
+             nodelet creates each pod's cgroup (`/nodelet-bench/kubepods/besteffort/pod<uid>`) \
+             before its sandbox and mounts its `/etc/hosts` and termination-message file, \
+             where the raw calls pass a `cgroup_parent` that runc creates; \
              nodelet makes more CRI calls per pod (ImageStatus, PodSandboxStatus, a status read \
-             after each sync, the PLEG's relists); and its static pod source waits for 100 ms \
+             after each sync, the PLEG's relists); and its static pod source waits for 10 ms \
              without file events before it reads the directory (`COALESCE` in \
              `crates/agent/src/static_pods/watch.rs`), which is most of \"first sandbox \
              created\".\n\n\

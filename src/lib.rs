@@ -6,6 +6,14 @@
 //!
 //! - [`cri_client`]: the CRI v1 `RuntimeService` and `ImageService` as traits, a gRPC
 //!   implementation over a unix socket, and an in-memory fake.
+//! - [`pod_lifecycle`]: the pure plan (pod actions, back-off, status), pod workers, the PLEG,
+//!   the pod manager, container log rotation and image GC.
+//! - [`probes`]: liveness, readiness and startup probes (exec, httpGet, tcpSocket, grpc),
+//!   probe workers and their results.
+//! - [`volume_manager`]: emptyDir, hostPath, configMap, secret, downwardAPI and projected
+//!   volumes on disk where the kubelet puts them, the atomic writer, safe subPaths.
+//! - [`cgroup_enforcer`]: QoS classes, the kubelet's resource formulas, pod and QoS cgroups on
+//!   cgroup v1 and v2, node allocatable.
 //!
 //! ```no_run
 //! use nodelet::cri_client::{GrpcRuntime, RuntimeService, v1};
@@ -19,4 +27,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub use cgroup_enforcer;
 pub use cri_client;
+pub use pod_lifecycle;
+pub use probes;
+pub use volume_manager;

@@ -188,6 +188,7 @@ impl Demo {
              staticPodPath: {manifests}\n\
              fileCheckFrequency: 5s\n\
              containerRuntimeEndpoint: {endpoint}\n\
+             cgroupRoot: /nodelet-demo\n\
              podLogsDir: {logs}\n",
             port = demo.port,
             healthz = demo.healthz_port,

@@ -83,4 +83,9 @@ pub enum Error {
     /// The volume manager could not start (its root directory, the mount table).
     #[error("volume manager: {0}")]
     Volumes(#[source] volume_manager::Error),
+
+    /// The node's cgroups could not be set up (the host's cgroup mounts, the capacity, the
+    /// `kubepods` hierarchy, reservations larger than the capacity).
+    #[error("cgroups: {0}")]
+    Cgroups(#[source] cgroup_enforcer::Error),
 }

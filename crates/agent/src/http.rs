@@ -1,5 +1,5 @@
-//! The agent's HTTP endpoints: `/healthz`, `/pods`, `/metrics`, `/configz`, and nodelet's
-//! own `/errors`.
+//! The agent's HTTP endpoints: `/healthz`, `/pods`, `/metrics`, `/metrics/probes`,
+//! `/configz`, and nodelet's own `/errors`.
 //!
 //! The server knows nothing about pods or workers: it asks an [`HttpState`] (implemented
 //! by whoever composes the agent) on every request. Like the kubelet it runs up to three
@@ -8,7 +8,7 @@
 //! | server | address | routes |
 //! |---|---|---|
 //! | main | `address:port` (10250) | all ([`Endpoints::Full`]) |
-//! | read-only | `address:readOnlyPort`, only when not 0 (the default) | `/healthz`, `/pods`, `/metrics` |
+//! | read-only | `address:readOnlyPort`, only when not 0 (the default) | `/healthz`, `/pods`, `/metrics`, `/metrics/probes` |
 //! | healthz | `healthzBindAddress:healthzPort` (127.0.0.1:10248) | `/healthz` |
 //!
 //! The kubelet's main server speaks TLS with authentication and authorization; nodelet's
@@ -70,6 +70,12 @@ pub trait HttpState: Send + Sync + 'static {
     /// The metrics in the Prometheus text format (`/metrics`), e.g.
     /// [`KubeletMetrics::render`](crate::metrics::KubeletMetrics::render).
     fn metrics(&self) -> String;
+    /// The probe metrics in the Prometheus text format (`/metrics/probes`:
+    /// `prober_probe_total`, `prober_probe_duration_seconds`), e.g.
+    /// `probes::metrics::ProbeMetrics::render`. Empty by default (an agent without probes).
+    fn probe_metrics(&self) -> String {
+        String::new()
+    }
     /// The static manifests the file source refused (`/errors`).
     fn errors(&self) -> Vec<SourceError>;
     /// The effective configuration (`/configz`).
@@ -98,9 +104,10 @@ impl HealthCheck {
 /// Which routes a server offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoints {
-    /// Every route: `/healthz`, `/pods`, `/metrics`, `/configz`, `/errors`.
+    /// Every route: `/healthz`, `/pods`, `/metrics`, `/metrics/probes`, `/configz`,
+    /// `/errors`.
     Full,
-    /// The kubelet's read-only port: `/healthz`, `/pods`, `/metrics`.
+    /// The kubelet's read-only port: `/healthz`, `/pods`, `/metrics`, `/metrics/probes`.
     ReadOnly,
     /// `/healthz` only (the kubelet's healthz port).
     Healthz,
@@ -149,7 +156,8 @@ pub fn router(state: Arc<dyn HttpState>, endpoints: Endpoints) -> Router {
     if endpoints != Endpoints::Healthz {
         router = router
             .route("/pods", get(pods))
-            .route("/metrics", get(metrics));
+            .route("/metrics", get(metrics))
+            .route("/metrics/probes", get(probe_metrics));
     }
     if endpoints == Endpoints::Full {
         router = router
@@ -264,6 +272,15 @@ async fn pods(State(state): AppState) -> Response {
 
 async fn metrics(State(state): AppState) -> Response {
     ([(header::CONTENT_TYPE, TEXT_CONTENT_TYPE)], state.metrics()).into_response()
+}
+
+/// `/metrics/probes`: the kubelet serves the prober's metrics on a path of their own.
+async fn probe_metrics(State(state): AppState) -> Response {
+    (
+        [(header::CONTENT_TYPE, TEXT_CONTENT_TYPE)],
+        state.probe_metrics(),
+    )
+        .into_response()
 }
 
 async fn configz(State(state): AppState) -> Response {

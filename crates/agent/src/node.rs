@@ -8,15 +8,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use cgroup_enforcer::allocatable::{HostPaths, NodeAllocatable, node_allocatable, read_capacity};
+use cgroup_enforcer::{Cgroups, PodCgroupManager};
 use cri_client::{GrpcRuntime, Instrumented, RuntimeService, v1};
 use k8s_openapi::api::core::v1::Pod;
 use pod_lifecycle::logs::{ContainerLogManager, LogRotationSettings};
 use pod_lifecycle::plan::ContainerState;
 use pod_lifecycle::pleg::{Pleg, PlegConfig};
 use pod_lifecycle::pod_manager::{PodManager, PodManagerConfig};
+use pod_lifecycle::worker::NodeCgroups;
 use pod_lifecycle::worker::{
     MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, SourceObjects, SystemClock, WorkerConfig,
 };
+use pod_lifecycle::worker::{RecordedProbeEvents, runs_containers_of_node, spawn_wake};
+use probes::ProbeManager;
 use tokio::sync::watch;
 use volume_manager::objects::InMemoryObjects;
 use volume_manager::{VolumeManager, VolumeManagerConfig};
@@ -34,6 +39,9 @@ pub const MAX_WAIT_FOR_RUNTIME: Duration = Duration::from_secs(30);
 pub const CONTAINER_GC_PERIOD: Duration = Duration::from_secs(60);
 /// Housekeeping period (the kubelet's 2 s).
 pub const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(2);
+/// How often the QoS cgroups are re-applied (the kubelet's
+/// `periodicQOSCgroupUpdateInterval`, 1 min).
+pub const QOS_CGROUP_UPDATE_PERIOD: Duration = Duration::from_secs(60);
 
 /// The `syncloop` health check (the kubelet's `syncLoopHealthCheck`): the agent's loop
 /// (housekeeping here) stamps the time as it enters and leaves each iteration; `/healthz`
@@ -83,6 +91,7 @@ struct NodeState {
     statuses: MemoryStatusSink,
     events: MemoryEvents,
     pleg: Pleg,
+    probes: ProbeManager,
     metrics: Arc<KubeletMetrics>,
     errors: watch::Receiver<Snapshot>,
     relists_seen: AtomicU64,
@@ -104,6 +113,10 @@ impl HttpState for NodeState {
     fn metrics(&self) -> String {
         self.refresh_metrics();
         self.metrics.render()
+    }
+
+    fn probe_metrics(&self) -> String {
+        self.probes.metrics().render()
     }
 
     fn errors(&self) -> Vec<SourceError> {
@@ -228,6 +241,58 @@ async fn sandbox_image(runtime: &dyn RuntimeService) -> String {
         .unwrap_or_default()
 }
 
+/// The node's pod and QoS cgroups (the kubelet's container manager start-up): the capacity
+/// from `/proc` and the root directory's filesystem, the allocatable after `kubeReserved`,
+/// `systemReserved` and `evictionHard`, then `kubepods` and the QoS cgroups under
+/// `cgroupRoot` on the host's cgroup back end. Blocking.
+fn setup_cgroups(
+    kubelet: &KubeletConfiguration,
+    root_dir: &std::path::Path,
+) -> Result<(NodeCgroups, NodeAllocatable)> {
+    let reservations = kubelet
+        .reservations()
+        .map_err(|(field, reason)| Error::InvalidConfig {
+            origin: "kubelet configuration".into(),
+            field,
+            reason,
+        })?;
+    let capacity = read_capacity(&HostPaths {
+        node_fs: Some(root_dir.to_owned()),
+        ..HostPaths::default()
+    })
+    .map_err(Error::Cgroups)?;
+    let allocatable = node_allocatable(&capacity, &reservations).map_err(Error::Cgroups)?;
+    let config = kubelet.cgroup_config(capacity.memory, allocatable.resources.memory);
+    let cgroups = Cgroups::host().map_err(Error::Cgroups)?;
+    let manager = PodCgroupManager::new(config, cgroups).map_err(Error::Cgroups)?;
+    manager
+        .setup_node(&capacity, &reservations)
+        .map_err(Error::Cgroups)?;
+    tracing::info!(
+        root = %manager.root(),
+        v2 = manager.cgroups().is_v2(),
+        allocatable = ?allocatable,
+        "node cgroups set up"
+    );
+    Ok((NodeCgroups::new(manager), allocatable))
+}
+
+/// Remove the cgroups of pods no worker knows (the kubelet's `cleanupOrphanedPodCgroups`):
+/// pods deleted while the agent was down.
+async fn remove_orphaned_cgroups(cgroups: &NodeCgroups, workers: &Arc<PodWorkers>) {
+    let workers = workers.clone();
+    match cgroups
+        .remove_orphans(move || workers.pods().into_iter().collect())
+        .await
+    {
+        Ok(removed) if !removed.is_empty() => {
+            tracing::info!(pods = ?removed, "removed the cgroups of orphaned pods")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot remove orphaned pod cgroups"),
+    }
+}
+
 async fn wait_for_runtime(runtime: &GrpcRuntime) -> Result<v1::VersionResponse> {
     let started = Instant::now();
     loop {
@@ -299,16 +364,38 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
             "found the volumes of pods mounted by an earlier run"
         );
     }
+    // Pod cgroups under cgroupRoot, kubepods sized from the node allocatable.
+    let (cgroups, allocatable) = {
+        let (kubelet, root_dir) = (kubelet.clone(), config.root_dir.clone());
+        tokio::task::spawn_blocking(move || setup_cgroups(&kubelet, &root_dir))
+            .await
+            .map_err(|e| Error::Logging(e.to_string()))??
+    };
     let statuses = MemoryStatusSink::new();
     let events = MemoryEvents::new();
+    // Probes: exec probes through the runtime, their events with the pods' events. When the
+    // runtime already runs this node's containers the agent restarted, and the first probe
+    // of each worker is spread over its period (the kubelet's jitter).
+    let agent_restarted = runs_containers_of_node(runtime.as_ref(), &config.node_name)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot list the runtime's containers: probes start without jitter");
+            false
+        });
+    let probes = ProbeManager::builder(runtime.clone())
+        .agent_restarted(agent_restarted)
+        .events(Arc::new(RecordedProbeEvents::new(Arc::new(events.clone()))))
+        .build();
     let clock = Arc::new(SystemClock);
     let host = PodHost {
         status: Arc::new(statuses.clone()),
         events: Arc::new(events.clone()),
         clock: clock.clone(),
+        probes: Arc::new(probes.clone()),
         observer: metrics.clone(),
         logs: Some(log_manager.clone()),
         volumes: Arc::new(volumes.clone()),
+        cgroups: Arc::new(cgroups.clone()),
         objects: Arc::new(SourceObjects(Arc::new(objects.clone()))),
         container_started: {
             let pleg = pleg.clone();
@@ -322,7 +409,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         node_name: config.node_name.clone(),
         host_ips: detect_host_ips(),
         runtime_name: version.runtime_name.clone(),
-        cpu_cfs_quota: kubelet.cpu_cfs_quota,
+        resources: cgroups.manager().config().resources.clone(),
         root_dir: Some(config.root_dir.clone()),
         serialize_image_pulls: kubelet.serialize_image_pulls,
         max_parallel_image_pulls: kubelet
@@ -331,6 +418,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         ..WorkerConfig::default()
     };
     let workers = Arc::new(PodWorkers::new(host, worker_config));
+    // A changed probe result wakes the pod's worker (restart, readiness in the status).
+    let probe_wake_task = spawn_wake(&probes, &workers);
     let manager = Arc::new(PodManager::new(
         workers.clone(),
         runtime.clone() as Arc<dyn RuntimeService>,
@@ -338,6 +427,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         clock,
         PodManagerConfig {
             max_pods: kubelet.max_pods.max(0) as usize,
+            allocatable: Some(allocatable.resources),
             ..Default::default()
         },
     ));
@@ -443,7 +533,21 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
             gc.run(pod_lifecycle::image_gc::IMAGE_GC_PERIOD, stop).await;
         }
     });
+    let qos_task = tokio::spawn({
+        let cgroups = cgroups.clone();
+        async move {
+            let mut tick = tokio::time::interval(QOS_CGROUP_UPDATE_PERIOD);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = cgroups.update_qos_cgroups().await {
+                    tracing::warn!(error = %e, "cannot update the QoS cgroups");
+                }
+            }
+        }
+    });
     let housekeeping_task = tokio::spawn({
+        let cgroups = cgroups.clone();
         let manager = manager.clone();
         let workers = workers.clone();
         let volumes = volumes.clone();
@@ -455,6 +559,10 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
                 sync_loop.stamp();
                 manager.housekeeping().await;
                 remove_orphaned_volumes(&volumes, &workers).await;
+                // Like orphaned sandboxes: only once every source has reported.
+                if manager.sources_ready() {
+                    remove_orphaned_cgroups(&cgroups, &workers).await;
+                }
                 sync_loop.stamp();
             }
         }
@@ -467,6 +575,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         statuses,
         events,
         pleg: pleg.clone(),
+        probes,
         metrics,
         errors: snapshot_rx,
         relists_seen: AtomicU64::new(0),
@@ -496,10 +605,12 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
     let _ = stop_tx.send(true);
     workers.shutdown();
     housekeeping_task.abort();
+    qos_task.abort();
     image_gc_task.abort();
     symlink_gc_task.abort();
     manager_task.abort();
     wake_task.abort();
+    probe_wake_task.abort();
     if let Some(t) = source_task {
         t.abort();
     }

@@ -806,3 +806,276 @@ fn rp_06_crash_loop_back_off_and_restart_count_survives_agent_restart() {
     );
     assert!(after >= before);
 }
+
+/// A pod with a ConfigMap and a Secret defined beside it in the manifest directory, an
+/// emptyDir and a memory emptyDir; its app reads the files.
+const VOLUMES: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: site
+data:
+  index.html: hello from a ConfigMap
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+stringData:
+  token: s3cret
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: volumes
+spec:
+  terminationGracePeriodSeconds: 2
+  volumes:
+    - name: site
+      configMap:
+        name: site
+    - name: creds
+      secret:
+        secretName: creds
+    - name: scratch
+      emptyDir: {}
+    - name: fast
+      emptyDir:
+        medium: Memory
+  containers:
+    - name: app
+      image: localhost/busybox:1
+      command: ["sh", "-c", "cat /site/index.html /creds/token > /scratch/seen; trap 'exit 0' TERM; sleep 3600 & wait"]
+      volumeMounts:
+        - {name: site, mountPath: /site}
+        - {name: creds, mountPath: /creds}
+        - {name: scratch, mountPath: /scratch}
+        - {name: fast, mountPath: /fast}
+"#;
+
+/// Volumes from the manifest directory reach the container; killing nodelet with them
+/// mounted and starting it again neither mounts twice nor unmounts what the running pod
+/// uses; deleting the manifest unmounts everything and removes `pods/<uid>`.
+#[test]
+fn vo_18_volumes_survive_kill_9_without_double_mounts_and_go_with_the_pod() {
+    let Some(mut node) = Node::new("vo18", "") else {
+        return;
+    };
+    node.write_manifest("volumes.yaml", VOLUMES);
+    node.start();
+    let pod = node.wait_running("volumes");
+    let uid = pod.metadata.uid.clone().unwrap();
+    let pod_dir = node.root_dir().join("pods").join(&uid);
+    let seen = pod_dir.join("volumes/kubernetes.io~empty-dir/scratch/seen");
+    node.wait_for("the app to read its volumes", || {
+        std::fs::read_to_string(&seen).map_err(|e| e.to_string())
+    });
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap(),
+        "hello from a ConfigMaps3cret"
+    );
+    let mounts_before = node.mounts();
+    // The secret and the memory emptyDir are tmpfs mounts.
+    assert_eq!(mounts_before.len(), 2, "{mounts_before:?}");
+    let containers_before = runtime_containers(&node);
+
+    node.kill_9();
+    node.start();
+    node.wait_running("volumes");
+    // Several syncs and housekeeping rounds after the restart.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(node.mounts(), mounts_before, "no double mount, none lost");
+    assert_eq!(runtime_containers(&node), containers_before);
+
+    node.remove_manifest("volumes.yaml");
+    node.wait_for("pods/<uid> to be removed", || {
+        if pod_dir.exists() {
+            Err(format!(
+                "{} still there; mounts {:?}",
+                pod_dir.display(),
+                node.mounts()
+            ))
+        } else {
+            Ok(())
+        }
+    });
+    assert_eq!(node.mounts(), Vec::<String>::new());
+}
+
+/// `prober_probe_total{...}` of one probe in `/metrics/probes`, 0 when absent.
+fn probe_total(node: &Node, pod: &Pod, container: &str, probe: &str, result: &str) -> f64 {
+    let (code, body) = node.get("/metrics/probes");
+    assert_eq!(code, 200, "GET /metrics/probes: {body}");
+    let series = format!(
+        "prober_probe_total{{container=\"{container}\",namespace=\"default\",pod=\"{}\",pod_uid=\"{}\",probe_type=\"{probe}\",result=\"{result}\"}}",
+        pod.metadata.name.as_deref().unwrap_or_default(),
+        pod.metadata.uid.as_deref().unwrap_or_default(),
+    );
+    body.lines()
+        .find_map(|line| line.strip_prefix(&series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// PR-22 end to end, with the demo's own web server manifest (a readiness httpGet probe on
+/// the named port, a tcpSocket liveness probe): the pod becomes Ready through its probe,
+/// and `/metrics/probes` counts the successful readiness runs as they happen.
+#[test]
+fn pr_22_probe_metrics_count_readiness_runs_on_metrics_probes() {
+    let Some(mut node) = Node::new("pr22", "") else {
+        return;
+    };
+    let web = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/manifests/web.yaml"),
+    )
+    .expect("the demo's web.yaml");
+    assert!(web.contains("readinessProbe:") && web.contains("livenessProbe:"));
+    node.write_manifest("web.yaml", &web);
+    node.start();
+    let pod = node.wait_running("web");
+    assert_eq!(condition(&pod, "Ready"), Some("True"), "{}", summary(&pod));
+    let first = node.wait_for("a successful readiness run counted", || {
+        match probe_total(&node, &pod, "httpd", "Readiness", "successful") {
+            n if n >= 1.0 => Ok(n),
+            n => Err(format!("{n}")),
+        }
+    });
+    // The next period's run is counted too.
+    node.wait_for(
+        "another successful readiness run counted",
+        || match probe_total(&node, &pod, "httpd", "Readiness", "successful") {
+            n if n > first => Ok(()),
+            n => Err(format!("{n}, first {first}")),
+        },
+    );
+    assert_eq!(
+        probe_total(&node, &pod, "httpd", "Readiness", "failed"),
+        0.0
+    );
+    node.wait_for("a successful liveness run counted", || {
+        match probe_total(&node, &pod, "httpd", "Liveness", "successful") {
+            n if n >= 1.0 => Ok(()),
+            n => Err(format!("{n}")),
+        }
+    });
+    let pod = node.pod("web").expect("web in /pods");
+    assert_eq!(app_statuses(&pod)[0].restart_count, 0);
+}
+
+/// The cgroup hierarchy through the agent (QS-04, QS-15, QS-18): `kubepods` under the
+/// node's own `cgroupRoot` sized from the capacity minus `kubeReserved` and
+/// `systemReserved`, a static pod's cgroup in its QoS class with its limits and its
+/// container inside, a pod cgroup left by an earlier run removed once the manifests are
+/// read, and no `pod<uid>` left after the manifest is deleted.
+#[test]
+fn qs_04_qs_15_qs_18_agent_kubepods_pod_cgroups_and_orphans() {
+    let Some(mut node) = Node::new(
+        "qs15",
+        "kubeReserved:\n  cpu: 500m\n  memory: 100Mi\nsystemReserved:\n  memory: 100Mi\n\
+         podPidsLimit: 200\n",
+    ) else {
+        return;
+    };
+    let cgroup_root = node.cgroup_root();
+    let dir = |controller: &str, rel: &str| {
+        std::path::PathBuf::from(format!("/sys/fs/cgroup/{controller}{cgroup_root}/{rel}"))
+    };
+    let read = |controller: &str, rel: &str, file: &str| {
+        let path = dir(controller, rel).join(file);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .trim()
+            .to_owned()
+    };
+    // A pod cgroup of a pod deleted while no agent ran.
+    let stale = "kubepods/besteffort/podstale-qs15";
+    for controller in ["cpu", "memory", "pids"] {
+        std::fs::create_dir_all(dir(controller, stale)).expect("a stale pod cgroup");
+    }
+    node.write_manifest(
+        "cg.yaml",
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: cg
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+    - name: app
+      image: localhost/busybox:1
+      command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+      resources:
+        requests: {cpu: 100m, memory: 32Mi}
+        limits: {memory: 64Mi}
+"#,
+    );
+    node.start();
+    let pod = node.wait_running("cg");
+    let uid = pod.metadata.uid.clone().expect("a UID");
+
+    // kubepods: capacity − kubeReserved − systemReserved (not the eviction threshold).
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let mem_total: i64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("MemTotal");
+    let expected = (mem_total * 1024 - (200 << 20)) / 4096 * 4096;
+    assert_eq!(
+        read("memory", "kubepods", "memory.limit_in_bytes"),
+        expected.to_string()
+    );
+    let cpus = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.split(':').next().map(str::trim) == Some("processor"))
+        .count() as i64;
+    assert_eq!(
+        read("cpu", "kubepods", "cpu.shares"),
+        ((cpus * 1000 - 500) * 1024 / 1000).to_string()
+    );
+
+    // The pod's cgroup and its container inside.
+    let cgroup = format!("kubepods/burstable/pod{uid}");
+    assert_eq!(read("memory", &cgroup, "memory.limit_in_bytes"), "67108864");
+    assert_eq!(read("cpu", &cgroup, "cpu.shares"), "102");
+    assert_eq!(read("cpu", &cgroup, "cpu.cfs_quota_us"), "-1");
+    assert_eq!(read("pids", &cgroup, "pids.max"), "200");
+    let id = runtime_id(&app_statuses(&pod)[0])
+        .expect("a container ID")
+        .to_owned();
+    assert!(
+        dir("memory", &cgroup).join(&id).is_dir(),
+        "{summary}",
+        summary = summary(&pod)
+    );
+
+    // The stale pod cgroup goes once the file source has reported.
+    node.wait_for("the stale pod cgroup to be removed", || {
+        let left: Vec<_> = ["cpu", "memory", "pids"]
+            .into_iter()
+            .filter(|c| dir(c, stale).exists())
+            .collect();
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("still in {left:?}"))
+        }
+    });
+
+    // Deleting the manifest removes the pod cgroup from every hierarchy.
+    node.remove_manifest("cg.yaml");
+    node.wait_for("the pod cgroup to be removed", || {
+        let left: Vec<String> = std::fs::read_dir("/sys/fs/cgroup")
+            .unwrap()
+            .flatten()
+            .map(|h| h.path().join(cgroup_root.trim_start_matches('/')))
+            .map(|root| root.join(format!("kubepods/burstable/pod{uid}")))
+            .filter(|d| d.exists())
+            .map(|d| d.display().to_string())
+            .collect();
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("left: {left:?}"))
+        }
+    });
+}

@@ -333,3 +333,129 @@ async fn bind_errors_name_the_address() {
         .to_string();
     assert!(err.contains(&first.local_addr().to_string()), "{err}");
 }
+
+/// An agent whose probes ran: one readiness probe succeeded twice, one liveness probe
+/// failed once.
+struct ProbedAgent {
+    inner: Arc<FakeAgent>,
+    probes: probes::metrics::ProbeMetrics,
+}
+
+impl HttpState for ProbedAgent {
+    fn pods(&self) -> Vec<Pod> {
+        self.inner.pods()
+    }
+    fn healthz(&self) -> Vec<HealthCheck> {
+        self.inner.healthz()
+    }
+    fn metrics(&self) -> String {
+        self.inner.metrics()
+    }
+    fn probe_metrics(&self) -> String {
+        self.probes.render()
+    }
+    fn errors(&self) -> Vec<SourceError> {
+        self.inner.errors()
+    }
+    fn kubelet_config(&self) -> KubeletConfiguration {
+        self.inner.kubelet_config()
+    }
+}
+
+async fn start_state(state: Arc<dyn HttpState>, endpoints: Endpoints) -> Running {
+    let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), endpoints)
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(state, async {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        stop: Some(stop),
+        task,
+    }
+}
+
+#[tokio::test]
+async fn pr_22_metrics_probes_serves_the_probe_metrics() {
+    use probes::metrics::{MetricResult, ProbeLabels};
+    use probes::{PodRef, ProbeKind};
+
+    let metrics = probes::metrics::ProbeMetrics::new();
+    let pod = PodRef {
+        uid: "uid-1".into(),
+        namespace: "default".into(),
+        name: "web-node-1".into(),
+    };
+    let readiness = ProbeLabels::new(&pod, "web", ProbeKind::Readiness);
+    let liveness = ProbeLabels::new(&pod, "web", ProbeKind::Liveness);
+    metrics.record(
+        &readiness,
+        MetricResult::Successful,
+        Some(std::time::Duration::from_millis(3)),
+    );
+    metrics.record(
+        &readiness,
+        MetricResult::Successful,
+        Some(std::time::Duration::from_millis(30)),
+    );
+    metrics.record(&liveness, MetricResult::Failed, None);
+    let state: Arc<dyn HttpState> = Arc::new(ProbedAgent {
+        inner: fake_agent(),
+        probes: metrics,
+    });
+
+    for endpoints in [Endpoints::Full, Endpoints::ReadOnly] {
+        let server = start_state(Arc::clone(&state), endpoints).await;
+        let (status, content_type, body) = get(server.addr, "/metrics/probes").await;
+        assert_eq!(status, 200, "{endpoints:?}");
+        assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+        assert!(
+            body.contains("# TYPE prober_probe_total counter\n"),
+            "{body}"
+        );
+        assert!(
+            body.contains(
+                "prober_probe_total{container=\"web\",namespace=\"default\",pod=\"web-node-1\",\
+                 pod_uid=\"uid-1\",probe_type=\"Readiness\",result=\"successful\"} 2\n"
+            ),
+            "{body}"
+        );
+        assert!(
+            body.contains(
+                "prober_probe_total{container=\"web\",namespace=\"default\",pod=\"web-node-1\",\
+                 pod_uid=\"uid-1\",probe_type=\"Liveness\",result=\"failed\"} 1\n"
+            ),
+            "{body}"
+        );
+        assert!(
+            body.contains(
+                "prober_probe_duration_seconds_count{container=\"web\",namespace=\"default\",\
+                 pod=\"web-node-1\",probe_type=\"Readiness\"} 2\n"
+            ),
+            "{body}"
+        );
+        // The kubelet metrics stay on /metrics, apart.
+        let (_, _, kubelet) = get(server.addr, "/metrics").await;
+        assert!(!kubelet.contains("prober_probe_total"), "{kubelet}");
+        assert!(!body.contains("kubelet_"), "{body}");
+        server.stop().await;
+    }
+
+    // Not on the healthz server; empty (the trait's default) for an agent without probes.
+    let healthz = start_state(Arc::clone(&state), Endpoints::Healthz).await;
+    assert_eq!(get(healthz.addr, "/metrics/probes").await.0, 404);
+    healthz.stop().await;
+    let no_probes = start(fake_agent(), Endpoints::Full).await;
+    assert_eq!(
+        get(no_probes.addr, "/metrics/probes").await,
+        (
+            200,
+            "text/plain; version=0.0.4; charset=utf-8".into(),
+            String::new()
+        )
+    );
+    no_probes.stop().await;
+}

@@ -1,7 +1,7 @@
 //! Image garbage collection (the kubelet's `realImageGCManager`): remembers when each image
 //! was first seen and last used by a container, and when the image filesystem passes the
 //! high threshold removes unused images, least recently used first, as
-//! [`plan::image_gc_plan`](crate::plan::image_gc_plan) decides.
+//! [`plan::image_gc_plan`] decides.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {

@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
+use cgroup_enforcer::allocatable::NodeResources;
 use cri_client::{RuntimeService, v1};
 use k8s_openapi::api::core::v1::Pod;
 
@@ -30,6 +31,11 @@ pub struct PodManagerConfig {
     /// This node's name: only sandboxes labelled with it ([`labels::NODE_NAME`]) are
     /// candidates for orphan removal.
     pub node_name: String,
+    /// The node allocatable (`cgroup_enforcer::allocatable::node_allocatable`) for the
+    /// kubelet's resource-fit admission: a pod whose CPU or memory requests do not fit in
+    /// what the admitted pods leave is rejected with `OutOfcpu` / `OutOfmemory` (PH-21).
+    /// `None` (the default) admits on the pod count alone.
+    pub allocatable: Option<NodeResources>,
 }
 
 impl Default for PodManagerConfig {
@@ -38,6 +44,7 @@ impl Default for PodManagerConfig {
             max_pods: 110,
             sources: vec!["file".into()],
             node_name: "localhost".into(),
+            allocatable: None,
         }
     }
 }
@@ -180,10 +187,11 @@ impl PodManager {
                     self.config.max_pods
                 ),
             );
-            let status = plan::rejected_pod_status(&pod, &failure, None, self.clock.now());
-            tracing::warn!(pod = %full_name(&pod), uid = %id, "pod rejected: OutOfpods");
-            self.status.set_pod_status(&pod, &status);
-            state.rejected.insert(id, pod);
+            self.reject(state, pod, failure);
+            return;
+        }
+        if let Some(failure) = self.resource_fit(state, &pod) {
+            self.reject(state, pod, failure);
             return;
         }
         // Static pods: one pod per full name at a time; a replacement waits until its
@@ -201,6 +209,59 @@ impl PodManager {
         }
         state.running.insert(id, pod.clone());
         self.workers.update_pod(pod);
+    }
+
+    fn reject(&self, state: &mut State, pod: Pod, failure: PodFailure) {
+        let id = uid(&pod);
+        let status = plan::rejected_pod_status(&pod, &failure, None, self.clock.now());
+        tracing::warn!(pod = %full_name(&pod), uid = %id, reason = %failure.reason, "pod rejected: {}", failure.message);
+        self.status.set_pod_status(&pod, &status);
+        state.rejected.insert(id, pod);
+    }
+
+    /// PH-21, the kubelet's predicate admission (`lifecycle/predicate.go`, the scheduler's
+    /// `noderesources.Fits`): the pod's CPU and memory requests (`PodRequests`: init
+    /// containers, sidecars and overhead included) must fit in the allocatable minus the
+    /// requests of the active pods; the first resource short, CPU before memory, is the
+    /// reason (`OutOfcpu`, `OutOfmemory`). A pod that requests none of a resource always
+    /// fits it. Ephemeral storage and extended resources are not checked.
+    fn resource_fit(&self, state: &State, pod: &Pod) -> Option<PodFailure> {
+        let allocatable = self.config.allocatable?;
+        let requests = |p: &Pod| match cgroup_enforcer::resources::pod_resources(p) {
+            Ok(r) => (r.cpu_request_milli, r.memory_request),
+            Err(e) => {
+                // The pod's containers fail with the same error at creation.
+                tracing::warn!(pod = %full_name(p), error = %e, "cannot read the pod's requests");
+                (0, 0)
+            }
+        };
+        let (cpu, memory) = requests(pod);
+        let (used_cpu, used_memory) = state
+            .running
+            .iter()
+            .filter(|(id, _)| self.workers.phase(id) != Some(WorkerPhase::Terminated))
+            .map(|(_, p)| p)
+            .chain(state.waiting.values())
+            .filter(|p| uid(p) != uid(pod))
+            .map(requests)
+            .fold((0i64, 0i64), |(c, m), (pc, pm)| {
+                (c.saturating_add(pc), m.saturating_add(pm))
+            });
+        let short = [
+            ("cpu", cpu, used_cpu, allocatable.cpu_milli),
+            ("memory", memory, used_memory, allocatable.memory),
+        ]
+        .into_iter()
+        .find(|(_, requested, used, capacity)| {
+            *requested > 0 && *requested > capacity.saturating_sub(*used)
+        })?;
+        let (name, requested, used, capacity) = short;
+        Some(PodFailure::rejected(
+            format!("OutOf{name}"),
+            format!(
+                "Node didn't have enough resource: {name}, requested: {requested}, used: {used}, capacity: {capacity}"
+            ),
+        ))
     }
 
     /// The kubelet's housekeeping: start replacements whose predecessor terminated, forget

@@ -483,7 +483,8 @@ fn qs_08_request_and_limit_to_cri() {
         (256, 50_000, 100_000)
     );
     assert_eq!(r.memory_limit_in_bytes, 0);
-    assert_eq!(r.oom_score_adj, 0);
+    // Burstable without a memory request: 999 (QS-16).
+    assert_eq!(r.oom_score_adj, 999);
 
     let r = calculate_linux_resources(Some(250), Some(500), None, true);
     assert_eq!(
@@ -506,7 +507,10 @@ fn qs_09_limit_only_and_no_cpu() {
 
     // cpuCFSQuota=false: no quota at all, even with a limit.
     let no_quota = ContainerOptions {
-        cpu_cfs_quota: false,
+        resources: cgroup_enforcer::ResourceOptions {
+            cpu_cfs_quota: false,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let config = config_with(&pod, &ContainerEnvironment::default(), &no_quota).unwrap();
@@ -547,6 +551,70 @@ fn qs_10_memory_limit_bytes() {
             "{limit}"
         );
     }
+}
+
+#[test]
+fn qs_16_oom_score_adj_reaches_the_cri_config() {
+    let opts = ContainerOptions {
+        resources: cgroup_enforcer::ResourceOptions {
+            memory_capacity: 8 << 30,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let score = |requests: &[(&str, &str)], limits: &[(&str, &str)]| {
+        let mut c = container("app");
+        c.resources = resources(requests, limits);
+        let config = config_with(&pod_with(vec![c]), &ContainerEnvironment::default(), &opts);
+        resources_of(&config.unwrap()).oom_score_adj
+    };
+    assert_eq!(score(&[], &[]), 1000, "BestEffort");
+    let both = [("cpu", "1"), ("memory", "1Gi")];
+    assert_eq!(score(&[], &both), -997, "Guaranteed");
+    assert_eq!(
+        score(&[("memory", "4Gi")], &[]),
+        500,
+        "Burstable, half the node"
+    );
+    assert_eq!(
+        score(&[("cpu", "100m")], &[]),
+        999,
+        "Burstable, no memory request"
+    );
+}
+
+#[test]
+fn qs_11_cgroup_v2_unified_entries_and_custom_period() {
+    let mut c = container("app");
+    c.resources = resources(&[("memory", "100Mi")], &[("cpu", "1"), ("memory", "200Mi")]);
+    let pod = pod_with(vec![c]);
+    let v2 = ContainerOptions {
+        resources: cgroup_enforcer::ResourceOptions {
+            cgroup_v2: true,
+            cpu_cfs_quota_period: 50_000,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let config = config_with(&pod, &ContainerEnvironment::default(), &v2).unwrap();
+    let r = resources_of(&config);
+    assert_eq!(
+        r.unified.get("memory.oom.group").map(String::as_str),
+        Some("1")
+    );
+    assert_eq!((r.cpu_quota, r.cpu_period), (50_000, 50_000));
+    // singleProcessOOMKill, and cgroup v1: no memory.oom.group.
+    let single = ContainerOptions {
+        resources: cgroup_enforcer::ResourceOptions {
+            cgroup_v2: true,
+            single_process_oom_kill: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let config = config_with(&pod, &ContainerEnvironment::default(), &single).unwrap();
+    assert!(resources_of(&config).unified.is_empty());
+    assert!(resources_of(&config_of(&pod).unwrap()).unified.is_empty());
 }
 
 #[test]

@@ -929,3 +929,93 @@ async fn tm_06_shorter_grace_in_flight_shortens_the_remaining_wait() {
     idle_for(&h.fake, 3).await;
     assert_eq!(h.workers.phase("shrink"), Some(WorkerPhase::Terminated));
 }
+
+/// Volumes that never mount.
+struct FailingVolumes;
+
+#[async_trait::async_trait]
+impl pod_lifecycle::worker::PodVolumes for FailingVolumes {
+    async fn mount(&self, _pod: &Pod) -> Result<(), pod_lifecycle::worker::MountError> {
+        Err(pod_lifecycle::worker::MountError {
+            unmounted: vec!["cfg".into()],
+            failures: vec![
+                "MountVolume.SetUp failed for volume \"cfg\" : configmap \"cfg\" not found".into(),
+            ],
+        })
+    }
+    fn container_mounts(
+        &self,
+        _: &Pod,
+        _: &Container,
+        _: &pod_lifecycle::worker::MountContext<'_>,
+    ) -> Result<Vec<v1::Mount>, String> {
+        Ok(Vec::new())
+    }
+    async fn unmount(&self, _pod: &Pod) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn vo_19_volumes_failing_for_2m3s_give_the_kubelets_failed_mount_event() {
+    let fake = FakeRuntime::with_busybox();
+    let events = MemoryEvents::new();
+    let statuses = MemoryStatusSink::new();
+    let host = PodHost {
+        events: Arc::new(events.clone()),
+        status: Arc::new(statuses.clone()),
+        clock: Arc::new(FakeTime(fake.clone())),
+        volumes: Arc::new(FailingVolumes),
+        ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
+    };
+    let workers = PodWorkers::new(
+        host,
+        WorkerConfig {
+            pod_logs_dir: std::env::temp_dir().join("nodelet-worker-scenarios"),
+            ..WorkerConfig::default()
+        },
+    );
+    workers.update_pod(pod(
+        "nomount",
+        "Always",
+        vec![container("app", "sleep 1000")],
+    ));
+    settle().await;
+    let timeout_event = |events: &MemoryEvents| {
+        events
+            .with_reason("FailedMount")
+            .into_iter()
+            .filter(|e| e.message.starts_with("Unable to attach or mount volumes"))
+            .count()
+    };
+    idle_for(&fake, 120).await;
+    let per_volume = events.with_reason("FailedMount");
+    assert!(
+        per_volume.iter().all(|e| e
+            .message
+            .starts_with("MountVolume.SetUp failed for volume \"cfg\"")),
+        "{per_volume:?}"
+    );
+    assert!(!per_volume.is_empty());
+    idle_for(&fake, 20).await;
+    assert_eq!(
+        timeout_event(&events),
+        1,
+        "{:?}",
+        events.with_reason("FailedMount")
+    );
+    let message = events
+        .with_reason("FailedMount")
+        .into_iter()
+        .find(|e| e.message.starts_with("Unable"))
+        .unwrap()
+        .message;
+    assert_eq!(
+        message,
+        "Unable to attach or mount volumes: unmounted volumes=[cfg], unattached volumes=[], failed to process volumes=[]: context deadline exceeded"
+    );
+    // The pod waits in ContainerCreating, no sandbox made.
+    let status = statuses.get("nomount").unwrap();
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    assert!(fake.calls_to("RunPodSandbox").is_empty());
+}

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use cgroup_enforcer::allocatable::{EvictionThresholds, NodeResources, Reservations};
+use cgroup_enforcer::{CgroupConfig, CgroupDriver, QuantityValue, ResourceOptions};
 use serde::{Deserialize, Serialize};
 
 use super::GoDuration;
@@ -89,9 +91,21 @@ pub struct KubeletConfiguration {
     /// Whether CPU limits are enforced with CFS quota (default true).
     #[serde(rename = "cpuCFSQuota")]
     pub cpu_cfs_quota: bool,
-    /// The CFS quota period (default 100ms).
+    /// The CFS quota period (default 100ms; between 1ms and 1s).
     #[serde(rename = "cpuCFSQuotaPeriod")]
     pub cpu_cfs_quota_period: GoDuration,
+    /// Resources set aside for the kubelet and the runtime (`cpu`, `memory`,
+    /// `ephemeral-storage`, `pid`; default none): subtracted from the node allocatable and
+    /// from the `kubepods` cgroup's limits.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub kube_reserved: BTreeMap<String, String>,
+    /// Resources set aside for the operating system, like `kubeReserved`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub system_reserved: BTreeMap<String, String>,
+    /// Hard eviction thresholds by signal (`memory.available: 100Mi`, `nodefs.available:
+    /// 10%`). Absent: the kubelet's Linux defaults; a map given in the file replaces them
+    /// all, as in the kubelet. Subtracted from the node allocatable (not from `kubepods`).
+    pub eviction_hard: BTreeMap<String, String>,
     /// The kubelet's own `oom_score_adj` (default -999).
     pub oom_score_adj: i32,
     /// Whether the node fails to start with swap on (default true).
@@ -269,7 +283,55 @@ impl KubeletConfiguration {
     pub fn container_log_max_size_bytes(&self) -> u64 {
         // validate() refuses a size that does not parse, so this only falls back for a
         // value set in code after validation.
-        parse_quantity_bytes(&self.container_log_max_size).unwrap_or(10 * 1024 * 1024)
+        quantity_bytes(&self.container_log_max_size).unwrap_or(10 * 1024 * 1024)
+    }
+
+    /// What is set aside on the node (`kubeReserved`, `systemReserved`, `evictionHard`,
+    /// `maxPods`), parsed. Errors name the field (`kubeReserved.memory`) and what is wrong.
+    pub fn reservations(&self) -> std::result::Result<Reservations, (String, String)> {
+        let resources = |field: &str, map: &BTreeMap<String, String>| {
+            NodeResources::parse(field, map.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(config_error)
+        };
+        Ok(Reservations {
+            kube_reserved: resources("kubeReserved", &self.kube_reserved)?,
+            system_reserved: resources("systemReserved", &self.system_reserved)?,
+            eviction_hard: EvictionThresholds::parse(
+                self.eviction_hard
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .map_err(config_error)?,
+            max_pods: i64::from(self.max_pods),
+            ..Reservations::default()
+        })
+    }
+
+    /// The cgroup hierarchy's settings (`cgroupDriver`, `cgroupRoot`, `cgroupsPerQOS`,
+    /// `cpuCFSQuota`, `cpuCFSQuotaPeriod`, `podPidsLimit`) for a node with `memory_capacity`
+    /// bytes (for the Burstable `oom_score_adj`) and `allocatable_memory` bytes.
+    pub fn cgroup_config(&self, memory_capacity: i64, allocatable_memory: i64) -> CgroupConfig {
+        CgroupConfig {
+            driver: match self.cgroup_driver.as_str() {
+                "systemd" => CgroupDriver::Systemd,
+                _ => CgroupDriver::Cgroupfs,
+            },
+            cgroup_root: if self.cgroup_root.is_empty() {
+                "/".to_owned()
+            } else {
+                self.cgroup_root.clone()
+            },
+            cgroups_per_qos: self.cgroups_per_qos,
+            resources: ResourceOptions {
+                cpu_cfs_quota: self.cpu_cfs_quota,
+                cpu_cfs_quota_period: self.cpu_cfs_quota_period.as_duration().as_micros() as u64,
+                pod_pids_limit: self.pod_pids_limit,
+                memory_capacity,
+                node_allocatable_memory: allocatable_memory,
+                ..ResourceOptions::default()
+            },
+            ..CgroupConfig::default()
+        }
     }
 
     /// The kubelet's value checks (`ValidateKubeletConfiguration`, the subset that applies
@@ -340,7 +402,7 @@ impl KubeletConfiguration {
                 format!("{} must be an absolute path", self.pod_logs_dir.display()),
             ));
         }
-        match parse_quantity_bytes(&self.container_log_max_size) {
+        match quantity_bytes(&self.container_log_max_size) {
             Some(bytes) if bytes > 0 => {}
             _ => {
                 return Err((
@@ -366,6 +428,44 @@ impl KubeletConfiguration {
                     self.cgroup_driver
                 ),
             ));
+        }
+        // The kubelet refuses a cgroupfs root that is not absolute; systemd names a slice.
+        if self.cgroup_driver == "cgroupfs"
+            && !self.cgroup_root.is_empty()
+            && !self.cgroup_root.starts_with('/')
+        {
+            return Err((
+                "cgroupRoot (--cgroup-root)",
+                format!("{:?} must be an absolute path", self.cgroup_root),
+            ));
+        }
+        let period = self.cpu_cfs_quota_period.as_duration();
+        if !(std::time::Duration::from_millis(1)..=std::time::Duration::from_secs(1))
+            .contains(&period)
+        {
+            return Err((
+                "cpuCFSQuotaPeriod",
+                format!(
+                    "{} must be between 1ms and 1s, inclusive",
+                    self.cpu_cfs_quota_period
+                ),
+            ));
+        }
+        if let Err((field, reason)) = self.reservations() {
+            // `kubeReserved.memory: "lots" ...` as field `kubeReserved`, reason
+            // `memory: "lots" ...`.
+            let (map, key) = field.split_once('.').unwrap_or((field.as_str(), ""));
+            let map = match map {
+                "kubeReserved" => "kubeReserved",
+                "systemReserved" => "systemReserved",
+                _ => "evictionHard",
+            };
+            let reason = if key.is_empty() {
+                reason
+            } else {
+                format!("{key}: {reason}")
+            };
+            return Err((map, reason));
         }
         for (field, percent) in [
             (
@@ -464,37 +564,19 @@ fn describe_serde_error(path: &str, message: &str) -> (String, String) {
     (field.to_owned(), message.to_owned())
 }
 
-/// A Kubernetes quantity as a byte count: digits, an optional fraction and an optional
-/// binary (`Ki` ... `Ei`) or decimal (`k` ... `E`) suffix. Enough for
-/// `containerLogMaxSize`.
-pub(crate) fn parse_quantity_bytes(text: &str) -> Option<u64> {
-    let number_len = text
-        .bytes()
-        .take_while(|b| b.is_ascii_digit() || *b == b'.')
-        .count();
-    let (number, suffix) = text.split_at(number_len);
-    let multiplier: f64 = match suffix {
-        "" => 1.0,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        _ => return None,
-    };
-    if number.is_empty() || number.matches('.').count() > 1 {
-        return None;
+/// A Kubernetes quantity (`10Mi`, `1.5Ki`, `2G`, `1e3`) as a byte count, read by
+/// `cgroup-enforcer`'s exact parser; `None` when it does not parse or is negative.
+pub(crate) fn quantity_bytes(text: &str) -> Option<u64> {
+    let value = QuantityValue::parse(text).ok()?;
+    u64::try_from(value.value().ok()?).ok()
+}
+
+/// A `cgroup-enforcer` configuration error as (field, reason).
+fn config_error(error: cgroup_enforcer::Error) -> (String, String) {
+    match error {
+        cgroup_enforcer::Error::InvalidConfig { field, message } => (field, message),
+        other => ("reservations".to_owned(), other.to_string()),
     }
-    let value: f64 = number.parse().ok()?;
-    let bytes = (value * multiplier).ceil();
-    (bytes.is_finite() && bytes <= u64::MAX as f64).then_some(bytes as u64)
 }
 
 /// The file as written: every field optional, so that defaulting can tell "absent" from
@@ -535,6 +617,9 @@ struct RawKubeletConfiguration {
     cpu_cfs_quota: Option<bool>,
     #[serde(rename = "cpuCFSQuotaPeriod")]
     cpu_cfs_quota_period: Option<GoDuration>,
+    kube_reserved: Option<BTreeMap<String, String>>,
+    system_reserved: Option<BTreeMap<String, String>>,
+    eviction_hard: Option<BTreeMap<String, String>>,
     oom_score_adj: Option<i32>,
     fail_swap_on: Option<bool>,
     node_status_update_frequency: Option<GoDuration>,
@@ -637,6 +722,21 @@ impl RawKubeletConfiguration {
             cpu_cfs_quota_period: self
                 .cpu_cfs_quota_period
                 .unwrap_or(GoDuration::from_millis(100)),
+            kube_reserved: self.kube_reserved.unwrap_or_default(),
+            system_reserved: self.system_reserved.unwrap_or_default(),
+            // `DefaultEvictionHard` (defaults_linux.go) when the file has no map.
+            eviction_hard: self.eviction_hard.unwrap_or_else(|| {
+                [
+                    ("memory.available", "100Mi"),
+                    ("nodefs.available", "10%"),
+                    ("nodefs.inodesFree", "5%"),
+                    ("imagefs.available", "15%"),
+                    ("imagefs.inodesFree", "5%"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+            }),
             oom_score_adj: self.oom_score_adj.unwrap_or(-999),
             fail_swap_on: self.fail_swap_on.unwrap_or(true),
             node_status_update_frequency: node_status_update_frequency
@@ -944,13 +1044,116 @@ mod tests {
     }
 
     #[test]
+    fn ev_03_default_eviction_hard() {
+        let c = parse("").unwrap();
+        let expected: BTreeMap<String, String> = [
+            ("memory.available", "100Mi"),
+            ("nodefs.available", "10%"),
+            ("nodefs.inodesFree", "5%"),
+            ("imagefs.available", "15%"),
+            ("imagefs.inodesFree", "5%"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(c.eviction_hard, expected);
+        assert_eq!(
+            c.reservations().unwrap().eviction_hard,
+            EvictionThresholds::default()
+        );
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["evictionHard"]["memory.available"], "100Mi");
+    }
+
+    #[test]
+    fn ev_04_an_eviction_hard_map_replaces_the_defaults() {
+        let c = parse("evictionHard:\n  memory.available: 200Mi\n").unwrap();
+        let thresholds = c.reservations().unwrap().eviction_hard;
+        assert_eq!(thresholds.0.len(), 1, "{thresholds:?}");
+        let capacity = NodeResources {
+            cpu_milli: 2000,
+            memory: 1 << 30,
+            ephemeral_storage: 10 << 30,
+            pids: 1000,
+        };
+        let reserved = thresholds.reservation(&capacity);
+        assert_eq!(
+            (reserved.memory, reserved.ephemeral_storage),
+            (200 << 20, 0)
+        );
+    }
+
+    #[test]
+    fn reservations_and_cgroup_settings_from_the_file() {
+        let c = parse(
+            "kubeReserved:\n  cpu: 500m\n  memory: 1Gi\nsystemReserved:\n  memory: 512Mi\n  \
+             pid: \"100\"\ncgroupRoot: /nodelet\ncgroupDriver: systemd\ncpuCFSQuota: false\n\
+             cpuCFSQuotaPeriod: 50ms\npodPidsLimit: 300\nmaxPods: 30\n",
+        )
+        .unwrap();
+        let r = c.reservations().unwrap();
+        assert_eq!(
+            (r.kube_reserved.cpu_milli, r.kube_reserved.memory),
+            (500, 1 << 30)
+        );
+        assert_eq!(
+            (r.system_reserved.memory, r.system_reserved.pids),
+            (512 << 20, 100)
+        );
+        assert_eq!(r.max_pods, 30);
+        let g = c.cgroup_config(8 << 30, 7 << 30);
+        assert_eq!(g.cgroup_root, "/nodelet");
+        assert_eq!(g.driver, CgroupDriver::Systemd);
+        assert!(g.cgroups_per_qos);
+        assert!(!g.resources.cpu_cfs_quota);
+        assert_eq!(g.resources.cpu_cfs_quota_period, 50_000);
+        assert_eq!(g.resources.pod_pids_limit, 300);
+        assert_eq!(g.resources.memory_capacity, 8 << 30);
+        // An empty cgroupRoot (the default) is the root of the hierarchy.
+        assert_eq!(parse("").unwrap().cgroup_config(0, 0).cgroup_root, "/");
+    }
+
+    #[test]
+    fn bad_cgroup_and_reservation_values_name_the_field_and_the_file() {
+        let cases = [
+            ("kubeReserved:\n  memory: lots\n", "kubeReserved: memory: "),
+            (
+                "systemReserved:\n  gpu: \"1\"\n",
+                "systemReserved: gpu: unsupported resource",
+            ),
+            ("kubeReserved:\n  cpu: -1\n", "kubeReserved: cpu: "),
+            (
+                "evictionHard:\n  memory.free: 1Gi\n",
+                "evictionHard: memory.free: unknown",
+            ),
+            (
+                "evictionHard:\n  nodefs.available: 150%\n",
+                "evictionHard: nodefs.available",
+            ),
+            ("cgroupRoot: kubepods\n", "cgroupRoot (--cgroup-root)"),
+            (
+                "cpuCFSQuotaPeriod: 2s\n",
+                "cpuCFSQuotaPeriod: 2s must be between 1ms and 1s",
+            ),
+            ("cpuCFSQuotaPeriod: 500us\n", "cpuCFSQuotaPeriod"),
+        ];
+        for (body, expected) in cases {
+            let err = error(body);
+            assert!(err.contains(expected), "{body:?} gave {err}");
+            assert!(err.contains("/etc/nodelet/kubelet.yaml"), "{err}");
+        }
+    }
+
+    #[test]
     fn quantities() {
-        assert_eq!(parse_quantity_bytes("10Mi"), Some(10 * 1024 * 1024));
-        assert_eq!(parse_quantity_bytes("1.5Ki"), Some(1536));
-        assert_eq!(parse_quantity_bytes("100"), Some(100));
-        assert_eq!(parse_quantity_bytes("2G"), Some(2_000_000_000));
-        assert_eq!(parse_quantity_bytes("10MB"), None);
-        assert_eq!(parse_quantity_bytes("Mi"), None);
-        assert_eq!(parse_quantity_bytes("1..2"), None);
+        assert_eq!(quantity_bytes("10Mi"), Some(10 * 1024 * 1024));
+        assert_eq!(quantity_bytes("1.5Ki"), Some(1536));
+        assert_eq!(quantity_bytes("100"), Some(100));
+        assert_eq!(quantity_bytes("2G"), Some(2_000_000_000));
+        assert_eq!(quantity_bytes("1e3"), Some(1000));
+        assert_eq!(quantity_bytes("10MB"), None);
+        assert_eq!(quantity_bytes("Mi"), None);
+        assert_eq!(quantity_bytes("1..2"), None);
+        assert_eq!(quantity_bytes("-1Ki"), None);
     }
 }

@@ -293,8 +293,10 @@ impl Node {
              fileCheckFrequency: 1s\n\
              containerRuntimeEndpoint: {endpoint}\n\
              podLogsDir: {logs}\n\
+             cgroupRoot: {cgroup_root}\n\
              {extra}",
             manifests = node.manifest_dir().display(),
+            cgroup_root = node.cgroup_root(),
             endpoint = node.runtime.endpoint,
             logs = node.dir.path().join("logs").display(),
         );
@@ -303,6 +305,12 @@ impl Node {
         // the test; there is none unless pids wrapped, but clean anyway.
         node.remove_sandboxes();
         Some(node)
+    }
+
+    /// The node's own `cgroupRoot` (`/<node name>`), so its `kubepods` never meets another
+    /// agent's; removed with everything below it when the node is dropped.
+    pub fn cgroup_root(&self) -> String {
+        format!("/{}", self.name)
     }
 
     /// The runtime.
@@ -355,7 +363,7 @@ impl Node {
             .arg("--config")
             .arg(self.config_file())
             .arg("--root-dir")
-            .arg(self.dir.path().join("root"))
+            .arg(self.root_dir())
             .arg("--node-name")
             .arg(&self.name)
             .stdin(Stdio::null())
@@ -390,6 +398,27 @@ impl Node {
             );
             std::thread::sleep(POLL);
         }
+    }
+
+    /// Mount points under this node's directory (volumes under its root dir), from this
+    /// process's mount table.
+    pub fn mounts(&self) -> Vec<String> {
+        let table = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let prefix = self.dir.path().to_string_lossy().into_owned();
+        let mut mounts: Vec<String> = table
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&prefix))
+            .map(str::to_owned)
+            .collect();
+        // Deepest first, so nested mounts go before their parents.
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        mounts
+    }
+
+    /// The root directory nodelet runs with (`--root-dir`).
+    pub fn root_dir(&self) -> PathBuf {
+        self.dir.path().join("root")
     }
 
     /// Kills nodelet with SIGKILL (a crash: nothing is cleaned up) and reaps it.
@@ -556,12 +585,25 @@ impl Drop for Node {
         }
         self.stop();
         self.remove_sandboxes();
+        // Then the cgroups: kubepods and the pod cgroups the runtime leaves behind (processes
+        // still inside are killed, directories removed depth first in every hierarchy).
+        let root = self.cgroup_root();
+        let removed = cgroup_enforcer::Cgroups::host()
+            .and_then(|c| c.remove(std::path::Path::new(root.trim_start_matches('/'))));
+        if let Err(e) = removed {
+            eprintln!("cleanup: cannot remove the cgroup root {root}: {e}");
+        }
         let left: Vec<String> = self.sandboxes().into_iter().map(|s| s.id).collect();
         if !left.is_empty() {
             eprintln!(
                 "cleanup: sandboxes of {} still present: {left:?}",
                 self.name
             );
+        }
+        // nodelet leaves running pods' volumes mounted when it stops; their sandboxes are
+        // gone now, so unmount what is left under the root directory.
+        for mount in self.mounts() {
+            let _ = Command::new("umount").arg("-l").arg(&mount).status();
         }
         eprintln!("e2e: {} done in {:.1?}", self.name, self.started.elapsed());
         // The temporary directory (manifests, root, logs) goes with `self.dir`, unless

@@ -4,7 +4,7 @@
 use super::env::{ContainerEnvironment, resolve};
 use super::expansion::expand;
 use super::logs::container_log_path;
-use super::resources::calculate_linux_resources;
+use super::resources::linux_container_resources;
 use super::sandbox::container_port_mappings;
 use super::security::{
     ContainerSecurityInputs, container_security_context, verify_run_as_non_root,
@@ -13,7 +13,7 @@ use super::{FieldError, pod_name, pod_namespace, pod_uid};
 use crate::Result;
 use crate::labels;
 use crate::plan::container_hash;
-use cgroup_enforcer::QuantityValue;
+use cgroup_enforcer::{QuantityValue, ResourceOptions};
 use cri_client::v1;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -37,10 +37,13 @@ pub struct ContainerOptions {
     pub mounts: Vec<v1::Mount>,
     /// Devices to add (device plugins, `volumeDevices`).
     pub devices: Vec<v1::Device>,
-    /// The kubelet's `cpuCFSQuota` (default true): enforce CPU limits with a CFS quota.
-    pub cpu_cfs_quota: bool,
-    /// `oom_score_adj` for the container (the QoS formula lives in `cgroup-enforcer`);
-    /// `None` sends 0, which lets the runtime keep its default.
+    /// The node's resource settings (`cpuCFSQuota`, `cpuCFSQuotaPeriod`, the memory
+    /// capacity for the Burstable OOM score, cgroup v2 or not, MemoryQoS), with the
+    /// kubelet's defaults. The pod-lifecycle worker passes its
+    /// [`WorkerConfig::resources`](crate::worker::WorkerConfig::resources).
+    pub resources: ResourceOptions,
+    /// Overrides the container's `oom_score_adj`; `None` (the default) sends the kubelet's
+    /// QoS value ([`cgroup_enforcer::oom::container_oom_score_adj`]).
     pub oom_score_adj: Option<i64>,
     /// The pulled image's reference (`image_ref` from `PullImage`/`ImageStatus`), sent as
     /// the image so the container runs exactly what was pulled; `None` sends the spec's
@@ -58,7 +61,7 @@ impl Default for ContainerOptions {
         ContainerOptions {
             mounts: Vec::new(),
             devices: Vec::new(),
-            cpu_cfs_quota: true,
+            resources: ResourceOptions::default(),
             oom_score_adj: None,
             image_ref: None,
             seccomp_profile_root: PathBuf::from(DEFAULT_SECCOMP_PROFILE_ROOT),
@@ -83,9 +86,11 @@ impl Default for ContainerOptions {
 /// - `log_path` `<name>/<restart_count>.log`, relative to the sandbox's log directory
 ///   (CRI-14);
 /// - mounts and devices from `opts`;
-/// - linux resources: CPU shares, CFS quota/period and memory limit
-///   ([`calculate_linux_resources`](super::resources::calculate_linux_resources)),
-///   `oom_score_adj` from `opts`;
+/// - linux resources: CPU shares, CFS quota/period, memory limit, the QoS `oom_score_adj`
+///   (unless `opts.oom_score_adj` overrides it), hugepage limits and the cgroup v2
+///   `unified` entries
+///   ([`linux_container_resources`](super::resources::linux_container_resources) with
+///   `opts.resources`);
 /// - linux security context: the container's settings over the pod's (user, group,
 ///   privileged, read-only root, capabilities, SELinux, seccomp, AppArmor), namespaces,
 ///   `fsGroup` + supplemental groups, `no_new_privs` for `allowPrivilegeEscalation: false`,
@@ -148,7 +153,7 @@ fn build(
     // Validated here too, so a bad port names the container; the sandbox carries the
     // mappings.
     container_port_mappings(container)?;
-    let resources = container_resources(container, opts)?;
+    let resources = container_resources(pod, container, opts)?;
     verify_run_as_non_root(pod, container, env.image_user, env.image_username)?;
     let security_context = container_security_context(
         pod,
@@ -238,9 +243,11 @@ fn check_name(pod: &Pod, container: &Container) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// CPU request and limit in millicores, memory limit in bytes, read like
-/// `Quantity.MilliValue()`/`Value()` (rounded up), then the kubelet's formulas.
+/// The container's CRI resources ([`linux_container_resources`]). The quantities are
+/// checked here first so that a bad one names the field inside the container
+/// (`resources.limits.cpu`), as every other config error does.
 fn container_resources(
+    pod: &Pod,
     container: &Container,
     opts: &ContainerOptions,
 ) -> Result<v1::LinuxContainerResources, FieldError> {
@@ -249,15 +256,35 @@ fn container_resources(
         .as_ref()
         .and_then(|r| r.requests.as_ref());
     let limits = container.resources.as_ref().and_then(|r| r.limits.as_ref());
-    let cpu_request = read_quantity(requests, "requests", "cpu")?;
-    let cpu_limit = read_quantity(limits, "limits", "cpu")?;
-    let memory_limit = read_quantity(limits, "limits", "memory")?;
-    // The memory request is not sent, but a typo there is still a bad spec.
-    read_quantity(requests, "requests", "memory")?;
+    for (list, kind) in [(requests, "requests"), (limits, "limits")] {
+        for name in ["cpu", "memory"] {
+            read_quantity(list, kind, name)?;
+        }
+    }
     let mut resources =
-        calculate_linux_resources(cpu_request, cpu_limit, memory_limit, opts.cpu_cfs_quota);
-    resources.oom_score_adj = opts.oom_score_adj.unwrap_or(0);
+        linux_container_resources(pod, container, &opts.resources).map_err(|e| match e {
+            // What the checks above do not cover (hugepages): the field from inside the
+            // container on.
+            cgroup_enforcer::Error::Quantity { field, source, .. } => {
+                FieldError::new(container_field(&field), source.to_string())
+            }
+            cgroup_enforcer::Error::InvalidPod { field, message, .. } => {
+                FieldError::new(container_field(&field), message)
+            }
+            other => FieldError::new("resources", other.to_string()),
+        })?;
+    if let Some(adjust) = opts.oom_score_adj {
+        resources.oom_score_adj = adjust;
+    }
     Ok(resources)
+}
+
+/// `spec.containers[0].resources.limits.x` → `resources.limits.x`.
+fn container_field(pod_field: &str) -> String {
+    match pod_field.find("resources") {
+        Some(i) => pod_field[i..].to_owned(),
+        None => pod_field.to_owned(),
+    }
 }
 
 /// One entry of `resources.<kind>`: millicores for `cpu`, units (bytes) otherwise;

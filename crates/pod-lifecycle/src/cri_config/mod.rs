@@ -12,8 +12,10 @@
 //! image's user, mounts prepared by the volume manager) is passed in by the caller
 //! ([`ContainerEnvironment`], [`ContainerOptions`], [`SandboxOptions`]). That keeps the
 //! translation testable as a table, and lets a caller with a different source for those
-//! facts reuse it unchanged. The result is a plain CRI message: a caller that needs more
-//! (cgroup v2 `unified` entries, hugepage limits, CDI devices) adds it before sending.
+//! facts reuse it unchanged. The container resources come from `cgroup-enforcer`'s
+//! formulas ([`resources::linux_container_resources`]), so the CRI values and the pod
+//! cgroup the worker creates agree. The result is a plain CRI message: a caller that needs
+//! more (CDI devices) adds it before sending.
 //!
 //! Errors are the kubelet's `CreateContainerConfigError`: a bad container spec gives
 //! [`Error::ContainerConfig`] naming the pod (`ns/name`),

@@ -3,10 +3,11 @@
 //! `calculateLinuxResources`).
 //!
 //! The formulas live in `cgroup-enforcer` (re-exported here); this module only maps its
-//! plain-number [`ContainerResources`](cgroup_enforcer::ContainerResources) to the CRI
-//! message.
+//! plain-number [`ContainerResources`] to the CRI message.
 
+use cgroup_enforcer::{ContainerResources, ResourceOptions};
 use cri_client::v1;
+use k8s_openapi::api::core::v1::{Container, Pod};
 
 pub use cgroup_enforcer::formulas::{
     MAX_SHARES, MILLI_CPU_TO_CPU, MIN_QUOTA_PERIOD, MIN_SHARES, QUOTA_PERIOD, SHARES_PER_CPU,
@@ -38,13 +39,58 @@ pub fn calculate_linux_resources(
     memory_limit_bytes: Option<i64>,
     cpu_cfs_quota: bool,
 ) -> v1::LinuxContainerResources {
-    let r = cgroup_enforcer::resources::calculate_container_resources(
+    to_cri(cgroup_enforcer::resources::calculate_container_resources(
         cpu_request_milli,
         cpu_limit_milli,
         memory_limit_bytes,
         cpu_cfs_quota,
         QUOTA_PERIOD,
-    );
+    ))
+}
+
+/// `generateLinuxContainerResources`: everything the kubelet puts in a container's CRI
+/// `LinuxContainerResources`, from
+/// [`cgroup_enforcer::resources::container_resources`]: CPU shares, CFS quota and period
+/// (`opts.cpu_cfs_quota`, `opts.cpu_cfs_quota_period`), the memory limit, the QoS
+/// `oom_score_adj` (Burstable scores against `opts.memory_capacity`), hugepage limits, and
+/// on cgroup v2 (`opts.cgroup_v2`) the `unified` entries (`memory.oom.group = 1`, MemoryQoS).
+/// The pod's `pids.max` is not a container setting: the pod cgroup carries it.
+///
+/// ```
+/// use cgroup_enforcer::ResourceOptions;
+/// use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, ResourceRequirements};
+/// use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+/// use pod_lifecycle::cri_config::resources::linux_container_resources;
+///
+/// let limits = [("cpu", "500m"), ("memory", "64Mi")]
+///     .map(|(k, v)| (k.to_string(), Quantity(v.into())))
+///     .into();
+/// let app = Container {
+///     name: "app".into(),
+///     resources: Some(ResourceRequirements { limits: Some(limits), ..Default::default() }),
+///     ..Default::default()
+/// };
+/// let pod = Pod {
+///     spec: Some(PodSpec { containers: vec![app.clone()], ..Default::default() }),
+///     ..Default::default()
+/// };
+/// let v2 = ResourceOptions { cgroup_v2: true, ..Default::default() };
+/// let r = linux_container_resources(&pod, &app, &v2)?;
+/// assert_eq!((r.cpu_shares, r.cpu_quota, r.memory_limit_in_bytes), (512, 50_000, 64 << 20));
+/// assert_eq!(r.oom_score_adj, -997); // Guaranteed
+/// assert_eq!(r.unified["memory.oom.group"], "1");
+/// # Ok::<(), cgroup_enforcer::Error>(())
+/// ```
+pub fn linux_container_resources(
+    pod: &Pod,
+    container: &Container,
+    opts: &ResourceOptions,
+) -> Result<v1::LinuxContainerResources, cgroup_enforcer::Error> {
+    cgroup_enforcer::resources::container_resources(pod, container, opts).map(to_cri)
+}
+
+/// The plain numbers as the CRI message, field for field.
+fn to_cri(r: ContainerResources) -> v1::LinuxContainerResources {
     v1::LinuxContainerResources {
         cpu_shares: r.cpu_shares,
         cpu_quota: r.cpu_quota,

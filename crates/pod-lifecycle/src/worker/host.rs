@@ -39,12 +39,51 @@ pub struct MountContext<'a> {
     pub env: &'a [v1::KeyValue],
 }
 
+/// Why a pod's volumes are not mounted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MountError {
+    /// The names of the volumes not mounted.
+    pub unmounted: Vec<String>,
+    /// One message per failure, each a `FailedMount` event (`MountVolume.SetUp failed for
+    /// volume "cfg" : configmap "cfg" not found`).
+    pub failures: Vec<String>,
+}
+
+impl MountError {
+    /// A failure that is not about one volume.
+    pub fn other(message: impl Into<String>) -> Self {
+        MountError {
+            unmounted: Vec::new(),
+            failures: vec![message.into()],
+        }
+    }
+
+    /// The `FailedMount` event once the kubelet's 2m3s wait ran out.
+    pub fn timeout_message(&self) -> String {
+        format!(
+            "Unable to attach or mount volumes: unmounted volumes=[{}], unattached volumes=[], failed to process volumes=[]: context deadline exceeded",
+            self.unmounted.join(" ")
+        )
+    }
+}
+
+impl std::fmt::Display for MountError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unmounted volumes=[{}]", self.unmounted.join(" "))?;
+        for failure in &self.failures {
+            write!(f, "; {failure}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Pod volumes (the volume-manager crate implements this).
 #[async_trait]
 pub trait PodVolumes: Send + Sync {
-    /// Mount every volume of the pod; the worker waits for this before creating containers
-    /// (the kubelet's `WaitForAttachAndMount`).
-    async fn mount(&self, pod: &Pod) -> Result<(), String>;
+    /// Mount every volume of the pod (and refresh those whose source changed); the worker
+    /// calls this on every sync and creates no container before it succeeds (the kubelet's
+    /// `WaitForAttachAndMount`).
+    async fn mount(&self, pod: &Pod) -> Result<(), MountError>;
     /// The CRI mounts of one container of a mounted pod. An error is the container's
     /// `CreateContainerConfigError` (an escaping `subPath`, a missing volume).
     fn container_mounts(
@@ -63,7 +102,7 @@ pub struct NoVolumes;
 
 #[async_trait]
 impl PodVolumes for NoVolumes {
-    async fn mount(&self, _pod: &Pod) -> Result<(), String> {
+    async fn mount(&self, _pod: &Pod) -> Result<(), MountError> {
         Ok(())
     }
     fn container_mounts(
@@ -86,6 +125,13 @@ pub trait PodCgroups: Send + Sync {
     async fn ensure(&self, pod: &Pod) -> Result<Option<String>, String>;
     /// Remove the pod cgroup once the pod's processes are gone.
     async fn remove(&self, pod: &Pod) -> Result<(), String>;
+    /// Whether the pod's cgroup exists (`PodContainerManager.Exists`). The worker kills and
+    /// recreates a running pod whose cgroup disappeared (QS-19). The default, for
+    /// implementations without pod cgroups, is that it always exists.
+    async fn exists(&self, pod: &Pod) -> Result<bool, String> {
+        let _ = pod;
+        Ok(true)
+    }
 }
 
 /// No pod cgroups: the runtime picks the sandbox's cgroup.

@@ -11,8 +11,10 @@
 //! end: preStop hooks, SIGTERM with the grace period, SIGKILL, sandboxes stopped, the terminal
 //! status written, volumes unmounted, the cgroup removed.
 
+mod cgroups;
 mod hooks;
 mod host;
+mod probes;
 mod sync;
 mod volumes;
 
@@ -25,12 +27,14 @@ use k8s_openapi::api::core::v1::Pod;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+pub use cgroups::NodeCgroups;
 pub use hooks::{HookError, LIFECYCLE_USER_AGENT, run_hook};
 pub use host::{
-    Clock, EventRecorder, EventType, MemoryEvents, MemoryStatusSink, MountContext, NoCgroups,
-    NoObjects, NoObserver, NoProbes, NoVolumes, PodCgroups, PodEvent, PodObjects, PodProbes,
-    PodVolumes, StatusSink, SyncOperation, SystemClock, WorkerObserver,
+    Clock, EventRecorder, EventType, MemoryEvents, MemoryStatusSink, MountContext, MountError,
+    NoCgroups, NoObjects, NoObserver, NoProbes, NoVolumes, PodCgroups, PodEvent, PodObjects,
+    PodProbes, PodVolumes, StatusSink, SyncOperation, SystemClock, WorkerObserver,
 };
+pub use probes::{RecordedProbeEvents, runs_containers_of_node, spawn_wake};
 pub use sync::{PodHost, PodState, PodSyncer, SyncOutcome, WorkerConfig};
 pub use volumes::{CLUSTER_DOMAIN, SourceObjects};
 

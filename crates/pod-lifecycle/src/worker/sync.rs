@@ -39,8 +39,11 @@ pub struct WorkerConfig {
     pub host_ips: Vec<String>,
     /// The runtime's name, for `containerID` (`containerd://<id>`).
     pub runtime_name: String,
-    /// Enforce CPU limits with CFS quota (`cpuCFSQuota`, default true).
-    pub cpu_cfs_quota: bool,
+    /// The node's resource settings for container CRI resources (`cpuCFSQuota`,
+    /// `cpuCFSQuotaPeriod`, the memory capacity for the Burstable `oom_score_adj`, cgroup v2
+    /// or not). An agent with a `cgroup_enforcer::PodCgroupManager` passes its
+    /// `config().resources`, so containers and pod cgroups use the same numbers.
+    pub resources: cgroup_enforcer::ResourceOptions,
     /// Remove a terminated pod's containers and sandboxes right away instead of leaving them
     /// to garbage collection.
     pub remove_terminated: bool,
@@ -65,7 +68,7 @@ impl Default for WorkerConfig {
             node_name: "localhost".into(),
             host_ips: Vec::new(),
             runtime_name: "containerd".into(),
-            cpu_cfs_quota: true,
+            resources: cgroup_enforcer::ResourceOptions::default(),
             remove_terminated: true,
             root_dir: None,
             serialize_image_pulls: true,
@@ -148,6 +151,8 @@ pub struct PodState {
     pub last_status: Option<PodStatus>,
     /// When the worker first synced the pod (the kubelet's `firstSeenTime`).
     pub first_seen: Option<Timestamp>,
+    /// Since when the pod's volumes have failed to mount, if they do.
+    pub mount_failing_since: Option<Instant>,
     /// Whether the pod was seen Running once (`kubelet_pod_start_duration_seconds` is
     /// observed at the first transition only).
     pub start_observed: bool,
@@ -161,6 +166,7 @@ impl Default for PodState {
             reasons: ReasonCache::new(),
             last_status: None,
             first_seen: None,
+            mount_failing_since: None,
             start_observed: false,
         }
     }
@@ -179,6 +185,10 @@ pub enum SyncOutcome {
 }
 
 pub(crate) use cri_config::pod_full_name as full_name;
+
+/// How long a pod's volumes may fail to mount before the kubelet reports the timeout
+/// (`WaitForAttachAndMount`'s 2m3s).
+pub const MOUNT_TIMEOUT: Duration = Duration::from_secs(123);
 
 /// The API default of `terminationMessagePath`.
 pub const DEFAULT_TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
@@ -317,7 +327,7 @@ impl PodSyncer {
             return Ok(SyncOutcome::Terminal);
         }
 
-        let cgroup_parent = self.host.cgroups.ensure(pod).await.map_err(|message| {
+        let cgroup_error = |message: String| {
             self.event(
                 pod,
                 EventType::Warning,
@@ -329,20 +339,55 @@ impl PodSyncer {
                 field: "cgroup".into(),
                 message,
             }
-        })?;
-        self.host.volumes.mount(pod).await.map_err(|message| {
-            self.event(
-                pod,
-                EventType::Warning,
-                "FailedMount",
-                format!("Unable to attach or mount volumes: {message}"),
-            );
-            crate::Error::PodConfig {
-                pod: full_name(pod),
-                field: "spec.volumes".into(),
-                message,
+        };
+        // QS-19, the kubelet's SyncPod: a pod with a running container whose cgroup is gone
+        // (removed behind the agent's back) is killed, then recreated below in a new pod
+        // cgroup; a `restartPolicy: Never` pod is not given a cgroup again. Not on a pod's
+        // first sync (nothing runs yet), so a new pod is never killed for this.
+        let running = view
+            .containers
+            .iter()
+            .any(|c| c.state == ContainerState::Running);
+        let mut cgroup_killed = false;
+        let view = if running && !self.host.cgroups.exists(pod).await.map_err(cgroup_error)? {
+            tracing::warn!("the pod cgroup is missing: killing the pod to recreate it");
+            self.kill_pod(pod, &view, None).await?;
+            cgroup_killed = true;
+            self.runtime_view(pod).await?
+        } else {
+            view
+        };
+        let never = pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()) == Some("Never");
+        let cgroup_parent = if cgroup_killed && never {
+            None
+        } else {
+            self.host.cgroups.ensure(pod).await.map_err(cgroup_error)?
+        };
+        match self.host.volumes.mount(pod).await {
+            Ok(()) => state.mount_failing_since = None,
+            Err(error) => {
+                // One event per failing volume at each attempt (the reconciler's), and after
+                // 2m3s of failing the kubelet's `WaitForAttachAndMount` timeout event.
+                for failure in &error.failures {
+                    self.event(pod, EventType::Warning, "FailedMount", failure.clone());
+                }
+                let since = *state.mount_failing_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= MOUNT_TIMEOUT {
+                    self.event(
+                        pod,
+                        EventType::Warning,
+                        "FailedMount",
+                        error.timeout_message(),
+                    );
+                    state.mount_failing_since = Some(Instant::now());
+                }
+                return Err(crate::Error::PodConfig {
+                    pod: full_name(pod),
+                    field: "spec.volumes".into(),
+                    message: error.to_string(),
+                });
             }
-        })?;
+        }
         self.host.probes.add_pod(pod);
 
         let probes = self.host.probes.results(uid(pod));
@@ -629,7 +674,7 @@ impl PodSyncer {
                 .and_then(|mounts| {
                     let opts = ContainerOptions {
                         mounts,
-                        cpu_cfs_quota: self.config.cpu_cfs_quota,
+                        resources: self.config.resources.clone(),
                         ..ContainerOptions::default()
                     };
                     cri_config::container_config(pod, &container, start.restart_count, &env, &opts)

@@ -14,26 +14,44 @@ use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
 use volume_manager::objects::ObjectSource;
 use volume_manager::{ContainerContext, VolumeManager};
 
-use super::host::{MountContext, PodObjects, PodVolumes};
+use super::host::{MountContext, MountError, PodObjects, PodVolumes};
 
 /// The cluster domain used for pod host names in `/etc/hosts` (the kubelet's
 /// `clusterDomain`; standalone nodes use the conventional one).
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| format!("volume manager task failed: {e}"))?
+/// Run blocking volume work; `Err(Err(message))` when the task itself failed.
+async fn blocking<T: Send + 'static, E: Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, Result<E, String>> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(Ok),
+        Err(e) => Err(Err(format!("volume manager task failed: {e}"))),
+    }
+}
+
+/// The volume manager's error as the worker's: per-volume failures become one event each.
+fn mount_error(error: volume_manager::Error) -> MountError {
+    match error {
+        volume_manager::Error::PodNotMounted {
+            unmounted,
+            failures,
+            ..
+        } => MountError {
+            unmounted,
+            failures: failures.iter().map(ToString::to_string).collect(),
+        },
+        other => MountError::other(other.to_string()),
+    }
 }
 
 #[async_trait]
 impl PodVolumes for VolumeManager {
-    async fn mount(&self, pod: &Pod) -> Result<(), String> {
+    async fn mount(&self, pod: &Pod) -> Result<(), MountError> {
         let (manager, pod) = (self.clone(), pod.clone());
-        let failures =
-            blocking(move || manager.resync_pod(&pod).map_err(|e| e.to_string())).await?;
+        let failures = blocking(move || manager.resync_pod(&pod).map_err(mount_error))
+            .await
+            .map_err(|e| e.unwrap_or_else(MountError::other))?;
         for failure in failures {
             // The volume stays mounted with its previous content.
             tracing::warn!(error = %failure, "cannot refresh a volume");
@@ -80,7 +98,9 @@ impl PodVolumes for VolumeManager {
     async fn unmount(&self, pod: &Pod) -> Result<(), String> {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let manager = self.clone();
-        blocking(move || manager.unmount_pod(&uid).map_err(|e| e.to_string())).await
+        blocking(move || manager.unmount_pod(&uid).map_err(|e| e.to_string()))
+            .await
+            .map_err(|e| e.unwrap_or_else(|message| message))
     }
 }
 

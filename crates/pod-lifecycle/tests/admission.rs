@@ -1,0 +1,173 @@
+//! The pod manager's resource-fit admission (PH-21) on `FakeRuntime`: a pod whose requests
+//! do not fit in the node allocatable left by the admitted pods is rejected with the
+//! kubelet's reason and message; pods that fit, and pods without requests, run.
+
+use std::sync::Arc;
+
+use cgroup_enforcer::allocatable::NodeResources;
+use cri_client::fake::FakeRuntime;
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, ResourceRequirements};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use pod_lifecycle::pod_manager::{PodManager, PodManagerConfig};
+use pod_lifecycle::worker::{MemoryStatusSink, PodHost, PodWorkers, SystemClock, WorkerConfig};
+
+fn pod(name: &str, requests: &[(&str, &str)], init: Option<(&str, &str)>) -> Pod {
+    let list = |items: &[(&str, &str)]| {
+        Some(
+            items
+                .iter()
+                .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+                .collect(),
+        )
+    };
+    let container = |name: &str, requests: &[(&str, &str)]| Container {
+        name: name.into(),
+        image: Some("localhost/busybox:1".into()),
+        command: Some(vec!["sleep".into(), "3600".into()]),
+        resources: Some(ResourceRequirements {
+            requests: list(requests),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("default".into()),
+            uid: Some(format!("uid-{name}")),
+            ..Default::default()
+        },
+        spec: Some(PodSpec {
+            containers: vec![container("app", requests)],
+            init_containers: init.map(|(k, v)| vec![container("init", &[(k, v)])]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The manager, its statuses, and the pod log directory (removed when dropped).
+fn manager(
+    allocatable: Option<NodeResources>,
+) -> (PodManager, MemoryStatusSink, tempfile::TempDir) {
+    let fake = FakeRuntime::with_busybox();
+    let statuses = MemoryStatusSink::new();
+    let logs = tempfile::tempdir().unwrap();
+    let host = PodHost {
+        status: Arc::new(statuses.clone()),
+        ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
+    };
+    let workers = Arc::new(PodWorkers::new(
+        host,
+        WorkerConfig {
+            pod_logs_dir: logs.path().to_owned(),
+            ..WorkerConfig::default()
+        },
+    ));
+    let manager = PodManager::new(
+        workers,
+        Arc::new(fake),
+        Arc::new(statuses.clone()),
+        Arc::new(SystemClock),
+        PodManagerConfig {
+            allocatable,
+            ..Default::default()
+        },
+    );
+    (manager, statuses, logs)
+}
+
+fn reason_and_message(statuses: &MemoryStatusSink, name: &str) -> (Option<String>, Option<String>) {
+    let status = statuses.get(&format!("uid-{name}")).unwrap_or_default();
+    (status.reason, status.message)
+}
+
+const NODE: NodeResources = NodeResources {
+    cpu_milli: 2000,
+    memory: 1 << 30,
+    ephemeral_storage: 0,
+    pids: 0,
+};
+
+#[tokio::test]
+async fn ph_21_out_of_cpu_when_requests_exceed_what_is_left() {
+    let (manager, statuses, _logs) = manager(Some(NODE));
+    let first = pod("first", &[("cpu", "1500m")], None);
+    let second = pod("second", &[("cpu", "1")], None);
+    manager.set_source_pods("file", vec![first.clone()]);
+    manager.set_source_pods("file", vec![first, second]);
+
+    assert_eq!(reason_and_message(&statuses, "first").0, None);
+    let (reason, message) = reason_and_message(&statuses, "second");
+    assert_eq!(reason.as_deref(), Some("OutOfcpu"));
+    assert_eq!(
+        message.as_deref(),
+        Some(
+            "Pod was rejected: Node didn't have enough resource: cpu, requested: 1000, used: \
+             1500, capacity: 2000"
+        )
+    );
+    let status = statuses.get("uid-second").unwrap();
+    assert_eq!(status.phase.as_deref(), Some("Failed"));
+    manager.workers().shutdown();
+}
+
+#[tokio::test]
+async fn ph_21_out_of_memory_counts_the_largest_init_container() {
+    let (manager, statuses, _logs) = manager(Some(NODE));
+    // The init container's 2Gi is the pod's memory request (max of init and the sum of
+    // the regular containers): more than the node has.
+    let big_init = pod("big-init", &[("memory", "64Mi")], Some(("memory", "2Gi")));
+    manager.set_source_pods("file", vec![big_init]);
+    let (reason, message) = reason_and_message(&statuses, "big-init");
+    assert_eq!(reason.as_deref(), Some("OutOfmemory"));
+    assert_eq!(
+        message.as_deref(),
+        Some(&*format!(
+            "Pod was rejected: Node didn't have enough resource: memory, requested: {}, used: \
+             0, capacity: {}",
+            2u64 << 30,
+            1u64 << 30
+        ))
+    );
+    manager.workers().shutdown();
+}
+
+#[tokio::test]
+async fn pods_that_fit_or_request_nothing_are_admitted() {
+    let (manager, statuses, _logs) = manager(Some(NODE));
+    let pods = vec![
+        pod("half", &[("cpu", "1"), ("memory", "512Mi")], None),
+        pod("other-half", &[("cpu", "1"), ("memory", "512Mi")], None),
+        // Nothing left, but a BestEffort pod requests nothing.
+        pod("best-effort", &[], None),
+    ];
+    manager.set_source_pods("file", pods);
+    for name in ["half", "other-half", "best-effort"] {
+        let (reason, _) = reason_and_message(&statuses, name);
+        assert_ne!(reason.as_deref(), Some("OutOfcpu"), "{name}");
+        assert_ne!(reason.as_deref(), Some("OutOfmemory"), "{name}");
+    }
+    let late = pod("late", &[("cpu", "10m")], None);
+    let mut all = vec![
+        pod("half", &[("cpu", "1"), ("memory", "512Mi")], None),
+        pod("other-half", &[("cpu", "1"), ("memory", "512Mi")], None),
+        pod("best-effort", &[], None),
+    ];
+    all.push(late);
+    manager.set_source_pods("file", all);
+    assert_eq!(
+        reason_and_message(&statuses, "late").0.as_deref(),
+        Some("OutOfcpu")
+    );
+    manager.workers().shutdown();
+}
+
+#[tokio::test]
+async fn without_allocatable_only_the_pod_count_is_checked() {
+    let (manager, statuses, _logs) = manager(None);
+    manager.set_source_pods("file", vec![pod("huge", &[("cpu", "1000")], None)]);
+    assert_eq!(reason_and_message(&statuses, "huge").0, None);
+    manager.workers().shutdown();
+}
