@@ -113,6 +113,11 @@ fn toml_string(path: &Path) -> String {
     format!("\"{escaped}\"")
 }
 
+/// Whether our containerd already runs.
+pub fn is_running(layout: &Layout) -> bool {
+    daemon(layout).running().is_some()
+}
+
 /// Starts containerd unless it already runs (restarting it when its
 /// configuration changed), then waits until the CRI reports ready.
 pub fn ensure_running(layout: &Layout, config_changed: bool) -> Result<()> {

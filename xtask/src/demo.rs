@@ -5,11 +5,11 @@
 //! the pods from `/pods` every 2 s, with the runtime's own count of sandboxes and running
 //! containers under it, until Ctrl-C (or `--for <secs>`, or `--once`). Stopping removes the
 //! manifests so nodelet terminates the pods gracefully, waits for `/pods` to empty, stops
-//! nodelet and tears the environment down.
+//! nodelet and tears the environment down, unless the environment was already running
+//! before the demo started (then it is left as found).
 //!
 //! The demo is an agent on the runtime like the end-to-end tests: it holds the same
-//! exclusive lock (`runtime.lock` in the environment directory), because nodelet, like the
-//! kubelet, kills every sandbox it does not know.
+//! exclusive lock (`runtime.lock` in the environment directory) while nodelet runs.
 
 use std::fs::{self, File};
 use std::io::{IsTerminal, Read, Write};
@@ -82,6 +82,8 @@ pub fn run(layout: &Layout, args: &[String]) -> Result<ExitCode> {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("catching signals")?;
     }
 
+    // An environment someone else started (a test run, a second terminal) is left running.
+    let was_running = crate::containerd::is_running(layout);
     setup::run(layout)?;
     eprintln!("\nxtask: building nodelet");
     let mut build = cargo(layout);
@@ -100,8 +102,13 @@ pub fn run(layout: &Layout, args: &[String]) -> Result<ExitCode> {
     let drained = demo.drain(&mut nodelet);
     eprintln!("xtask: stopping nodelet");
     nodelet.stop();
-    eprintln!("\nxtask: ==> down");
-    let downed = down::run(layout);
+    let downed = if was_running {
+        eprintln!("\nxtask: the environment was running before the demo; leaving it running");
+        Ok(())
+    } else {
+        eprintln!("\nxtask: ==> down");
+        down::run(layout)
+    };
     shown?;
     drained?;
     downed?;
