@@ -1,11 +1,12 @@
 //! Round trips of `Version` and `ListContainers` through both `RuntimeService`
 //! implementations: `FakeRuntime` (the cost of the trait and the fake's bookkeeping) and
 //! `GrpcRuntime` against the containerd of `cargo xtask setup` (the cost of one CRI call on
-//! this machine). Without `NODELET_CRI_ENDPOINT` only the fake is measured.
+//! this machine). Without the environment (`NODELET_CRI_ENDPOINT`, in the process or in
+//! `target/nodelet-env/env`) only the fake is measured.
 #![allow(missing_docs)] // criterion_group! generates an undocumented pub fn
 
 use cri_client::fake::FakeRuntime;
-use cri_client::{GrpcRuntime, RuntimeService, v1};
+use cri_client::{RuntimeService, v1};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench_runtime(
@@ -36,14 +37,14 @@ fn roundtrips(c: &mut Criterion) {
     let tokio = tokio::runtime::Runtime::new().expect("tokio runtime");
     let fake = FakeRuntime::new();
     bench_runtime(c, "fake", &fake, &tokio);
-    match std::env::var("NODELET_CRI_ENDPOINT") {
-        Ok(endpoint) => {
+    match test_env::Env::get() {
+        Ok(env) => {
             let real = tokio
-                .block_on(GrpcRuntime::connect(&endpoint))
+                .block_on(env.connect())
                 .expect("connect to NODELET_CRI_ENDPOINT");
             bench_runtime(c, "containerd", &real, &tokio);
         }
-        Err(_) => eprintln!("NODELET_CRI_ENDPOINT not set: measuring FakeRuntime only"),
+        Err(e) => eprintln!("{e}: measuring FakeRuntime only"),
     }
 }
 

@@ -19,20 +19,22 @@
 //! `NODELET_CRI_ENDPOINT`. Flags: `--containers N` (default 100), `--per-sandbox N`
 //! (default 10), `--write <path>` (default `docs/benchmarks.md`), `--no-write`.
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use common::ms;
 use cri_client::{GrpcRuntime, RuntimeService, v1};
-use pod_lifecycle::labels;
 use pod_lifecycle::pleg::{
     Pleg, PlegConfig, PlegMetrics, PodLifecycleEvent, PodLifecycleEventKind,
 };
+use test_env::{RuntimeLock, TestSandbox, busybox_image, remove_cgroup_tree};
 use tokio::sync::{mpsc, oneshot};
 
-const BUSYBOX: &str = "localhost/busybox:1";
 const SCRIPT: &str = "sleep 0.5; exit 3";
 const CGROUP_ROOT: &str = "nodelet-bench-exit";
 
@@ -115,9 +117,7 @@ impl Mode {
 
 /// One sandbox of a round.
 struct Sandbox {
-    uid: String,
-    id: String,
-    config: v1::PodSandboxConfig,
+    sandbox: TestSandbox,
     log_dir: PathBuf,
 }
 
@@ -126,116 +126,39 @@ async fn run_sandbox(rt: &GrpcRuntime, run: &str, i: usize) -> anyhow::Result<Sa
     let log_dir = std::env::temp_dir()
         .join("nodelet-bench-exit-logs")
         .join(&uid);
-    let config = v1::PodSandboxConfig {
-        metadata: Some(v1::PodSandboxMetadata {
-            name: format!("exit-{i}"),
-            uid: uid.clone(),
-            namespace: "nodelet-bench".into(),
-            attempt: 0,
-        }),
-        log_directory: log_dir.to_string_lossy().into_owned(),
-        labels: HashMap::from([(labels::POD_UID.to_string(), uid.clone())]),
-        linux: Some(v1::LinuxPodSandboxConfig {
-            cgroup_parent: format!("/{CGROUP_ROOT}/pod{uid}"),
-            security_context: Some(v1::LinuxSandboxSecurityContext {
-                namespace_options: Some(v1::NamespaceOption {
-                    network: v1::NamespaceMode::Node as i32,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let id = rt
-        .run_pod_sandbox(v1::RunPodSandboxRequest {
-            config: Some(config.clone()),
-            runtime_handler: String::new(),
-        })
-        .await?
-        .pod_sandbox_id;
-    Ok(Sandbox {
-        uid,
-        id,
-        config,
-        log_dir,
-    })
+    let sandbox = TestSandbox::builder("nodelet-bench", &format!("exit-{i}"), &uid)
+        .host_network()
+        .cgroup_parent(&format!("/{CGROUP_ROOT}/pod{uid}"))
+        .log_directory(&log_dir)
+        .run(rt)
+        .await?;
+    Ok(Sandbox { sandbox, log_dir })
 }
 
 async fn start_container(rt: &GrpcRuntime, sandbox: &Sandbox, i: usize) -> anyhow::Result<String> {
-    let name = format!("c{i}");
-    let id = rt
-        .create_container(v1::CreateContainerRequest {
-            pod_sandbox_id: sandbox.id.clone(),
-            config: Some(v1::ContainerConfig {
-                metadata: Some(v1::ContainerMetadata {
-                    name: name.clone(),
-                    attempt: 0,
-                }),
-                image: Some(v1::ImageSpec {
-                    image: BUSYBOX.into(),
-                    ..Default::default()
-                }),
-                command: vec!["sh".into(), "-c".into(), SCRIPT.into()],
-                log_path: format!("{name}/0.log"),
-                labels: HashMap::from([
-                    (labels::POD_UID.to_string(), sandbox.uid.clone()),
-                    (labels::CONTAINER_NAME.to_string(), name),
-                ]),
-                ..Default::default()
-            }),
-            sandbox_config: Some(sandbox.config.clone()),
-        })
-        .await?
-        .container_id;
-    rt.start_container(v1::StartContainerRequest {
-        container_id: id.clone(),
-    })
-    .await?;
+    let id = sandbox
+        .sandbox
+        .start_container(
+            rt,
+            &format!("c{i}"),
+            &busybox_image(),
+            &["sh", "-c", SCRIPT],
+        )
+        .await?;
     Ok(id)
 }
 
 async fn teardown(rt: &GrpcRuntime, sandboxes: &[Sandbox]) {
     for s in sandboxes {
-        if let Err(e) = rt
-            .stop_pod_sandbox(v1::StopPodSandboxRequest {
-                pod_sandbox_id: s.id.clone(),
-            })
-            .await
-        {
-            eprintln!("teardown: StopPodSandbox {}: {e}", s.id);
-        }
-        if let Err(e) = rt
-            .remove_pod_sandbox(v1::RemovePodSandboxRequest {
-                pod_sandbox_id: s.id.clone(),
-            })
-            .await
-        {
-            eprintln!("teardown: RemovePodSandbox {}: {e}", s.id);
+        if let Err(e) = s.sandbox.remove(rt).await {
+            eprintln!("teardown: {e}");
         }
         let _ = std::fs::remove_dir_all(&s.log_dir);
     }
-    remove_cgroups();
-}
-
-/// rmdir `/<CGROUP_ROOT>` and everything under it, children first, in every hierarchy
-/// (runc creates the pod cgroups and never removes them).
-fn remove_cgroups() {
-    fn remove_tree(dir: &std::path::Path) {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    remove_tree(&entry.path());
-                }
-            }
-        }
-        let _ = std::fs::remove_dir(dir);
-    }
-    if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
-        for h in hierarchies.flatten() {
-            remove_tree(&h.path().join(CGROUP_ROOT));
-        }
+    // runc creates the pod cgroups and never removes them.
+    let left = remove_cgroup_tree(Path::new(CGROUP_ROOT));
+    if !left.is_empty() {
+        eprintln!("teardown: cgroups left: {left:?}");
     }
 }
 
@@ -298,7 +221,7 @@ async fn pl_01_exit_detection_round(
             if mode == Mode::CriFloor {
                 pollers.push(tokio::spawn(poll_until_exited(rt.clone(), id.clone())));
             } else {
-                pleg.notify_pod(&sandbox.uid);
+                pleg.notify_pod(sandbox.sandbox.uid());
             }
             ids.push(id);
         }
@@ -406,10 +329,6 @@ async fn poll_until_exited(
     }
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
-}
-
 fn table(rounds: &[Round]) -> String {
     let mut out = String::from(
         "| detection | exits | median (ms) | p99 (ms) | max (ms) | found by exit watcher | found by relist |\n\
@@ -436,56 +355,17 @@ fn table(rounds: &[Round]) -> String {
     out
 }
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown cpu".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("{cores} cores ({cpu}), kernel {}", kernel.trim())
-}
-
-fn now_utc() -> String {
-    std::process::Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%d %H:%M UTC")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
-}
-
 const BEGIN: &str = "<!-- exit-detection: written by benches/exit_detection.rs -->";
 const END: &str = "<!-- /exit-detection -->";
-const HEADER: &str = "# Benchmarks\n";
-
-/// Replace this bench's section of `doc` (between the markers), or append it; the rest of
-/// the page is kept as it is.
-fn replace_section(doc: &str, section: &str) -> String {
-    match (doc.find(BEGIN), doc.find(END)) {
-        (Some(start), Some(end)) if end > start => {
-            format!("{}{}{}", &doc[..start], section, &doc[end + END.len()..])
-        }
-        _ => format!("{}\n\n{}\n", doc.trim_end(), section),
-    }
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
-    let endpoint = std::env::var("NODELET_CRI_ENDPOINT").context(
-        "NODELET_CRI_ENDPOINT is not set: run the bench through `cargo xtask bench`, \
-         or `cargo xtask setup` first",
-    )?;
-    let rt = Arc::new(GrpcRuntime::connect(&endpoint).await?);
+    let (_, rt) = common::runtime().await?;
+    let rt = Arc::new(rt);
+    // Its sandboxes stay out of an agent's way (an agent removes the sandboxes it does not
+    // know).
+    let _lock = RuntimeLock::shared()?;
     let version = rt.version(v1::VersionRequest::default()).await?;
 
     // A short warm-up round of each, so the first measured exits do not pay for cold
@@ -525,17 +405,15 @@ async fn main() -> anyhow::Result<()> {
              waits for that CRI state (so the cache never lags the event) and relists the \
              pod; the relist alone adds up to one relist period on top.\n\n\
              Reproduce: `cargo xtask bench` (runs `cargo bench --bench exit_detection`).\n{END}",
-            now_utc(),
-            machine(),
+            common::today(),
+            common::machine(),
             version.runtime_name,
             version.runtime_version,
             version.runtime_api_version,
             args.containers,
             args.per_sandbox,
         );
-        let doc = std::fs::read_to_string(&path).unwrap_or_else(|_| HEADER.to_string());
-        std::fs::write(&path, replace_section(&doc, &section))
-            .with_context(|| format!("write {path}"))?;
+        common::write_section(&path, BEGIN, END, &section)?;
         eprintln!("wrote {path}");
     }
     Ok(())

@@ -31,9 +31,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use common::{BUSYBOX, RAW_NAMESPACE, ms, raw_start_teardown};
+use common::{RAW_NAMESPACE, ms, raw_start_teardown};
 use cri_client::{GrpcRuntime, RuntimeService, v1};
 use pod_lifecycle::labels;
+use test_env::RuntimeLock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BEGIN: &str = "<!-- nodelet-startup: written by benches/nodelet_startup.rs -->";
@@ -393,7 +394,8 @@ fn manifest(name: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {NAMESPACE}\n\
          spec:\n  terminationGracePeriodSeconds: 0\n  containers:\n  - name: sleep\n    \
-         image: {BUSYBOX}\n    command: [\"sleep\", \"3600\"]\n"
+         image: {}\n    command: [\"sleep\", \"3600\"]\n",
+        test_env::busybox_image()
     )
 }
 
@@ -642,17 +644,8 @@ fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     Ok(field(11)? + field(12)?)
 }
 
-fn clk_tck() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
 fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    Ok(cpu_ticks(pid)? as f64 / clk_tck())
+    Ok(cpu_ticks(pid)? as f64 / common::clk_tck())
 }
 
 /// DF-05: nodelet's footprint (RSS, CPU, threads) with the pods running and nothing changing.
@@ -732,6 +725,7 @@ struct Run {
 /// against the raw CRI calls of the same run.
 async fn df_04_pod_startup_through_nodelet(
     args: &Args,
+    endpoint: &str,
     rt: &GrpcRuntime,
     run: &str,
     node: &str,
@@ -739,7 +733,7 @@ async fn df_04_pod_startup_through_nodelet(
 ) -> anyhow::Result<Run> {
     let binary = nodelet_binary()?;
     let version = rt.version(v1::VersionRequest::default()).await?;
-    let clk = clk_tck();
+    let clk = common::clk_tck();
     let idle_size = args.sizes.iter().copied().max().unwrap_or(0);
     // One warm-up pod so the first measured pod does not pay for cold caches.
     raw_start_teardown(rt, &format!("{run}-warm"), 1, 1).await?;
@@ -763,7 +757,7 @@ async fn df_04_pod_startup_through_nodelet(
 
         // A fresh nodelet per size, warmed up by one pod.
         let mut nodelet =
-            Nodelet::start(&binary, &rt_endpoint(), node, &tmp.join(format!("n{pods}"))).await?;
+            Nodelet::start(&binary, endpoint, node, &tmp.join(format!("n{pods}"))).await?;
         nodelet_run(rt, &mut nodelet, node, 1, None)
             .await
             .context("nodelet warm-up pod")?;
@@ -815,10 +809,6 @@ async fn df_04_pod_startup_through_nodelet(
     })
 }
 
-fn rt_endpoint() -> String {
-    std::env::var("NODELET_CRI_ENDPOINT").unwrap_or_default()
-}
-
 /// Stops and removes every sandbox this run may have left: nodelet's (node label or name
 /// suffix) and the raw ones (UIDs starting with `run`).
 async fn cleanup(rt: &GrpcRuntime, run: &str, node: &str) -> anyhow::Result<()> {
@@ -836,49 +826,15 @@ async fn cleanup(rt: &GrpcRuntime, run: &str, node: &str) -> anyhow::Result<()> 
     });
     for s in ours {
         eprintln!("cleanup: removing sandbox {}", s.id);
-        if let Err(e) = rt
-            .stop_pod_sandbox(v1::StopPodSandboxRequest {
-                pod_sandbox_id: s.id.clone(),
-            })
-            .await
-        {
-            eprintln!("cleanup: StopPodSandbox {}: {e}", s.id);
-        }
-        if let Err(e) = rt
-            .remove_pod_sandbox(v1::RemovePodSandboxRequest {
-                pod_sandbox_id: s.id.clone(),
-            })
-            .await
-        {
-            eprintln!("cleanup: RemovePodSandbox {}: {e}", s.id);
+        let (pod, uid) = s.metadata.as_ref().map_or_else(
+            || ("?/?".to_string(), String::new()),
+            |m| (format!("{}/{}", m.namespace, m.name), m.uid.clone()),
+        );
+        if let Err(e) = test_env::remove_sandbox(rt, &s.id, &pod, &uid).await {
+            eprintln!("cleanup: {e}");
         }
     }
     Ok(())
-}
-
-/// Takes the runtime for one agent, as the e2e harness does: an exclusive `flock` on
-/// `$NODELET_ENV_DIR/runtime.lock` (other suites hold it shared while they create sandboxes).
-fn lock_runtime() -> anyhow::Result<File> {
-    let dir = std::env::var_os("NODELET_ENV_DIR")
-        .map(PathBuf::from)
-        .filter(|d| d.is_dir())
-        .unwrap_or_else(std::env::temp_dir);
-    let path = dir.join("runtime.lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    if file.try_lock().is_err() {
-        eprintln!(
-            "waiting for {} (a nodelet test uses the runtime)",
-            path.display()
-        );
-        file.lock()
-            .with_context(|| format!("locking {}", path.display()))?;
-    }
-    Ok(file)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1026,15 +982,10 @@ fn verdicts(rows: &[Row]) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
-    let endpoint = rt_endpoint();
-    if endpoint.is_empty() {
-        bail!(
-            "NODELET_CRI_ENDPOINT is not set: run the bench through `cargo xtask bench`, \
-             or `cargo xtask setup` first"
-        );
-    }
-    let _lock = lock_runtime()?;
-    let rt = GrpcRuntime::connect(&endpoint).await?;
+    let (env, rt) = common::runtime().await?;
+    // Takes the runtime for one agent, as the e2e harness does (other suites hold the lock
+    // shared while they create sandboxes).
+    let _lock = RuntimeLock::exclusive()?;
     let run = format!("nb{:x}", std::process::id());
     let node = format!("nodelet-bench-{}", std::process::id());
     let tmp = TempDir::new(&format!("nodelet-startup-bench-{}", std::process::id()))?;
@@ -1045,7 +996,8 @@ async fn main() -> anyhow::Result<()> {
         let args = args.clone();
         let rt = rt.clone();
         let (run, node, dir) = (run.clone(), node.clone(), tmp.0.clone());
-        async move { df_04_pod_startup_through_nodelet(&args, &rt, &run, &node, &dir).await }
+        let endpoint = env.cri_endpoint.clone();
+        async move { df_04_pod_startup_through_nodelet(&args, &endpoint, &rt, &run, &node, &dir).await }
     });
     let result = tokio::select! {
         joined = &mut task => match joined {

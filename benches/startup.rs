@@ -15,6 +15,7 @@ mod common;
 use anyhow::{Context, bail};
 use common::{Phase, list, machine, ms, raw_start_teardown, today, write_section};
 use cri_client::{GrpcRuntime, RuntimeService, v1};
+use test_env::RuntimeLock;
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -94,11 +95,10 @@ const END: &str = "<!-- /startup-baseline -->";
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
-    let endpoint = std::env::var("NODELET_CRI_ENDPOINT").context(
-        "NODELET_CRI_ENDPOINT is not set: run the bench through `cargo xtask bench`, \
-         or `cargo xtask setup` first",
-    )?;
-    let rt = GrpcRuntime::connect(&endpoint).await?;
+    let (_, rt) = common::runtime().await?;
+    // Its sandboxes stay out of an agent's way (an agent removes the sandboxes it does not
+    // know).
+    let _lock = RuntimeLock::shared()?;
     let version = rt.version(v1::VersionRequest::default()).await?;
     // One warm-up pod so the first measured pod does not pay for cold caches.
     measure(&rt, 1, 1).await?;

@@ -1,6 +1,6 @@
-//! Helpers shared by the start-up benches (`startup.rs`, `nodelet_startup.rs`): the raw-CRI
-//! pod workload, the timing of N operations with a bounded number in flight, and the
-//! machine description and section replacement for `docs/benchmarks.md`.
+//! Helpers shared by the benches: the environment's runtime, the raw-CRI pod workload (on
+//! `test_env::TestSandbox`), the timing of N operations with a bounded number in flight, and
+//! the machine description and section replacement for `docs/benchmarks.md`.
 
 #![allow(dead_code)] // Each bench uses a different part.
 
@@ -9,12 +9,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use cri_client::{GrpcRuntime, RuntimeService, v1};
+use test_env::{Env, SandboxBuilder, TestSandbox};
 use tokio::sync::Semaphore;
 
-/// The busybox image `cargo xtask setup` imports.
-pub const BUSYBOX: &str = "localhost/busybox:1";
 /// The namespace of the raw-CRI pods.
 pub const RAW_NAMESPACE: &str = "nodelet-bench";
+
+/// The environment of `cargo xtask setup` and its runtime, connected. A bench fails (it
+/// does not skip) without them.
+pub async fn runtime() -> anyhow::Result<(Env, GrpcRuntime)> {
+    let env = Env::get()
+        .context("run the bench through `cargo xtask bench`, or `cargo xtask setup` first")?;
+    let runtime = env.connect().await?;
+    Ok((env, runtime))
+}
 
 /// A comma-separated list of numbers.
 pub fn list(s: &str) -> anyhow::Result<Vec<usize>> {
@@ -54,69 +62,27 @@ pub struct StartedPod {
     pub container: String,
 }
 
-/// The sandbox config of raw pod `i` of the run `run` (its UID is `<run>-<i>`).
-pub fn sandbox_config(run: &str, i: usize) -> v1::PodSandboxConfig {
+/// The sandbox of raw pod `i` of the run `run` (its UID is `<run>-<i>`), with a
+/// `cgroup_parent` of its own, on the pod network.
+pub fn sandbox(run: &str, i: usize) -> SandboxBuilder {
     let uid = format!("{run}-{i:04}");
     let name = format!("bench-{i}");
-    v1::PodSandboxConfig {
-        metadata: Some(v1::PodSandboxMetadata {
-            name: name.clone(),
-            uid: uid.clone(),
-            namespace: RAW_NAMESPACE.into(),
-            attempt: 0,
-        }),
-        hostname: name,
-        log_directory: std::env::temp_dir()
-            .join("nodelet-bench-logs")
-            .join(&uid)
-            .to_string_lossy()
-            .into_owned(),
-        labels: [("io.kubernetes.pod.uid".to_string(), uid.clone())]
-            .into_iter()
-            .collect(),
-        linux: Some(v1::LinuxPodSandboxConfig {
-            cgroup_parent: format!("/nodelet-bench/pod{uid}"),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    let logs = std::env::temp_dir().join("nodelet-bench-logs").join(&uid);
+    TestSandbox::builder(RAW_NAMESPACE, &name, &uid)
+        .hostname(&name)
+        .log_directory(&logs)
+        .cgroup_parent(&format!("/nodelet-bench/pod{uid}"))
 }
 
 /// RunPodSandbox + CreateContainer + StartContainer of one busybox `sleep 3600`.
 pub async fn start_pod(rt: &GrpcRuntime, run: &str, i: usize) -> anyhow::Result<StartedPod> {
-    let config = sandbox_config(run, i);
-    let sandbox = rt
-        .run_pod_sandbox(v1::RunPodSandboxRequest {
-            config: Some(config.clone()),
-            runtime_handler: String::new(),
-        })
-        .await?
-        .pod_sandbox_id;
-    let container = rt
-        .create_container(v1::CreateContainerRequest {
-            pod_sandbox_id: sandbox.clone(),
-            config: Some(v1::ContainerConfig {
-                metadata: Some(v1::ContainerMetadata {
-                    name: "sleep".into(),
-                    attempt: 0,
-                }),
-                image: Some(v1::ImageSpec {
-                    image: BUSYBOX.into(),
-                    ..Default::default()
-                }),
-                command: vec!["sleep".into(), "3600".into()],
-                log_path: "sleep/0.log".into(),
-                ..Default::default()
-            }),
-            sandbox_config: Some(config),
-        })
-        .await?
-        .container_id;
-    rt.start_container(v1::StartContainerRequest {
-        container_id: container.clone(),
+    let (sandbox, container) = sandbox(run, i)
+        .run_with_container(rt, "sleep", &test_env::busybox_image(), &["sleep", "3600"])
+        .await?;
+    Ok(StartedPod {
+        sandbox: sandbox.id,
+        container,
     })
-    .await?;
-    Ok(StartedPod { sandbox, container })
 }
 
 /// StopContainer (timeout 0) + RemoveContainer + StopPodSandbox + RemovePodSandbox.
@@ -227,6 +193,17 @@ pub fn machine() -> String {
         mem_kib as f64 / 1024.0 / 1024.0,
         kernel.trim()
     )
+}
+
+/// The clock ticks per second (`getconf CLK_TCK`, 100 when it does not answer), the unit
+/// of the CPU times in `/proc/<pid>/stat`.
+pub fn clk_tck() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 /// Now, as `YYYY-MM-DD HH:MM UTC`.

@@ -2,8 +2,9 @@
 //! observed from outside through `/pods`, `/errors`, `/metrics` and the CRI (checklist
 //! SP-01, SP-02, SP-06, SP-07, LC-21, PH-22, HT-03, HT-09, RP-06).
 //!
-//! Without the environment (`$NODELET_CRI_ENDPOINT` unset or not answering) each test says
-//! so and passes, except with `CI=true`, where it fails. The tests take turns on the runtime
+//! Without the environment (`$NODELET_CRI_ENDPOINT` unset, in the process and in
+//! `target/nodelet-env/env`, or not answering) each test says so and passes, except with
+//! `CI=true`, where it fails. The tests take turns on the runtime
 //! (see `common`), and every wait is a poll with a generous timeout, never a timing
 //! assertion.
 
@@ -14,12 +15,12 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{
-    CONTAINER_NAME_LABEL, Node, POD_NAME_LABEL, POD_UID_LABEL, RESTART_COUNT_ANNOTATION,
-    app_statuses, http_get, init_statuses, is_running, phase, pod_ip, pod_yaml, runtime_id,
+    Node, app_statuses, http_get, init_statuses, is_running, phase, pod_ip, pod_yaml, runtime_id,
     runtime_running, sleeper_yaml, state_reason, summary,
 };
 use cri_client::v1;
 use k8s_openapi::api::core::v1::Pod;
+use test_env::labels::{CONTAINER_NAME, CONTAINER_RESTART_COUNT, POD_NAME, POD_UID};
 
 /// The example web server: busybox httpd on 8080 serving a page written at start.
 const WEB: &str = r#"apiVersion: v1
@@ -110,11 +111,8 @@ fn runtime_containers(node: &Node) -> BTreeSet<(String, String, String, u32, i32
         .map(|c| {
             (
                 c.id,
-                c.labels.get(POD_NAME_LABEL).cloned().unwrap_or_default(),
-                c.labels
-                    .get(CONTAINER_NAME_LABEL)
-                    .cloned()
-                    .unwrap_or_default(),
+                c.labels.get(POD_NAME).cloned().unwrap_or_default(),
+                c.labels.get(CONTAINER_NAME).cloned().unwrap_or_default(),
                 c.metadata.map(|m| m.attempt).unwrap_or_default(),
                 c.state,
             )
@@ -195,7 +193,7 @@ fn sp_01_three_static_pods_reach_running() {
             "{name}"
         );
         assert_eq!(
-            sandboxes[0].labels.get(POD_UID_LABEL).map(String::as_str),
+            sandboxes[0].labels.get(POD_UID).map(String::as_str),
             Some(uid)
         );
         assert_eq!(
@@ -327,7 +325,7 @@ fn sp_06_editing_a_manifest_replaces_the_pod() {
         let old_sandboxes: Vec<String> = node
             .sandboxes_of("app")
             .into_iter()
-            .filter(|s| s.labels.get(POD_UID_LABEL) == Some(&old_uid))
+            .filter(|s| s.labels.get(POD_UID) == Some(&old_uid))
             .map(|s| s.id)
             .collect();
         if old_container.is_none() && old_sandboxes.is_empty() {
@@ -355,7 +353,7 @@ fn sp_06_editing_a_manifest_replaces_the_pod() {
     assert!(runtime_running(node.runtime(), &new_id));
     let sandboxes = node.sandboxes_of("app");
     assert_eq!(sandboxes.len(), 1, "{sandboxes:?}");
-    assert_eq!(sandboxes[0].labels.get(POD_UID_LABEL), Some(&new_uid));
+    assert_eq!(sandboxes[0].labels.get(POD_UID), Some(&new_uid));
 }
 
 /// SP-07: removing a manifest kills the pod's containers and removes its sandbox; the other
@@ -730,7 +728,7 @@ fn rp_06_crash_loop_back_off_and_restart_count_survives_agent_restart() {
             .iter()
             .filter_map(|c| {
                 c.annotations
-                    .get(RESTART_COUNT_ANNOTATION)?
+                    .get(CONTAINER_RESTART_COUNT)?
                     .parse::<i32>()
                     .ok()
             })
@@ -898,7 +896,7 @@ fn vo_18_volumes_survive_kill_9_without_double_mounts_and_go_with_the_pod() {
             Ok(())
         }
     });
-    assert_eq!(node.mounts(), Vec::<String>::new());
+    assert_eq!(node.mounts(), Vec::<std::path::PathBuf>::new());
 }
 
 /// `prober_probe_total{...}` of one probe in `/metrics/probes`, 0 when absent.

@@ -4,52 +4,15 @@
 
 use std::time::Duration;
 
-use cri_client::fake::FakeRuntime;
-use cri_client::{Error, RuntimeService, run_in_container, v1};
+use cri_client::fake::{BUSYBOX_IMAGE, FakeRuntime};
+use cri_client::{Error, run_in_container};
+use test_env::TestSandbox;
 
 async fn running_container(rt: &FakeRuntime) -> String {
-    let config = v1::PodSandboxConfig {
-        metadata: Some(v1::PodSandboxMetadata {
-            name: "p".into(),
-            namespace: "default".into(),
-            uid: "u1".into(),
-            attempt: 0,
-        }),
-        ..Default::default()
-    };
-    let sandbox = rt
-        .run_pod_sandbox(v1::RunPodSandboxRequest {
-            config: Some(config.clone()),
-            runtime_handler: String::new(),
-        })
+    let (_, id) = TestSandbox::builder("default", "p", "u1")
+        .run_with_container(rt, "app", BUSYBOX_IMAGE, &["sleep", "infinity"])
         .await
-        .unwrap()
-        .pod_sandbox_id;
-    let id = rt
-        .create_container(v1::CreateContainerRequest {
-            pod_sandbox_id: sandbox,
-            config: Some(v1::ContainerConfig {
-                metadata: Some(v1::ContainerMetadata {
-                    name: "app".into(),
-                    attempt: 0,
-                }),
-                image: Some(v1::ImageSpec {
-                    image: "localhost/busybox:1".into(),
-                    ..Default::default()
-                }),
-                command: vec!["sleep".into(), "infinity".into()],
-                ..Default::default()
-            }),
-            sandbox_config: Some(config),
-        })
-        .await
-        .unwrap()
-        .container_id;
-    rt.start_container(v1::StartContainerRequest {
-        container_id: id.clone(),
-    })
-    .await
-    .unwrap();
+        .unwrap();
     id
 }
 

@@ -7,82 +7,29 @@
 //!
 //! Each test uses its own cgroup root (`/nodelet-e2e-<pid>-<n>`), removed with everything
 //! under it (processes killed, directories depth first, every hierarchy) by a Drop guard,
-//! so nothing is left even when a test fails half-way. The environment comes from
-//! `$NODELET_CRI_ENDPOINT` or the file `target/nodelet-env/env` that `cargo xtask setup`
-//! writes; without it, root or cgroup v1, the tests fail when `CI=true` and otherwise return
-//! early with a note. While a test runs it holds a shared lock on
-//! `$NODELET_ENV_DIR/runtime.lock`, so the agent's end-to-end tests (whose agent removes
-//! sandboxes it does not know) wait for it.
+//! so nothing is left even when a test fails half-way. The workers' harness is
+//! `tests/common` (on `test_env`): the environment comes from `$NODELET_CRI_ENDPOINT` or the
+//! file `target/nodelet-env/env` that `cargo xtask setup` writes; without it, root or
+//! cgroup v1, the tests fail when `CI=true` and otherwise return early with a note. While a
+//! test runs it holds a shared lock on `$NODELET_ENV_DIR/runtime.lock`, so the agent's
+//! end-to-end tests (whose agent removes sandboxes it does not know) wait for it.
 
-use std::fs::File;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use cgroup_enforcer::allocatable::{HostPaths, Reservations, read_capacity};
 use cgroup_enforcer::backend::{CgroupMode, DEFAULT_CGROUP_MOUNT, detect_mode};
 use cgroup_enforcer::{CgroupConfig, Cgroups, PodCgroupManager, ResourceOptions};
-use cri_client::{GrpcRuntime, RuntimeService, v1};
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus, ResourceRequirements};
+use common::Node;
+use k8s_openapi::api::core::v1::{Pod, PodStatus, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use pod_lifecycle::labels;
-use pod_lifecycle::pleg::{Pleg, PlegConfig};
-use pod_lifecycle::worker::{
-    MemoryEvents, MemoryStatusSink, NodeCgroups, PodHost, PodWorkers, WorkerConfig,
-};
+use pod_lifecycle::worker::NodeCgroups;
+use test_env::skip;
 
-const ENDPOINT_VAR: &str = "NODELET_CRI_ENDPOINT";
 /// `memory.limit_in_bytes` of a v1 cgroup without a limit (page-aligned `i64::MAX`).
 const V1_UNLIMITED: &str = "9223372036854771712";
-
-/// The variables `cargo xtask setup` exports: from the process environment, else from
-/// `target/nodelet-env/env`.
-fn env_var(name: &str) -> Option<String> {
-    if let Ok(v) = std::env::var(name)
-        && !v.trim().is_empty()
-    {
-        return Some(v);
-    }
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/nodelet-env/env");
-    let text = std::fs::read_to_string(file).ok()?;
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix(name)?.strip_prefix('='))
-        .map(|v| v.trim().to_string())
-        .find(|v| !v.is_empty())
-}
-
-fn missing<T>(why: &str) -> Option<T> {
-    let message = format!(
-        "{why}: start the environment with `cargo xtask setup` (as root, on a host with \
-         cgroup v1 controllers), or run everything with `cargo xtask test`"
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message}");
-    }
-    eprintln!("skipping: {message}");
-    None
-}
-
-/// A shared `flock` on `$NODELET_ENV_DIR/runtime.lock` (see the module docs), released
-/// when the file is dropped, even by a panic.
-fn lock_runtime_shared() -> File {
-    let dir = env_var("NODELET_ENV_DIR")
-        .map(PathBuf::from)
-        .filter(|d| d.is_dir())
-        .unwrap_or_else(std::env::temp_dir);
-    let path = dir.join("runtime.lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
-    file.lock_shared()
-        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
-    file
-}
 
 /// A unique cgroup root, removed with everything below it in every hierarchy on drop.
 struct CgroupRoot {
@@ -157,48 +104,31 @@ impl Drop for CgroupRoot {
     }
 }
 
-/// Pod workers, the PLEG and the node's cgroups under a [`CgroupRoot`]; stops the workers
-/// and removes the pods' sandboxes when dropped (then the root goes).
-struct Node {
-    runtime: Arc<GrpcRuntime>,
-    workers: Arc<PodWorkers>,
-    statuses: MemoryStatusSink,
-    events: MemoryEvents,
-    uids: Vec<String>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-    _dirs: tempfile::TempDir,
+/// Pod workers, the PLEG and the node's cgroups under a [`CgroupRoot`]. The node goes first
+/// when dropped (its pods' sandboxes, whose processes hold the cgroups), then the root.
+struct CgroupNode {
+    node: Node,
     root: CgroupRoot,
-    _lock: File,
 }
 
-impl Node {
+impl CgroupNode {
     /// `None` (after saying why) when the environment is missing, outside CI.
-    async fn start(pod_pids_limit: i64) -> Option<Node> {
+    async fn start(pod_pids_limit: i64) -> Option<CgroupNode> {
         let root_user = std::fs::metadata("/proc/self").is_ok_and(|m| {
             use std::os::unix::fs::MetadataExt;
             m.uid() == 0
         });
         if !root_user {
-            return missing("these tests need root");
+            return skip("these tests need root");
         }
         match detect_mode(
             Path::new("/proc/self/mountinfo"),
             Path::new(DEFAULT_CGROUP_MOUNT),
         ) {
             Ok(CgroupMode::Legacy | CgroupMode::Hybrid) => {}
-            other => return missing(&format!("no cgroup v1 controllers ({other:?})")),
+            other => return skip(&format!("no cgroup v1 controllers ({other:?})")),
         }
-        let Some(endpoint) = env_var(ENDPOINT_VAR) else {
-            return missing(&format!("{ENDPOINT_VAR} is not set"));
-        };
-        let lock = lock_runtime_shared();
-        let runtime = match GrpcRuntime::connect(&endpoint).await {
-            Ok(r) => Arc::new(r),
-            Err(e) => return missing(&format!("{ENDPOINT_VAR}={endpoint}: {e}")),
-        };
-        if let Err(e) = runtime.version(v1::VersionRequest::default()).await {
-            return missing(&format!("the runtime at {endpoint} does not answer: {e}"));
-        }
+        let builder = Node::builder().await?;
 
         let root = CgroupRoot::new();
         let capacity = read_capacity(&HostPaths::default()).expect("reading the capacity");
@@ -216,79 +146,18 @@ impl Node {
         manager
             .setup_node(&capacity, &Reservations::default())
             .expect("setting up kubepods");
-        let cgroups = NodeCgroups::new(manager);
-
-        let dirs = tempfile::tempdir().expect("a temporary directory");
-        let statuses = MemoryStatusSink::new();
-        let events_log = MemoryEvents::new();
-        let host = PodHost {
-            status: Arc::new(statuses.clone()),
-            events: Arc::new(events_log.clone()),
-            cgroups: Arc::new(cgroups.clone()),
-            ..PodHost::new(runtime.clone(), runtime.clone())
-        };
-        let config = WorkerConfig {
-            pod_logs_dir: dirs.path().join("logs"),
-            root_dir: Some(dirs.path().join("root")),
-            resources: cgroups.manager().config().resources.clone(),
-            ..WorkerConfig::default()
-        };
-        let workers = Arc::new(PodWorkers::new(host, config));
-        let (pleg, mut pleg_events) = Pleg::new(runtime.clone(), PlegConfig::default());
-        let run = tokio::spawn(async move { pleg.run(std::future::pending()).await });
-        let wake = tokio::spawn({
-            let workers = workers.clone();
-            async move {
-                while let Some(e) = pleg_events.recv().await {
-                    workers.wake(&e.pod_uid);
-                }
-            }
-        });
-        Some(Node {
-            runtime,
-            workers,
-            statuses,
-            events: events_log,
-            uids: Vec::new(),
-            tasks: vec![run, wake],
-            _dirs: dirs,
-            root,
-            _lock: lock,
-        })
+        let node = builder.cgroups(NodeCgroups::new(manager)).start();
+        Some(CgroupNode { node, root })
     }
 
-    fn run(&mut self, pod: &Pod) {
-        self.uids.push(pod.metadata.uid.clone().unwrap());
-        self.workers.update_pod(pod.clone());
-    }
-
-    async fn wait_for(&self, uid: &str, what: &str, ok: impl Fn(&PodStatus) -> bool) -> PodStatus {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.statuses.get(uid)
-                && ok(&status)
-            {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let events: Vec<String> = self
-                    .events
-                    .all()
-                    .iter()
-                    .map(|e| format!("{} {}: {}", e.pod, e.reason, e.message))
-                    .collect();
-                panic!(
-                    "{uid}: {what} never happened; events {events:#?}; last status {:?}",
-                    self.statuses.get(uid)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    fn run(&self, pod: &Pod) {
+        self.node.run(pod.clone());
     }
 
     async fn wait_running(&self, pod: &Pod) -> String {
         let uid = pod.metadata.uid.as_deref().unwrap();
         let status = self
+            .node
             .wait_for(uid, "Running", |s| s.phase.as_deref() == Some("Running"))
             .await;
         let id = status.container_statuses.unwrap()[0]
@@ -299,65 +168,8 @@ impl Node {
     }
 
     async fn delete(&self, pod: &Pod) {
-        self.workers.terminate_pod(pod.clone(), Some(0));
-        let uid = pod.metadata.uid.as_deref().unwrap();
-        tokio::time::timeout(Duration::from_secs(60), self.workers.wait_terminated(uid))
-            .await
-            .unwrap_or_else(|_| panic!("{uid} did not terminate"));
+        self.node.delete(pod, 0).await;
     }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.workers.shutdown();
-        for t in &self.tasks {
-            t.abort();
-        }
-        // Sandboxes first (their processes hold the cgroups), then the cgroup root.
-        let (runtime, uids) = (self.runtime.clone(), self.uids.clone());
-        let cleanup = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a cleanup runtime");
-            rt.block_on(async {
-                for uid in uids {
-                    let filter = v1::PodSandboxFilter {
-                        label_selector: [(labels::POD_UID.to_string(), uid)].into(),
-                        ..Default::default()
-                    };
-                    let sandboxes = runtime
-                        .list_pod_sandbox(v1::ListPodSandboxRequest {
-                            filter: Some(filter),
-                        })
-                        .await
-                        .map(|r| r.items)
-                        .unwrap_or_default();
-                    for s in sandboxes {
-                        let id = s.id;
-                        let _ = runtime
-                            .stop_pod_sandbox(v1::StopPodSandboxRequest {
-                                pod_sandbox_id: id.clone(),
-                            })
-                            .await;
-                        let _ = runtime
-                            .remove_pod_sandbox(v1::RemovePodSandboxRequest { pod_sandbox_id: id })
-                            .await;
-                    }
-                }
-            });
-        });
-        let _ = cleanup.join();
-    }
-}
-
-fn unique(name: &str) -> String {
-    static COUNT: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{name}-{}-{}",
-        std::process::id(),
-        COUNT.fetch_add(1, Ordering::SeqCst)
-    )
 }
 
 fn pod(
@@ -375,42 +187,20 @@ fn pod(
                 .collect()
         })
     };
-    let uid = unique(name);
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(uid.clone()),
-            namespace: Some("nodelet-cgroups-test".into()),
-            uid: Some(uid),
-            ..Default::default()
-        },
-        spec: Some(PodSpec {
-            restart_policy: Some(policy.into()),
-            termination_grace_period_seconds: Some(2),
-            containers: vec![Container {
-                name: "app".into(),
-                image: Some(
-                    env_var("NODELET_BUSYBOX_IMAGE")
-                        .unwrap_or_else(|| "localhost/busybox:1".into()),
-                ),
-                command: Some(vec!["sh".into(), "-c".into(), script.into()]),
-                resources: Some(ResourceRequirements {
-                    requests: list(requests),
-                    limits: list(limits),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }),
+    let mut container = common::container("app", script);
+    container.resources = Some(ResourceRequirements {
+        requests: list(requests),
+        limits: list(limits),
         ..Default::default()
-    }
+    });
+    common::pod("nodelet-cgroups-test", name, policy, 2, vec![container])
 }
 
 const SLEEP: &str = "trap 'exit 0' TERM; sleep 3600 & wait";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qs_04_qs_12_qs_14_qs_18_real_pod_cgroups_per_qos_class() {
-    let Some(mut node) = Node::start(100).await else {
+    let Some(node) = CgroupNode::start(100).await else {
         return;
     };
     let guaranteed = pod(
@@ -512,7 +302,7 @@ async fn qs_04_qs_12_qs_14_qs_18_real_pod_cgroups_per_qos_class() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qs_10_real_container_over_its_memory_limit_is_oom_killed() {
-    let Some(mut node) = Node::start(-1).await else {
+    let Some(node) = CgroupNode::start(-1).await else {
         return;
     };
     // restartPolicy Always keeps the pod (and its cgroup) after the kill: a terminal pod
@@ -536,6 +326,7 @@ async fn qs_10_real_container_over_its_memory_limit_is_oom_killed() {
     // a moment, then `OOMKilled`): wait for the reason, the wait fails the test if it
     // never comes.
     let status = node
+        .node
         .wait_for(&uid, "the container to be OOMKilled", |s| {
             terminated(s).is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"))
         })

@@ -3,104 +3,31 @@
 //! (CRI-14) follows the live log through rotations.
 //!
 //! The environment comes from `$NODELET_CRI_ENDPOINT` (exported from what
-//! `cargo xtask setup` prints), or else from the file `target/nodelet-env/env` it writes.
+//! `cargo xtask setup` prints), or else from the file `target/nodelet-env/env` it writes
+//! (through `test_env`).
 //! Without it the test prints how to start it and passes, except with `CI=true`, where it
 //! fails: CI must never pass by skipping. While it runs it holds a shared lock on
 //! `$NODELET_ENV_DIR/runtime.lock`, so the agent's end-to-end tests (which hold it
 //! exclusively, their agent removing sandboxes it does not know) wait for it.
 
-use std::collections::HashMap;
-use std::fs::File;
 use std::io::Read;
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use cri_client::{GrpcRuntime, RuntimeService, v1};
-use futures::FutureExt;
 use pod_lifecycle::labels;
 use pod_lifecycle::logs::{ContainerLogManager, ContainerRef, LegacySymlinks, LogRotationSettings};
+use test_env::{RuntimeLock, TestSandbox, busybox_image, unique_name, wait_until};
 
-const ENDPOINT_VAR: &str = "NODELET_CRI_ENDPOINT";
-
-/// The variables `cargo xtask setup` exports: from the process environment, else from
-/// `target/nodelet-env/env`.
-fn env_var(name: &str) -> Option<String> {
-    if let Ok(v) = std::env::var(name)
-        && !v.trim().is_empty()
-    {
-        return Some(v);
-    }
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/nodelet-env/env");
-    let text = std::fs::read_to_string(file).ok()?;
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix(name)?.strip_prefix('='))
-        .map(|v| v.trim().to_string())
-        .find(|v| !v.is_empty())
-}
-
-fn missing(why: &str) -> Option<(Arc<GrpcRuntime>, File)> {
-    let message = format!(
-        "{why}: start the environment with `cargo xtask setup` (it writes \
-         target/nodelet-env/env), or run everything with `cargo xtask test`"
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message}");
-    }
-    eprintln!("skipping: {message}");
-    None
-}
-
-/// The runtime and the shared lock on it, or `None` (after saying why) outside CI.
-async fn runtime() -> Option<(Arc<GrpcRuntime>, File)> {
-    let Some(endpoint) = env_var(ENDPOINT_VAR) else {
-        return missing(&format!("{ENDPOINT_VAR} is not set"));
-    };
-    let lock = lock_runtime_shared();
-    let runtime = match GrpcRuntime::connect(&endpoint).await {
-        Ok(r) => r,
-        Err(e) => return missing(&format!("{ENDPOINT_VAR}={endpoint}: {e}")),
-    };
-    if let Err(e) = runtime
-        .version(v1::VersionRequest {
-            version: String::new(),
-        })
-        .await
-    {
-        return missing(&format!("the runtime at {endpoint} does not answer: {e}"));
-    }
-    Some((Arc::new(runtime), lock))
-}
-
-/// A shared `flock` on `$NODELET_ENV_DIR/runtime.lock` (see the module docs), released
-/// when the file is dropped, even by a panic.
-fn lock_runtime_shared() -> File {
-    let dir = env_var("NODELET_ENV_DIR")
-        .map(PathBuf::from)
-        .filter(|d| d.is_dir())
-        .unwrap_or_else(std::env::temp_dir);
-    let path = dir.join("runtime.lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
-    file.lock_shared()
-        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
-    file
-}
-
-fn busybox() -> String {
-    env_var("NODELET_BUSYBOX_IMAGE").unwrap_or_else(|| "localhost/busybox:1".into())
-}
+/// How long a condition of the scenario is waited for.
+const WAIT: Duration = Duration::from_secs(20);
 
 /// One host-network pod with one container printing numbered lines, and its temporary
 /// directory (pod logs and symlinks). `cleanup` removes the sandbox; the directory goes
 /// with the `TempDir`.
 struct TestPod {
-    sandbox: String,
+    sandbox: TestSandbox,
     container: String,
     uid: String,
     log: PathBuf,
@@ -109,52 +36,9 @@ struct TestPod {
 
 impl TestPod {
     async fn start(rt: &GrpcRuntime) -> TestPod {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let uid = format!("logs-{}-{nanos}", std::process::id());
+        let uid = unique_name("logs");
         let dir = tempfile::tempdir().expect("tempdir");
         let log_directory = dir.path().join(format!("pods/nodelet-test_logs_{uid}"));
-        let sandbox_labels = HashMap::from([
-            (labels::POD_UID.to_string(), uid.clone()),
-            (labels::POD_NAME.to_string(), "logs".to_string()),
-            (
-                labels::POD_NAMESPACE.to_string(),
-                "nodelet-test".to_string(),
-            ),
-        ]);
-        let config = v1::PodSandboxConfig {
-            metadata: Some(v1::PodSandboxMetadata {
-                name: "logs".into(),
-                namespace: "nodelet-test".into(),
-                uid: uid.clone(),
-                attempt: 0,
-            }),
-            log_directory: log_directory.display().to_string(),
-            labels: sandbox_labels.clone(),
-            linux: Some(v1::LinuxPodSandboxConfig {
-                security_context: Some(v1::LinuxSandboxSecurityContext {
-                    namespace_options: Some(v1::NamespaceOption {
-                        network: v1::NamespaceMode::Node as i32,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let sandbox = rt
-            .run_pod_sandbox(v1::RunPodSandboxRequest {
-                config: Some(config.clone()),
-                runtime_handler: String::new(),
-            })
-            .await
-            .expect("RunPodSandbox")
-            .pod_sandbox_id;
-        let mut container_labels = sandbox_labels;
-        container_labels.insert(labels::CONTAINER_NAME.to_string(), "talker".to_string());
         // Numbered lines of about 200 bytes, about 100 KB/s: every line must be found
         // exactly once across the rotated and live files.
         let script = "i=0; pad=$(printf '%0180d' 0); \
@@ -162,87 +46,38 @@ impl TestPod {
                         j=0; while [ $j -lt 50 ]; do echo \"line $i $pad\"; i=$((i+1)); j=$((j+1)); done; \
                         sleep 0.1; \
                       done";
-        let pod = TestPod {
-            sandbox: sandbox.clone(),
-            container: String::new(),
+        let (sandbox, container) = TestSandbox::builder("nodelet-test", "logs", &uid)
+            .host_network()
+            .log_directory(&log_directory)
+            .run_with_container(rt, "talker", &busybox_image(), &["sh", "-c", script])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        TestPod {
+            sandbox,
+            container,
             uid,
             log: log_directory.join("talker/0.log"),
             dir,
-        };
-        let created = rt
-            .create_container(v1::CreateContainerRequest {
-                pod_sandbox_id: sandbox,
-                config: Some(v1::ContainerConfig {
-                    metadata: Some(v1::ContainerMetadata {
-                        name: "talker".into(),
-                        attempt: 0,
-                    }),
-                    image: Some(v1::ImageSpec {
-                        image: busybox(),
-                        ..Default::default()
-                    }),
-                    command: vec!["sh".into(), "-c".into(), script.into()],
-                    log_path: "talker/0.log".into(),
-                    labels: container_labels,
-                    ..Default::default()
-                }),
-                sandbox_config: Some(config),
-            })
-            .await;
-        let container = match created {
-            Ok(r) => r.container_id,
-            Err(e) => {
-                pod.cleanup(rt).await;
-                panic!("CreateContainer: {e}");
-            }
-        };
-        if let Err(e) = rt
-            .start_container(v1::StartContainerRequest {
-                container_id: container.clone(),
-            })
-            .await
-        {
-            pod.cleanup(rt).await;
-            panic!("StartContainer: {e}");
         }
-        TestPod { container, ..pod }
     }
 
     /// Stop and remove the sandbox (and so its container). Best effort: a failure is
     /// printed, not raised, so it never hides the test's own failure.
     async fn cleanup(&self, rt: &GrpcRuntime) {
-        if let Err(e) = rt
-            .stop_pod_sandbox(v1::StopPodSandboxRequest {
-                pod_sandbox_id: self.sandbox.clone(),
-            })
-            .await
-        {
-            eprintln!("cleanup: StopPodSandbox {}: {e}", self.sandbox);
-        }
-        if let Err(e) = rt
-            .remove_pod_sandbox(v1::RemovePodSandboxRequest {
-                pod_sandbox_id: self.sandbox.clone(),
-            })
-            .await
-        {
-            eprintln!("cleanup: RemovePodSandbox {}: {e}", self.sandbox);
+        if let Err(e) = self.sandbox.remove(rt).await {
+            eprintln!("cleanup: {e}");
         }
     }
 }
 
 #[tokio::test]
 async fn df_03_containerd_log_is_rotated_and_reopened() {
-    let Some((rt, _lock)) = runtime().await else {
+    let Some(rt) = test_env::runtime().await else {
         return;
     };
+    let _lock = RuntimeLock::shared().expect("the runtime lock");
     let pod = TestPod::start(&rt).await;
-    let result = AssertUnwindSafe(rotation_scenario(&rt, &pod))
-        .catch_unwind()
-        .await;
-    pod.cleanup(&rt).await;
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    test_env::with_cleanup(rotation_scenario(&rt, &pod), pod.cleanup(&rt)).await;
 }
 
 async fn rotation_scenario(rt: &Arc<GrpcRuntime>, pod: &TestPod) {
@@ -260,7 +95,7 @@ async fn rotation_scenario(rt: &Arc<GrpcRuntime>, pod: &TestPod) {
         .with_label_selector([(labels::POD_UID.to_string(), pod.uid.clone())]);
 
     // containerd creates the log at start; the symlink goes to it (CRI-14).
-    wait_until("the log file exists", || pod.log.exists()).await;
+    wait_until("the log file exists", WAIT, || pod.log.exists()).await;
     let status = rt
         .container_status(v1::ContainerStatusRequest {
             container_id: pod.container.clone(),
@@ -309,7 +144,7 @@ async fn rotation_scenario(rt: &Arc<GrpcRuntime>, pod: &TestPod) {
 
     // containerd keeps writing, into the reopened file.
     let size = std::fs::metadata(&pod.log).unwrap().len();
-    wait_until("the reopened log grows", || {
+    wait_until("the reopened log grows", WAIT, || {
         std::fs::metadata(&pod.log).is_ok_and(|m| m.len() > size)
     })
     .await;
@@ -412,12 +247,4 @@ fn line_numbers(path: &Path) -> Vec<u64> {
                 .unwrap_or_else(|| panic!("no line number in {line:?}"))
         })
         .collect()
-}
-
-async fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

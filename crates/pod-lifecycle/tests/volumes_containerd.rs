@@ -2,243 +2,48 @@
 //! containerd at `$NODELET_CRI_ENDPOINT` (set by `cargo xtask setup`). Containers read and
 //! write their mounts, and report what they saw through their termination message.
 //!
-//! Without the environment each test prints how to start it and passes, except with
-//! `CI=true`, where it fails: CI must never pass by skipping.
+//! The harness is `tests/common` (on `test_env`): the environment comes from the process or
+//! from `target/nodelet-env/env`; without it each test prints how to start it and passes,
+//! except with `CI=true`, where it fails: CI must never pass by skipping. Each test holds a
+//! shared lock on the runtime while it runs, and its clean-up checks that nothing stays
+//! mounted.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
-use cri_client::{GrpcRuntime, RuntimeService, v1};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{Node, status_of};
+use cri_client::{RuntimeService, v1};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, ContainerStatus, EmptyDirVolumeSource,
-    HostPathVolumeSource, KeyToPath, Pod, PodSpec, PodStatus, SecretVolumeSource, Volume,
-    VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, HostPathVolumeSource,
+    KeyToPath, Pod, PodStatus, SecretVolumeSource, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pod_lifecycle::labels;
-use pod_lifecycle::pleg::{Pleg, PlegConfig};
-use pod_lifecycle::worker::{
-    MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, SourceObjects, SystemClock, WorkerConfig,
-};
-use volume_manager::objects::InMemoryObjects;
-use volume_manager::{VolumeManager, VolumeManagerConfig};
+use test_env::{mounts_under, wait_until};
 
-async fn runtime() -> Option<Arc<GrpcRuntime>> {
-    let message = "NODELET_CRI_ENDPOINT is not set: start the environment with \
-                   `cargo xtask setup` (or run `cargo xtask test`)";
-    let Ok(endpoint) = std::env::var("NODELET_CRI_ENDPOINT") else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{message}");
-        }
-        eprintln!("skipping: {message}");
-        return None;
-    };
-    let rt = GrpcRuntime::connect(&endpoint)
-        .await
-        .unwrap_or_else(|e| panic!("NODELET_CRI_ENDPOINT={endpoint}: {e}"));
-    Some(Arc::new(rt))
-}
-
-/// Workers, PLEG and a volume manager over a temporary root directory.
-struct Node {
-    runtime: Arc<GrpcRuntime>,
-    workers: Arc<PodWorkers>,
-    statuses: MemoryStatusSink,
-    events: MemoryEvents,
-    objects: InMemoryObjects,
-    volumes: VolumeManager,
-    root: tempfile::TempDir,
-    uids: Vec<String>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Node {
-    fn start(runtime: Arc<GrpcRuntime>) -> Node {
-        let root = tempfile::Builder::new()
-            .prefix("nodelet-volumes-")
-            .tempdir()
-            .unwrap();
-        let objects = InMemoryObjects::new();
-        let volumes = VolumeManager::new(
-            VolumeManagerConfig::new(root.path()),
-            Arc::new(objects.clone()),
-        )
-        .unwrap();
-        let statuses = MemoryStatusSink::new();
-        let events = MemoryEvents::new();
-        let host = PodHost {
-            status: Arc::new(statuses.clone()),
-            events: Arc::new(events.clone()),
-            clock: Arc::new(SystemClock),
-            volumes: Arc::new(volumes.clone()),
-            objects: Arc::new(SourceObjects(Arc::new(objects.clone()))),
-            ..PodHost::new(runtime.clone(), runtime.clone())
-        };
-        let config = WorkerConfig {
-            pod_logs_dir: root.path().join("logs"),
-            root_dir: Some(root.path().to_path_buf()),
-            // Failed mounts are retried quickly here.
-            error_backoff: Duration::from_millis(500),
-            ..WorkerConfig::default()
-        };
-        let workers = Arc::new(PodWorkers::new(host, config));
-        let (pleg, mut pleg_events) = Pleg::new(runtime.clone(), PlegConfig::default());
-        let run = tokio::spawn(async move { pleg.run(std::future::pending()).await });
-        let wake = tokio::spawn({
-            let workers = workers.clone();
-            async move {
-                while let Some(e) = pleg_events.recv().await {
-                    workers.wake(&e.pod_uid);
-                }
-            }
-        });
-        Node {
-            runtime,
-            workers,
-            statuses,
-            events,
-            objects,
-            volumes,
-            root,
-            uids: Vec::new(),
-            tasks: vec![run, wake],
-        }
-    }
-
-    fn run(&mut self, pod: Pod) -> String {
-        let uid = pod.metadata.uid.clone().unwrap();
-        self.uids.push(uid.clone());
-        self.workers.update_pod(pod);
-        uid
-    }
-
-    fn pod_dir(&self, uid: &str) -> PathBuf {
-        self.root.path().join("pods").join(uid)
-    }
-
-    async fn wait_for(&self, uid: &str, what: &str, ok: impl Fn(&PodStatus) -> bool) -> PodStatus {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.statuses.get(uid)
-                && ok(&status)
-            {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let events: Vec<String> = self
-                    .events
-                    .all()
-                    .iter()
-                    .map(|e| format!("{}: {}", e.reason, e.message))
-                    .collect();
-                panic!(
-                    "{uid}: {what} never happened; events {events:#?}; last status {:#?}",
-                    self.statuses.get(uid)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Terminate the pod through its worker (unmounting its volumes) and wait.
-    async fn delete(&self, pod: &Pod) {
-        let uid = pod.metadata.uid.clone().unwrap();
-        self.workers.terminate_pod(pod.clone(), Some(1));
-        tokio::time::timeout(Duration::from_secs(60), self.workers.wait_terminated(&uid))
-            .await
-            .expect("the pod terminates");
-    }
-
-    /// Stop everything, remove what is left in the runtime and every mount under the root.
-    async fn cleanup(self) {
-        self.workers.shutdown();
-        for t in &self.tasks {
-            t.abort();
-        }
-        for uid in &self.uids {
-            let sandboxes = self
-                .runtime
-                .list_pod_sandbox(v1::ListPodSandboxRequest {
-                    filter: Some(v1::PodSandboxFilter {
-                        label_selector: [(labels::POD_UID.to_string(), uid.clone())].into(),
-                        ..Default::default()
-                    }),
-                })
-                .await
-                .map(|r| r.items)
-                .unwrap_or_default();
-            for s in sandboxes {
-                let _ = self
-                    .runtime
-                    .stop_pod_sandbox(v1::StopPodSandboxRequest {
-                        pod_sandbox_id: s.id.clone(),
-                    })
-                    .await;
-                let _ = self
-                    .runtime
-                    .remove_pod_sandbox(v1::RemovePodSandboxRequest {
-                        pod_sandbox_id: s.id,
-                    })
-                    .await;
-            }
-            let _ = self.volumes.unmount_pod(uid);
-        }
-        assert_eq!(
-            mounts_under(self.root.path()),
-            Vec::<String>::new(),
-            "nothing stays mounted under the root"
-        );
-    }
-}
-
-/// Mount points below `dir`, from this process's mount table.
-fn mounts_under(dir: &Path) -> Vec<String> {
-    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let prefix = dir.to_string_lossy().into_owned();
-    table
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|m| m.starts_with(&prefix))
-        .map(str::to_owned)
-        .collect()
-}
-
-fn unique(name: &str) -> String {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    format!("{name}-{}-{n}", std::process::id())
+/// Workers, PLEG and a volume manager over the node's root directory; failed mounts are
+/// retried quickly.
+async fn start_node() -> Option<Node> {
+    let builder = Node::builder().await?.volumes();
+    Some(
+        builder
+            .config(|c| c.error_backoff = Duration::from_millis(500))
+            .start(),
+    )
 }
 
 fn pod(name: &str, policy: &str, volumes: Vec<Volume>, containers: Vec<Container>) -> Pod {
-    let uid = unique(name);
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(uid.clone()),
-            namespace: Some("nodelet-volume-test".into()),
-            uid: Some(uid),
-            ..Default::default()
-        },
-        spec: Some(PodSpec {
-            restart_policy: Some(policy.into()),
-            termination_grace_period_seconds: Some(1),
-            volumes: Some(volumes),
-            containers,
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    let mut pod = common::pod("nodelet-volume-test", name, policy, 1, containers);
+    pod.spec.as_mut().unwrap().volumes = Some(volumes);
+    pod
 }
 
 fn container(name: &str, script: &str, mounts: Vec<VolumeMount>) -> Container {
     Container {
-        name: name.into(),
-        image: Some(
-            std::env::var("NODELET_BUSYBOX_IMAGE").unwrap_or_else(|_| "localhost/busybox:1".into()),
-        ),
-        command: Some(vec!["sh".into(), "-c".into(), script.into()]),
         volume_mounts: Some(mounts),
-        ..Default::default()
+        ..common::container(name, script)
     }
 }
 
@@ -258,16 +63,6 @@ fn empty_dir(name: &str) -> Volume {
     }
 }
 
-fn status_of<'a>(status: &'a PodStatus, name: &str) -> &'a ContainerStatus {
-    status
-        .container_statuses
-        .iter()
-        .flatten()
-        .chain(status.init_container_statuses.iter().flatten())
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no status for {name}: {status:#?}"))
-}
-
 /// The termination message of a container that exited.
 fn message(status: &PodStatus, name: &str) -> String {
     status_of(status, name)
@@ -285,8 +80,9 @@ fn waiting_reason(status: &PodStatus, name: &str) -> Option<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vo_02_real_empty_dir_survives_a_container_restart_and_goes_with_the_pod() {
-    let Some(rt) = runtime().await else { return };
-    let mut node = Node::start(rt);
+    let Some(node) = start_node().await else {
+        return;
+    };
     // The first run leaves a file and fails; the restarted container finds it and stays.
     let script = "if [ -f /cache/seen ]; then sleep 3600; else echo once > /cache/seen; exit 1; fi";
     let p = pod(
@@ -306,7 +102,7 @@ async fn vo_02_real_empty_dir_survives_a_container_restart_and_goes_with_the_pod
         .join("volumes/kubernetes.io~empty-dir/cache");
     assert_eq!(std::fs::read_to_string(dir.join("seen")).unwrap(), "once\n");
 
-    node.delete(&p).await;
+    node.delete(&p, 1).await;
     assert!(
         !node.pod_dir(&uid).exists(),
         "pods/<uid> removed with the pod"
@@ -316,8 +112,9 @@ async fn vo_02_real_empty_dir_survives_a_container_restart_and_goes_with_the_pod
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vo_15_real_read_only_mount_gives_erofs_in_the_container() {
-    let Some(rt) = runtime().await else { return };
-    let mut node = Node::start(rt);
+    let Some(node) = start_node().await else {
+        return;
+    };
     let mut ro = mount("data", "/data");
     ro.read_only = Some(true);
     let p = pod(
@@ -351,14 +148,15 @@ async fn vo_15_real_read_only_mount_gives_erofs_in_the_container() {
     let error = message(&status, "writer");
     assert!(error.contains("Read-only file system"), "{error}");
     assert_eq!(message(&status, "rw"), "written\n");
-    node.delete(&p).await;
+    node.delete(&p, 1).await;
     node.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vo_16_real_sub_path_escape_through_a_planted_symlink_is_create_container_config_error() {
-    let Some(rt) = runtime().await else { return };
-    let mut node = Node::start(rt);
+    let Some(node) = start_node().await else {
+        return;
+    };
     // The init container plants a symlink to the host's /etc (as seen from the host) in the
     // shared volume; the app container asks for it as a subPath.
     let mut escape = mount("shared", "/escaped");
@@ -388,19 +186,21 @@ async fn vo_16_real_sub_path_escape_through_a_planted_symlink_is_create_containe
     // Nothing was bind-mounted for it.
     assert!(
         mounts_under(&node.pod_dir(&uid))
+            .unwrap()
             .iter()
-            .all(|m| !m.contains("volume-subpaths")),
+            .all(|m| !m.to_string_lossy().contains("volume-subpaths")),
         "{:?}",
         mounts_under(&node.pod_dir(&uid))
     );
-    node.delete(&p).await;
+    node.delete(&p, 1).await;
     node.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vo_17_real_container_reads_its_managed_etc_hosts() {
-    let Some(rt) = runtime().await else { return };
-    let mut node = Node::start(rt);
+    let Some(node) = start_node().await else {
+        return;
+    };
     let p = pod(
         "hosts",
         "Always",
@@ -424,11 +224,12 @@ async fn vo_17_real_container_reads_its_managed_etc_hosts() {
     let copy = node
         .pod_dir(&uid)
         .join("volumes/kubernetes.io~empty-dir/out/hosts");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !copy.exists() {
-        assert!(Instant::now() < deadline, "the container wrote no copy");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(
+        "the container wrote its copy",
+        Duration::from_secs(10),
+        || copy.exists(),
+    )
+    .await;
     let hosts = std::fs::read_to_string(&copy).unwrap();
     let ip = status.pod_ip.clone().unwrap();
     let name = p.metadata.name.clone().unwrap();
@@ -442,14 +243,15 @@ async fn vo_17_real_container_reads_its_managed_etc_hosts() {
             .any(|l| l.starts_with(&ip) && l.contains(&name)),
         "{ip} → {name} in {hosts}"
     );
-    node.delete(&p).await;
+    node.delete(&p, 1).await;
     node.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vo_05_vo_09_real_failed_mounts_keep_the_pod_pending_with_failed_mount_events() {
-    let Some(rt) = runtime().await else { return };
-    let mut node = Node::start(rt);
+    let Some(node) = start_node().await else {
+        return;
+    };
     let missing = format!("/nonexistent-nodelet-{}", std::process::id());
     let p = pod(
         "failedmount",
@@ -483,7 +285,7 @@ async fn vo_05_vo_09_real_failed_mounts_keep_the_pod_pending_with_failed_mount_e
             vec![mount("host", "/host"), mount("cfg", "/cfg")],
         )],
     );
-    node.objects.set_config_map(ConfigMap {
+    node.objects().set_config_map(ConfigMap {
         metadata: ObjectMeta {
             name: Some("settings".into()),
             namespace: Some("nodelet-volume-test".into()),
@@ -493,29 +295,25 @@ async fn vo_05_vo_09_real_failed_mounts_keep_the_pod_pending_with_failed_mount_e
         ..Default::default()
     });
     let uid = node.run(p.clone());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let messages = loop {
-        let messages: Vec<String> = node
-            .events
+    let failed_mounts = || -> Vec<String> {
+        node.events
             .with_reason("FailedMount")
             .into_iter()
             .map(|e| e.message)
-            .collect();
-        if messages
+            .collect()
+    };
+    let messages = test_env::poll(Duration::from_secs(30), || {
+        let messages = failed_mounts();
+        let both = messages
             .iter()
             .any(|m| m.contains("hostPath type check failed"))
             && messages
                 .iter()
-                .any(|m| m.contains("non-existent config key"))
-        {
-            break messages;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "FailedMount events: {messages:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+                .any(|m| m.contains("non-existent config key"));
+        both.then_some(messages)
+    })
+    .await
+    .unwrap_or_else(|| panic!("FailedMount events: {:#?}", failed_mounts()));
     assert!(
         messages.iter().any(|m| m.contains(&format!(
             "hostPath type check failed: {missing} is not a directory"
@@ -549,17 +347,18 @@ async fn vo_05_vo_09_real_failed_mounts_keep_the_pod_pending_with_failed_mount_e
         sandboxes.is_empty(),
         "no sandbox before the volumes are mounted"
     );
-    node.delete(&p).await;
+    node.delete(&p, 1).await;
     node.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vo_13_real_every_volume_type_is_readable_and_nothing_is_left_after_deletion() {
-    let Some(rt) = runtime().await else { return };
-    let mut node = Node::start(rt);
+    let Some(node) = start_node().await else {
+        return;
+    };
     let host_dir = tempfile::tempdir().unwrap();
     std::fs::write(host_dir.path().join("host.txt"), "from the host").unwrap();
-    node.objects.set_config_map(ConfigMap {
+    node.objects().set_config_map(ConfigMap {
         metadata: ObjectMeta {
             name: Some("web".into()),
             namespace: Some("nodelet-volume-test".into()),
@@ -568,15 +367,16 @@ async fn vo_13_real_every_volume_type_is_readable_and_nothing_is_left_after_dele
         data: Some([("index.html".to_string(), "hello".to_string())].into()),
         ..Default::default()
     });
-    node.objects.set_secret(k8s_openapi::api::core::v1::Secret {
-        metadata: ObjectMeta {
-            name: Some("creds".into()),
-            namespace: Some("nodelet-volume-test".into()),
+    node.objects()
+        .set_secret(k8s_openapi::api::core::v1::Secret {
+            metadata: ObjectMeta {
+                name: Some("creds".into()),
+                namespace: Some("nodelet-volume-test".into()),
+                ..Default::default()
+            },
+            string_data: Some([("password".to_string(), "s3cret".to_string())].into()),
             ..Default::default()
-        },
-        string_data: Some([("password".to_string(), "s3cret".to_string())].into()),
-        ..Default::default()
-    });
+        });
     let volumes = vec![
         empty_dir("scratch"),
         Volume {
@@ -665,8 +465,11 @@ async fn vo_13_real_every_volume_type_is_readable_and_nothing_is_left_after_dele
         Some(format!("from the hosthellos3cret{name}").as_str())
     );
 
-    node.delete(&p).await;
-    assert_eq!(mounts_under(&node.pod_dir(&uid)), Vec::<String>::new());
+    node.delete(&p, 1).await;
+    assert_eq!(
+        mounts_under(&node.pod_dir(&uid)).unwrap(),
+        Vec::<PathBuf>::new()
+    );
     assert!(!node.pod_dir(&uid).exists(), "pods/<uid> removed");
     assert_eq!(
         std::fs::read_to_string(host_dir.path().join("host.txt")).unwrap(),

@@ -2,187 +2,22 @@
 //! `cargo xtask setup`): a real crash loop, an OOM kill and a graceful stop of a shell that
 //! traps TERM, with the PLEG waking the workers as in the agent.
 //!
-//! Without the environment each test prints how to start it and passes, except with
-//! `CI=true`, where it fails: CI must never pass by skipping.
+//! The harness is `tests/common` (on `test_env`): the environment comes from the process or
+//! from `target/nodelet-env/env`; without it each test prints how to start it and passes,
+//! except with `CI=true`, where it fails: CI must never pass by skipping. Each test holds a
+//! shared lock on the runtime while it runs.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use cri_client::{GrpcRuntime, RuntimeService, v1};
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus, ResourceRequirements};
+use common::{Node, container, terminated};
+use k8s_openapi::api::core::v1::{Container, Pod, PodStatus, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use pod_lifecycle::labels;
-use pod_lifecycle::pleg::{Pleg, PlegConfig};
-use pod_lifecycle::worker::{
-    MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, SystemClock, WorkerConfig, WorkerPhase,
-};
-
-async fn runtime() -> Option<Arc<GrpcRuntime>> {
-    let message = "NODELET_CRI_ENDPOINT is not set: start the environment with \
-                   `cargo xtask setup` (or run `cargo xtask test`)";
-    let Ok(endpoint) = std::env::var("NODELET_CRI_ENDPOINT") else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{message}");
-        }
-        eprintln!("skipping: {message}");
-        return None;
-    };
-    let rt = GrpcRuntime::connect(&endpoint)
-        .await
-        .unwrap_or_else(|e| panic!("NODELET_CRI_ENDPOINT={endpoint}: {e}"));
-    Some(Arc::new(rt))
-}
-
-/// Workers + PLEG on the real runtime; removes every sandbox of its pods when dropped.
-struct Node {
-    runtime: Arc<GrpcRuntime>,
-    workers: Arc<PodWorkers>,
-    statuses: MemoryStatusSink,
-    events: MemoryEvents,
-    uids: Vec<String>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Node {
-    fn start(runtime: Arc<GrpcRuntime>) -> Node {
-        let statuses = MemoryStatusSink::new();
-        let events_log = MemoryEvents::new();
-        let host = PodHost {
-            status: Arc::new(statuses.clone()),
-            events: Arc::new(events_log.clone()),
-            clock: Arc::new(SystemClock),
-            ..PodHost::new(runtime.clone(), runtime.clone())
-        };
-        let config = WorkerConfig {
-            pod_logs_dir: std::env::temp_dir().join("nodelet-worker-containerd"),
-            root_dir: Some(std::env::temp_dir().join("nodelet-worker-containerd-root")),
-            ..WorkerConfig::default()
-        };
-        let workers = Arc::new(PodWorkers::new(host, config));
-        let (pleg, mut events) = Pleg::new(runtime.clone(), PlegConfig::default());
-        let run = tokio::spawn(async move { pleg.run(std::future::pending()).await });
-        let wake = tokio::spawn({
-            let workers = workers.clone();
-            async move {
-                while let Some(e) = events.recv().await {
-                    workers.wake(&e.pod_uid);
-                }
-            }
-        });
-        Node {
-            runtime,
-            workers,
-            statuses,
-            events: events_log,
-            uids: Vec::new(),
-            tasks: vec![run, wake],
-        }
-    }
-
-    fn run(&mut self, pod: Pod) {
-        self.uids.push(pod.metadata.uid.clone().unwrap());
-        self.workers.update_pod(pod);
-    }
-
-    async fn wait_for(&self, uid: &str, what: &str, ok: impl Fn(&PodStatus) -> bool) -> PodStatus {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.statuses.get(uid)
-                && ok(&status)
-            {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let view =
-                    pod_lifecycle::pleg::pod_runtime_status(self.runtime.as_ref(), uid).await;
-                eprintln!("VIEW {view:#?}");
-                let events: Vec<String> = self
-                    .events
-                    .all()
-                    .iter()
-                    .map(|e| format!("{}: {}", e.reason, e.message))
-                    .collect();
-                panic!(
-                    "{uid}: {what} never happened; events {events:#?}; last status {:?}",
-                    self.statuses.get(uid)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn cleanup(&self) {
-        self.workers.shutdown();
-        for t in &self.tasks {
-            t.abort();
-        }
-        for uid in &self.uids {
-            let sandboxes = self
-                .runtime
-                .list_pod_sandbox(v1::ListPodSandboxRequest {
-                    filter: Some(v1::PodSandboxFilter {
-                        label_selector: [(labels::POD_UID.to_string(), uid.clone())].into(),
-                        ..Default::default()
-                    }),
-                })
-                .await
-                .map(|r| r.items)
-                .unwrap_or_default();
-            for s in sandboxes {
-                let _ = self
-                    .runtime
-                    .stop_pod_sandbox(v1::StopPodSandboxRequest {
-                        pod_sandbox_id: s.id.clone(),
-                    })
-                    .await;
-                let _ = self
-                    .runtime
-                    .remove_pod_sandbox(v1::RemovePodSandboxRequest {
-                        pod_sandbox_id: s.id,
-                    })
-                    .await;
-            }
-        }
-    }
-}
-
-fn unique(name: &str) -> String {
-    format!(
-        "{name}-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().subsec_nanos() % 100_000
-    )
-}
+use pod_lifecycle::worker::WorkerPhase;
 
 fn pod(name: &str, policy: &str, containers: Vec<Container>) -> Pod {
-    let uid = unique(name);
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(uid.clone()),
-            namespace: Some("nodelet-worker-test".into()),
-            uid: Some(uid),
-            ..Default::default()
-        },
-        spec: Some(PodSpec {
-            restart_policy: Some(policy.into()),
-            termination_grace_period_seconds: Some(10),
-            containers,
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn container(name: &str, script: &str) -> Container {
-    Container {
-        name: name.into(),
-        image: Some(
-            std::env::var("NODELET_BUSYBOX_IMAGE").unwrap_or_else(|_| "localhost/busybox:1".into()),
-        ),
-        command: Some(vec!["sh".into(), "-c".into(), script.into()]),
-        ..Default::default()
-    }
+    common::pod("nodelet-worker-test", name, policy, 10, containers)
 }
 
 fn first(status: &PodStatus) -> k8s_openapi::api::core::v1::ContainerStatus {
@@ -191,11 +26,11 @@ fn first(status: &PodStatus) -> k8s_openapi::api::core::v1::ContainerStatus {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rp_06_real_crash_loop_restart_counts_and_waiting_reason() {
-    let Some(rt) = runtime().await else { return };
-    let mut node = Node::start(rt);
+    let Some(node) = Node::start().await else {
+        return;
+    };
     let p = pod("crash", "Always", vec![container("app", "exit 2")]);
-    let uid = p.metadata.uid.clone().unwrap();
-    node.run(p);
+    let uid = node.run(p);
     // First start, an immediate restart, then 10 s of back-off before the third run.
     let status = node
         .wait_for(&uid, "restartCount 2 in CrashLoopBackOff", |s| {
@@ -219,21 +54,17 @@ async fn rp_06_real_crash_loop_restart_counts_and_waiting_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ph_20_real_oom_kill_is_reported_oom_killed() {
-    let Some(rt) = runtime().await else { return };
-    let mut node = Node::start(rt);
+    let Some(node) = Node::start().await else {
+        return;
+    };
     let mut c = container("hog", "dd if=/dev/zero of=/dev/null bs=64M count=1");
     c.resources = Some(ResourceRequirements {
         limits: Some([("memory".to_string(), Quantity("32Mi".into()))].into()),
         ..Default::default()
     });
     let p = pod("oom", "Never", vec![c]);
-    let uid = p.metadata.uid.clone().unwrap();
-    node.run(p);
-    let status = node
-        .wait_for(&uid, "phase Failed", |s| {
-            s.phase.as_deref() == Some("Failed")
-        })
-        .await;
+    let uid = node.run(p);
+    let status = node.wait_phase(&uid, "Failed").await;
     let terminated = first(&status).state.unwrap().terminated.unwrap();
     assert_eq!(
         terminated.reason.as_deref(),
@@ -246,12 +77,12 @@ async fn ph_20_real_oom_kill_is_reported_oom_killed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tm_01_real_graceful_stop_of_a_shell_trapping_term() {
-    let Some(rt) = runtime().await else { return };
-    let mut node = Node::start(rt.clone());
+    let Some(node) = Node::start().await else {
+        return;
+    };
     let script = "trap 'echo bye; exit 0' TERM; sleep 3600 & wait";
     let p = pod("graceful", "Always", vec![container("app", script)]);
-    let uid = p.metadata.uid.clone().unwrap();
-    node.run(p.clone());
+    let uid = node.run(p.clone());
     node.wait_for(&uid, "Running", |s| {
         first(s)
             .state
@@ -280,8 +111,9 @@ async fn tm_01_real_graceful_stop_of_a_shell_trapping_term() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lc_19_real_termination_message_file_is_read_and_capped_at_4096_bytes() {
-    let Some(rt) = runtime().await else { return };
-    let mut node = Node::start(rt);
+    let Some(node) = Node::start().await else {
+        return;
+    };
     // A short message at the default path; and 5000 bytes at a custom path, of which the
     // last 4096 are kept (the kubelet reads the file's tail).
     let short = container("short", "printf 'all done' > /dev/termination-log; exit 0");
@@ -291,22 +123,9 @@ async fn lc_19_real_termination_message_file_is_read_and_capped_at_4096_bytes() 
     );
     long.termination_message_path = Some("/tmp/msg".into());
     let p = pod("termmsg", "Never", vec![short, long]);
-    let uid = p.metadata.uid.clone().unwrap();
-    node.run(p);
-    let status = node
-        .wait_for(&uid, "phase Failed", |s| {
-            s.phase.as_deref() == Some("Failed")
-        })
-        .await;
-    let by_name = |name: &str| {
-        status
-            .container_statuses
-            .iter()
-            .flatten()
-            .find(|c| c.name == name)
-            .and_then(|c| c.state.as_ref()?.terminated.clone())
-            .unwrap()
-    };
+    let uid = node.run(p);
+    let status = node.wait_phase(&uid, "Failed").await;
+    let by_name = |name: &str| terminated(&status, name);
     assert_eq!(by_name("short").message.as_deref(), Some("all done"));
     let long = by_name("long").message.unwrap();
     assert_eq!(long.len(), 4096);
@@ -316,8 +135,9 @@ async fn lc_19_real_termination_message_file_is_read_and_capped_at_4096_bytes() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lc_20_real_fallback_to_logs_on_error_takes_the_last_80_lines() {
-    let Some(rt) = runtime().await else { return };
-    let mut node = Node::start(rt);
+    let Some(node) = Node::start().await else {
+        return;
+    };
     let mut failing = container(
         "failing",
         "for i in $(seq 1 100); do echo line $i; done; exit 1",
@@ -326,22 +146,9 @@ async fn lc_20_real_fallback_to_logs_on_error_takes_the_last_80_lines() {
     let mut fine = container("fine", "echo only logs; exit 0");
     fine.termination_message_policy = Some("FallbackToLogsOnError".into());
     let p = pod("fallback", "Never", vec![failing, fine]);
-    let uid = p.metadata.uid.clone().unwrap();
-    node.run(p);
-    let status = node
-        .wait_for(&uid, "phase Failed", |s| {
-            s.phase.as_deref() == Some("Failed")
-        })
-        .await;
-    let of = |name: &str| {
-        status
-            .container_statuses
-            .iter()
-            .flatten()
-            .find(|c| c.name == name)
-            .and_then(|c| c.state.as_ref()?.terminated.clone())
-            .unwrap()
-    };
+    let uid = node.run(p);
+    let status = node.wait_phase(&uid, "Failed").await;
+    let of = |name: &str| terminated(&status, name);
     let message = of("failing").message.unwrap();
     let lines: Vec<&str> = message.lines().collect();
     assert_eq!(lines.len(), 80, "{message}");

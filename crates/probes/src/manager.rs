@@ -31,6 +31,8 @@ type WorkerKey = (String, String, ProbeKind);
 struct PodEntry {
     feed: PodStatusFeed,
     terminating: bool,
+    /// Containers whose invalid probes were already logged (once per container).
+    reported_invalid: std::collections::HashSet<String>,
 }
 
 #[derive(Default)]
@@ -229,7 +231,13 @@ impl ProbeManager {
                 continue;
             }
             if let Err(e) = validate_container_probes(pod, container) {
-                tracing::warn!(pod = %pod_ref, pod_uid = %pod_ref.uid, error = %e, "container probes are invalid: not probed");
+                let first = st
+                    .pods
+                    .get_mut(&pod_ref.uid)
+                    .is_some_and(|p| p.reported_invalid.insert(container.name.clone()));
+                if first {
+                    tracing::warn!(pod = %pod_ref, pod_uid = %pod_ref.uid, error = %e, "container probes are invalid: not probed");
+                }
                 errors.push(e);
                 continue;
             }

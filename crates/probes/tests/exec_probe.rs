@@ -4,53 +4,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cri_client::fake::{BUSYBOX_IMAGE, FakeRuntime};
-use cri_client::{RuntimeService, v1};
+use cri_client::v1;
 use k8s_openapi::api::core::v1::{Container, EnvVar, ExecAction};
 use probes::{Error, ExecProbe, ProbeHandler, ProbeOutcome, ProbeTarget};
+use test_env::TestSandbox;
 
 async fn running_container(fake: &FakeRuntime) -> String {
-    let sandbox = fake
-        .run_pod_sandbox(v1::RunPodSandboxRequest {
-            config: Some(v1::PodSandboxConfig {
-                metadata: Some(v1::PodSandboxMetadata {
-                    name: "demo".into(),
-                    namespace: "default".into(),
-                    uid: "uid-1".into(),
-                    attempt: 0,
-                }),
-                ..Default::default()
-            }),
-            runtime_handler: String::new(),
-        })
-        .await
-        .unwrap()
-        .pod_sandbox_id;
-    let id = fake
-        .create_container(v1::CreateContainerRequest {
-            pod_sandbox_id: sandbox,
-            config: Some(v1::ContainerConfig {
-                metadata: Some(v1::ContainerMetadata {
-                    name: "app".into(),
-                    attempt: 0,
-                }),
-                image: Some(v1::ImageSpec {
-                    image: BUSYBOX_IMAGE.into(),
-                    ..Default::default()
-                }),
-                command: vec!["sleep".into(), "infinity".into()],
-                ..Default::default()
-            }),
-            sandbox_config: None,
-        })
-        .await
-        .unwrap()
-        .container_id;
-    fake.start_container(v1::StartContainerRequest {
-        container_id: id.clone(),
-    })
-    .await
-    .unwrap();
-    id
+    let sleeper = TestSandbox::builder("default", "demo", "uid-1").run_with_container(
+        fake,
+        "app",
+        BUSYBOX_IMAGE,
+        &["sleep", "infinity"],
+    );
+    sleeper.await.unwrap().1
 }
 
 fn exec(fake: &FakeRuntime, cmd: &[&str]) -> ExecProbe {

@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cri_client::fake::{BUSYBOX_IMAGE, FakeRuntime};
-use cri_client::{RuntimeService, v1};
+use cri_client::v1;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, ExecAction, Probe};
 use probes::{ProbeClock, ProbeKind, ProbeManager, ProbeResult};
 use support::{Scripted, Step, UID, container, pod, probe, running, status};
+use test_env::TestSandbox;
 use tokio::time::Instant;
 
 const T0: Timestamp = Timestamp::constant(1_767_225_600, 0);
@@ -24,49 +25,13 @@ async fn at(start: Instant, secs: f64) {
 
 /// A running container in the fake runtime; returns its id.
 async fn start_container(fake: &FakeRuntime, name: &str) -> String {
-    let sandbox_config = v1::PodSandboxConfig {
-        metadata: Some(v1::PodSandboxMetadata {
-            name: "demo".into(),
-            namespace: "default".into(),
-            uid: UID.into(),
-            attempt: 0,
-        }),
-        ..Default::default()
-    };
-    let sandbox = fake
-        .run_pod_sandbox(v1::RunPodSandboxRequest {
-            config: Some(sandbox_config.clone()),
-            runtime_handler: String::new(),
-        })
-        .await
-        .unwrap()
-        .pod_sandbox_id;
-    let id = fake
-        .create_container(v1::CreateContainerRequest {
-            pod_sandbox_id: sandbox,
-            config: Some(v1::ContainerConfig {
-                metadata: Some(v1::ContainerMetadata {
-                    name: name.into(),
-                    attempt: 0,
-                }),
-                image: Some(v1::ImageSpec {
-                    image: BUSYBOX_IMAGE.into(),
-                    ..Default::default()
-                }),
-                command: vec!["sleep".into(), "infinity".into()],
-                ..Default::default()
-            }),
-            sandbox_config: Some(sandbox_config),
-        })
-        .await
-        .unwrap()
-        .container_id;
-    fake.start_container(v1::StartContainerRequest {
-        container_id: id.clone(),
-    })
-    .await
-    .unwrap();
-    id
+    let sleeper = TestSandbox::builder("default", "demo", UID).run_with_container(
+        fake,
+        name,
+        BUSYBOX_IMAGE,
+        &["sleep", "infinity"],
+    );
+    sleeper.await.unwrap().1
 }
 
 fn exec_probe(cmd: &str, timeout: i32) -> Probe {

@@ -11,10 +11,13 @@
 //! One nodelet per runtime at a time: like the kubelet, nodelet owns the runtime and kills
 //! every sandbox it does not know (housekeeping's orphan removal, TM-10), so two agents on
 //! one containerd kill each other's pods, and an agent kills the sandboxes of any other test
-//! that shares the runtime. A `Node` therefore holds an exclusive lock on
-//! `$NODELET_ENV_DIR/runtime.lock` (the temporary directory without it) for its lifetime.
-//! That serializes the tests of this binary; other suites that create sandboxes on the same
-//! containerd stay out of the agent's way by holding a shared lock on the same file.
+//! that shares the runtime. A `Node` therefore holds the runtime lock exclusively
+//! (`test_env::RuntimeLock`) for its lifetime. That serializes the tests of this binary;
+//! other suites that create sandboxes on the same containerd stay out of the agent's way by
+//! holding it shared.
+//!
+//! The environment's variables (from the process, else `target/nodelet-env/env`), the
+//! skip-or-fail when it is missing, the lock and the mount table come from `test_env`.
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
@@ -29,31 +32,14 @@ use std::time::{Duration, Instant};
 
 use cri_client::{GrpcRuntime, ImageService as _, RuntimeService, v1};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use test_env::{RuntimeLock, labels};
 
-/// Where `cargo xtask setup` tells tests the CRI socket is.
-pub const ENDPOINT_VAR: &str = "NODELET_CRI_ENDPOINT";
-/// The busybox image setup imports.
-pub const BUSYBOX: &str = "localhost/busybox:1";
-/// How to get the environment.
-pub const SETUP_HINT: &str =
-    "start the environment with `cargo xtask setup` or run `cargo xtask test`";
 /// Set to keep each test's directory (manifests, config, nodelet's log).
 pub const KEEP_VAR: &str = "NODELET_E2E_KEEP";
 /// The longest any single condition is waited for.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// The pause between two polls.
 pub const POLL: Duration = Duration::from_millis(200);
-
-/// The CRI labels nodelet puts on sandboxes and containers.
-pub const POD_NAME_LABEL: &str = "io.kubernetes.pod.name";
-/// See [`POD_NAME_LABEL`].
-pub const POD_NAMESPACE_LABEL: &str = "io.kubernetes.pod.namespace";
-/// See [`POD_NAME_LABEL`].
-pub const POD_UID_LABEL: &str = "io.kubernetes.pod.uid";
-/// See [`POD_NAME_LABEL`].
-pub const CONTAINER_NAME_LABEL: &str = "io.kubernetes.container.name";
-/// The container annotation holding its restart count.
-pub const RESTART_COUNT_ANNOTATION: &str = "io.kubernetes.container.restartCount";
 
 /// The real container runtime, reachable.
 pub struct Runtime {
@@ -66,36 +52,19 @@ pub struct Runtime {
 impl Runtime {
     /// The runtime at `$NODELET_CRI_ENDPOINT`, or `None` (after saying why on stderr) when
     /// the environment is missing. With `CI=true` a missing environment fails the test: CI
-    /// must never pass by skipping.
+    /// must never pass by skipping (`test_env::require_env`).
     pub fn from_env() -> Option<Runtime> {
-        let endpoint = match std::env::var(ENDPOINT_VAR) {
-            Ok(e) if !e.trim().is_empty() => e,
-            _ => return missing(&format!("{ENDPOINT_VAR} is not set")),
-        };
+        let endpoint = test_env::require_env("the end-to-end tests")?.cri_endpoint;
         let tokio = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("a tokio runtime");
-        // The lazy channel spawns its connection task on the current runtime.
-        let client = match tokio.block_on(async { GrpcRuntime::new(&endpoint) }) {
+        // The client's connection lives on the runtime it is made on.
+        let client = match tokio.block_on(test_env::connect(&endpoint)) {
             Ok(c) => c,
-            Err(e) => return missing(&format!("{ENDPOINT_VAR}={endpoint}: {e}")),
+            Err(e) => return test_env::skip(&e.to_string()),
         };
-        let answered = tokio.block_on(async {
-            tokio::time::timeout(Duration::from_secs(10), client.validate()).await
-        });
-        match answered {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                return missing(&format!("the runtime at {endpoint} does not answer: {e}"));
-            }
-            Err(_) => {
-                return missing(&format!(
-                    "the runtime at {endpoint} did not answer within 10 s"
-                ));
-            }
-        }
         Some(Runtime {
             endpoint,
             client: Arc::new(client),
@@ -175,57 +144,21 @@ impl Runtime {
 
     /// Stops and removes a sandbox (and so its containers); errors are printed, not raised,
     /// because this runs in cleanup.
-    pub fn remove_sandbox(&self, id: &str) {
-        let stop = self.block_on(self.client.stop_pod_sandbox(v1::StopPodSandboxRequest {
-            pod_sandbox_id: id.to_owned(),
-        }));
-        if let Err(e) = stop {
-            eprintln!("cleanup: StopPodSandbox {id}: {e}");
-        }
-        let remove = self.block_on(self.client.remove_pod_sandbox(v1::RemovePodSandboxRequest {
-            pod_sandbox_id: id.to_owned(),
-        }));
-        if let Err(e) = remove {
-            eprintln!("cleanup: RemovePodSandbox {id}: {e}");
-        }
-    }
-}
-
-fn missing<T>(why: &str) -> Option<T> {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("the container runtime environment is missing ({why}): {SETUP_HINT}");
-    }
-    // Straight to stderr, past the test harness's capture: a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipping: the container runtime environment is missing ({why}); {SETUP_HINT}"
-    );
-    None
-}
-
-/// Takes the runtime for one agent (see the module docs): an exclusive `flock`, released
-/// when the returned file is dropped, even by a panic.
-fn lock_runtime(endpoint: &str) -> File {
-    let dir = std::env::var_os("NODELET_ENV_DIR")
-        .map(PathBuf::from)
-        .filter(|d| d.is_dir())
-        .unwrap_or_else(std::env::temp_dir);
-    let path = dir.join("runtime.lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
-    if file.try_lock().is_err() {
-        eprintln!(
-            "waiting for {} (another nodelet test uses {endpoint})",
-            path.display()
+    pub fn remove_sandbox(&self, sandbox: &v1::PodSandbox) {
+        let (pod, uid) = sandbox.metadata.as_ref().map_or_else(
+            || ("?/?".to_string(), String::new()),
+            |m| (format!("{}/{}", m.namespace, m.name), m.uid.clone()),
         );
-        file.lock()
-            .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
+        let removed = self.block_on(test_env::remove_sandbox(
+            self.client.as_ref(),
+            &sandbox.id,
+            &pod,
+            &uid,
+        ));
+        if let Err(e) = removed {
+            eprintln!("cleanup: {e}");
+        }
     }
-    file
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; nodelet binds it right after).
@@ -248,7 +181,7 @@ pub struct Node {
     dir: tempfile::TempDir,
     child: Option<Child>,
     started: Instant,
-    _lock: File,
+    _lock: RuntimeLock,
 }
 
 impl Node {
@@ -257,11 +190,13 @@ impl Node {
     /// missing (see [`Runtime::from_env`]). Does not start nodelet.
     pub fn new(test: &str, extra: &str) -> Option<Node> {
         let runtime = Runtime::from_env()?;
+        let busybox = test_env::busybox_image();
         assert!(
-            runtime.has_image(BUSYBOX),
-            "{BUSYBOX} is not in the runtime: {SETUP_HINT}"
+            runtime.has_image(&busybox),
+            "{busybox} is not in the runtime: {}",
+            test_env::SETUP_HINT
         );
-        let lock = lock_runtime(&runtime.endpoint);
+        let lock = RuntimeLock::exclusive().expect("the runtime lock");
         let name = format!("e2e-{test}-{}", std::process::id());
         let dir = tempfile::Builder::new()
             .prefix(&format!("nodelet-{name}-"))
@@ -400,20 +335,10 @@ impl Node {
         }
     }
 
-    /// Mount points under this node's directory (volumes under its root dir), from this
-    /// process's mount table.
-    pub fn mounts(&self) -> Vec<String> {
-        let table = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let prefix = self.dir.path().to_string_lossy().into_owned();
-        let mut mounts: Vec<String> = table
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|m| m.starts_with(&prefix))
-            .map(str::to_owned)
-            .collect();
-        // Deepest first, so nested mounts go before their parents.
-        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        mounts
+    /// Mount points under this node's directory (volumes under its root dir), deepest
+    /// first, from this process's mount table.
+    pub fn mounts(&self) -> Vec<PathBuf> {
+        test_env::mounts_under(self.dir.path()).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The root directory nodelet runs with (`--root-dir`).
@@ -516,7 +441,7 @@ impl Node {
         self.runtime
             .all_containers()
             .into_iter()
-            .filter(|c| c.labels.get(POD_NAME_LABEL) == Some(&full))
+            .filter(|c| c.labels.get(labels::POD_NAME) == Some(&full))
             .collect()
     }
 
@@ -568,7 +493,7 @@ impl Node {
     /// Stops and removes every sandbox of this node.
     fn remove_sandboxes(&self) {
         for sandbox in self.sandboxes() {
-            self.runtime.remove_sandbox(&sandbox.id);
+            self.runtime.remove_sandbox(&sandbox);
         }
     }
 }
@@ -684,7 +609,8 @@ pub fn pod_yaml(name: &str, script: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  \
          terminationGracePeriodSeconds: 5\n  containers:\n  - name: main\n    \
-         image: {BUSYBOX}\n    command: [\"sh\", \"-c\", {script:?}]\n"
+         image: {}\n    command: [\"sh\", \"-c\", {script:?}]\n",
+        test_env::busybox_image()
     )
 }
 

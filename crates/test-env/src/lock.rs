@@ -1,0 +1,89 @@
+//! Who may use the runtime: a `flock` on `$NODELET_ENV_DIR/runtime.lock`.
+//!
+//! An agent under test owns the runtime: like the kubelet, it removes every sandbox it does
+//! not know (housekeeping's orphan removal), so it would kill the pods of any other test on
+//! the same containerd, and two agents would kill each other's. An agent's test (and
+//! `cargo xtask demo`, and the start-up bench) therefore holds the lock exclusively for as
+//! long as its agent runs; every other test that creates sandboxes holds it shared, so they
+//! run together but never beside an agent.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use crate::env::{ENV_DIR_VAR, var};
+use crate::error::{Error, Result};
+
+/// A held `flock` on the runtime lock; released when dropped, even by a panic (or when the
+/// process dies).
+#[derive(Debug)]
+pub struct RuntimeLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl RuntimeLock {
+    /// The lock file: `runtime.lock` in `$NODELET_ENV_DIR` (from the process or the env
+    /// file) when that is a directory, else in the temporary directory.
+    pub fn path() -> PathBuf {
+        var(ENV_DIR_VAR)
+            .map(PathBuf::from)
+            .filter(|d| d.is_dir())
+            .unwrap_or_else(std::env::temp_dir)
+            .join("runtime.lock")
+    }
+
+    /// A shared lock, for a test that creates sandboxes; waits while an agent's test holds
+    /// the lock exclusively.
+    pub fn shared() -> Result<RuntimeLock> {
+        RuntimeLock::take(false)
+    }
+
+    /// The exclusive lock, for a test that runs an agent; waits until no other test uses the
+    /// runtime.
+    pub fn exclusive() -> Result<RuntimeLock> {
+        RuntimeLock::take(true)
+    }
+
+    /// Where the lock is.
+    pub fn file(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    fn take(exclusive: bool) -> Result<RuntimeLock> {
+        let path = RuntimeLock::path();
+        let io = |action: &'static str, path: &PathBuf| {
+            let path = path.clone();
+            move |source| Error::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io("opening", &path))?;
+        let free = if exclusive {
+            file.try_lock()
+        } else {
+            file.try_lock_shared()
+        };
+        if free.is_err() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "waiting for {} (another test uses the runtime)",
+                path.display()
+            );
+            let locked = if exclusive {
+                file.lock()
+            } else {
+                file.lock_shared()
+            };
+            locked.map_err(io("locking", &path))?;
+        }
+        Ok(RuntimeLock { path, _file: file })
+    }
+}
