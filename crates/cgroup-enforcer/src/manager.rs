@@ -173,20 +173,23 @@ impl PodCgroupManager {
         let name = self.pod_cgroup(pod)?;
         let rel = self.relative_path(&name);
         let totals = pod_resources(pod)?;
-        if !self.cgroups.exists(&rel) {
+        let created = !self.cgroups.exists(&rel);
+        if created {
             let config = pod_resource_config(pod, &self.config.resources)?;
             tracing::debug!(cgroup = %name, ?config, "creating pod cgroup");
             self.cgroups.create(&rel, &config)?;
         }
-        self.lock().insert(
-            uid.to_owned(),
-            PodEntry {
-                qos: pod_qos(pod),
-                cpu_request_milli: totals.cpu_request_milli,
-                memory_request: totals.memory_request,
-            },
-        );
-        self.update_qos_cgroups()?;
+        let entry = PodEntry {
+            qos: pod_qos(pod),
+            cpu_request_milli: totals.cpu_request_milli,
+            memory_request: totals.memory_request,
+        };
+        let previous = self.lock().insert(uid.to_owned(), entry);
+        // The QoS cgroups change only when a pod comes or its requests change (the
+        // kubelet updates them when it creates a pod cgroup), not on every sync.
+        if created || previous != Some(entry) {
+            self.update_qos_cgroups()?;
+        }
         Ok(parent)
     }
 

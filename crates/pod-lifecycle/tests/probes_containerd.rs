@@ -14,352 +14,56 @@
 //! - the agent-restart signal the probe manager's jitter uses (PR-11): the runtime runs
 //!   containers of this node.
 //!
-//! The environment comes from `$NODELET_CRI_ENDPOINT` (what `cargo xtask setup` prints),
-//! or else from the file `target/nodelet-env/env` it writes. Without it each test prints how
-//! to start it and passes, except with `CI=true`, where it fails: CI must never pass by
-//! skipping. While a test runs it holds a shared lock on `$NODELET_ENV_DIR/runtime.lock`, so
+//! The harness is `tests/common` (on `test_env`) with its probes ([`NodeBuilder::probes`]):
+//! the environment comes from the process or from `target/nodelet-env/env`; without it each
+//! test prints how to start it and passes, except with `CI=true`, where it fails: CI must
+//! never pass by skipping. Each test holds a shared lock on the runtime while it runs, so
 //! the agent's end-to-end tests (which hold it exclusively) wait for it. Probe periods are
 //! 1 s; every wait is a poll with a generous deadline, never a timing assertion.
+//!
+//! [`NodeBuilder::probes`]: common::NodeBuilder::probes
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod common;
 
-use cri_client::{GrpcRuntime, RuntimeService, v1};
+use std::time::Duration;
+
+use common::{Node, container, status_of};
+use cri_client::RuntimeService;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, ContainerStatus, ExecAction, HTTPGetAction, Pod, PodSpec, PodStatus,
-    Probe, TCPSocketAction,
+    Container, ContainerPort, ContainerStatus, ExecAction, HTTPGetAction, Pod, PodStatus, Probe,
+    TCPSocketAction,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use pod_lifecycle::labels;
-use pod_lifecycle::pleg::{Pleg, PlegConfig};
-use pod_lifecycle::worker::{
-    EventType, MemoryEvents, MemoryStatusSink, PodEvent, PodHost, PodWorkers, RecordedProbeEvents,
-    SystemClock, WorkerConfig, runs_containers_of_node, spawn_wake,
-};
-use probes::metrics::{MetricResult, ProbeLabels};
-use probes::{PodRef, ProbeKind, ProbeManager};
+use pod_lifecycle::worker::{EventType, PodEvent, runs_containers_of_node};
+use probes::metrics::MetricResult;
+use probes::{ProbeKind, cri_container_id};
 
-const ENDPOINT_VAR: &str = "NODELET_CRI_ENDPOINT";
 /// The longest any one condition is waited for.
 const DEADLINE: Duration = Duration::from_secs(90);
 
-/// The variables `cargo xtask setup` exports: from the process environment, else from
-/// `target/nodelet-env/env`.
-fn env_var(name: &str) -> Option<String> {
-    if let Ok(v) = std::env::var(name)
-        && !v.trim().is_empty()
-    {
-        return Some(v);
-    }
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/nodelet-env/env");
-    let text = std::fs::read_to_string(file).ok()?;
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix(name)?.strip_prefix('='))
-        .map(|v| v.trim().to_string())
-        .find(|v| !v.is_empty())
-}
-
-fn missing<T>(why: &str) -> Option<T> {
-    let message = format!(
-        "{why}: start the environment with `cargo xtask setup` (it writes \
-         target/nodelet-env/env), or run everything with `cargo xtask test`"
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{message}");
-    }
-    eprintln!("skipping: {message}");
-    None
-}
-
-/// A shared `flock` on `$NODELET_ENV_DIR/runtime.lock` (see the module docs), released
-/// when the file is dropped, even by a panic.
-fn lock_runtime_shared() -> File {
-    let dir = env_var("NODELET_ENV_DIR")
-        .map(PathBuf::from)
-        .filter(|d| d.is_dir())
-        .unwrap_or_else(std::env::temp_dir);
-    let path = dir.join("runtime.lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
-    file.lock_shared()
-        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
-    file
-}
-
-fn busybox() -> String {
-    env_var("NODELET_BUSYBOX_IMAGE").unwrap_or_else(|| "localhost/busybox:1".into())
-}
-
-/// Pod workers, PLEG and probes on the real runtime. Dropping it (even in a failing test)
-/// stops the workers and removes every sandbox of its pods.
-struct Node {
-    endpoint: String,
-    runtime: Arc<GrpcRuntime>,
-    workers: Arc<PodWorkers>,
-    probes: ProbeManager,
-    statuses: MemoryStatusSink,
-    events: MemoryEvents,
-    uids: Mutex<Vec<String>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-    _lock: File,
-}
-
-impl Node {
-    /// The node, or `None` (after saying why) when the environment is missing.
-    async fn start() -> Option<Node> {
-        let Some(endpoint) = env_var(ENDPOINT_VAR) else {
-            return missing(&format!("{ENDPOINT_VAR} is not set"));
-        };
-        let lock = lock_runtime_shared();
-        let runtime = match GrpcRuntime::connect(&endpoint).await {
-            Ok(r) => Arc::new(r),
-            Err(e) => return missing(&format!("{ENDPOINT_VAR}={endpoint}: {e}")),
-        };
-        if let Err(e) = runtime
-            .version(v1::VersionRequest {
-                version: String::new(),
-            })
-            .await
-        {
-            return missing(&format!("the runtime at {endpoint} does not answer: {e}"));
-        }
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let statuses = MemoryStatusSink::with_history();
-        let events = MemoryEvents::new();
-        let probes = ProbeManager::builder(runtime.clone())
-            .events(Arc::new(RecordedProbeEvents::new(Arc::new(events.clone()))))
-            .build();
-        let (pleg, mut pleg_events) = Pleg::new(runtime.clone(), PlegConfig::default());
-        let host = PodHost {
-            status: Arc::new(statuses.clone()),
-            events: Arc::new(events.clone()),
-            probes: Arc::new(probes.clone()),
-            clock: Arc::new(SystemClock),
-            container_started: {
-                let pleg = pleg.clone();
-                Arc::new(move |uid: &str| pleg.notify_pod(uid))
-            },
-            ..PodHost::new(runtime.clone(), runtime.clone())
-        };
-        let config = WorkerConfig {
-            pod_logs_dir: dir.path().join("logs"),
-            root_dir: Some(dir.path().join("root")),
-            node_name: node_name(),
-            ..WorkerConfig::default()
-        };
-        let workers = Arc::new(PodWorkers::new(host, config));
-        let relist = tokio::spawn(async move { pleg.run(std::future::pending()).await });
-        let pleg_wake = tokio::spawn({
-            let workers = workers.clone();
-            async move {
-                while let Some(e) = pleg_events.recv().await {
-                    workers.wake(&e.pod_uid);
-                }
-            }
-        });
-        let probe_wake = spawn_wake(&probes, &workers);
-        Some(Node {
-            endpoint,
-            runtime,
-            workers,
-            probes,
-            statuses,
-            events,
-            uids: Mutex::new(Vec::new()),
-            tasks: vec![relist, pleg_wake, probe_wake],
-            _dir: dir,
-            _lock: lock,
-        })
-    }
-
-    fn run(&self, pod: Pod) {
-        self.uids
-            .lock()
-            .unwrap()
-            .push(pod.metadata.uid.clone().unwrap());
-        self.workers.update_pod(pod);
-    }
-
-    fn pod_events(&self, uid: &str) -> Vec<PodEvent> {
-        let name = format!("{NAMESPACE}/{uid}");
-        self.events
-            .all()
-            .into_iter()
-            .filter(|e| e.pod == name)
-            .collect()
-    }
-
-    /// Polls the pod's latest status until `ok` holds; fails after [`DEADLINE`] with the
-    /// pod's events and last status.
-    async fn wait_for(&self, uid: &str, what: &str, ok: impl Fn(&PodStatus) -> bool) -> PodStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.statuses.get(uid)
-                && ok(&status)
-            {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let events: Vec<String> = self
-                    .pod_events(uid)
-                    .iter()
-                    .map(|e| format!("{}: {}", e.reason, e.message))
-                    .collect();
-                panic!(
-                    "{uid}: {what} never happened; events {events:#?}; last status {:#?}",
-                    self.statuses.get(uid)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Runs `script` in the container with CRI `ExecSync`.
-    async fn exec(&self, container_id: &str, script: &str) {
-        let reply = self
-            .runtime
-            .exec_sync(v1::ExecSyncRequest {
-                container_id: cri_id(container_id).to_string(),
-                cmd: vec!["sh".into(), "-c".into(), script.into()],
-                timeout: 10,
-            })
-            .await
-            .unwrap_or_else(|e| panic!("exec {script:?}: {e}"));
-        assert_eq!(reply.exit_code, 0, "exec {script:?}: {reply:?}");
-    }
-
-    /// How many runs of a probe ended with `result` (the probes' own metric).
-    fn probe_total(
-        &self,
-        uid: &str,
-        container: &str,
-        kind: ProbeKind,
-        result: MetricResult,
-    ) -> u64 {
-        let pod = PodRef {
-            uid: uid.to_string(),
-            namespace: NAMESPACE.to_string(),
-            name: uid.to_string(),
-        };
-        self.probes
-            .metrics()
-            .probe_total(&ProbeLabels::new(&pod, container, kind), result)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.workers.shutdown();
-        for task in &self.tasks {
-            task.abort();
-        }
-        let uids = std::mem::take(&mut *self.uids.lock().unwrap_or_else(|p| p.into_inner()));
-        for uid in &uids {
-            self.probes.remove_pod(uid);
-        }
-        // Removing sandboxes needs async calls: on a thread of its own with its own runtime
-        // and connection, as the test's runtime may be the one being dropped.
-        let endpoint = self.endpoint.clone();
-        let cleanup = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the clean-up");
-            rt.block_on(remove_sandboxes(&endpoint, &uids));
-        });
-        if cleanup.join().is_err() {
-            eprintln!("cleanup: removing the test's sandboxes panicked");
-        }
-    }
-}
-
-async fn remove_sandboxes(endpoint: &str, uids: &[String]) {
-    let runtime = match GrpcRuntime::connect(endpoint).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cleanup: cannot connect to {endpoint}: {e}");
-            return;
-        }
-    };
-    for uid in uids {
-        let sandboxes = runtime
-            .list_pod_sandbox(v1::ListPodSandboxRequest {
-                filter: Some(v1::PodSandboxFilter {
-                    label_selector: [(labels::POD_UID.to_string(), uid.clone())].into(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .map(|r| r.items)
-            .unwrap_or_default();
-        for s in sandboxes {
-            let stopped = runtime
-                .stop_pod_sandbox(v1::StopPodSandboxRequest {
-                    pod_sandbox_id: s.id.clone(),
-                })
-                .await;
-            let removed = runtime
-                .remove_pod_sandbox(v1::RemovePodSandboxRequest {
-                    pod_sandbox_id: s.id.clone(),
-                })
-                .await;
-            if let Err(e) = stopped.and(removed) {
-                eprintln!("cleanup: sandbox {} of {uid}: {e}", s.id);
-            }
-        }
-    }
-}
-
 const NAMESPACE: &str = "nodelet-probes-test";
+
+/// Pod workers, PLEG and probes on the real runtime, every status kept, the sandboxes
+/// labelled with [`node_name`]; `None` (after saying why) when the environment is missing.
+async fn start_node() -> Option<Node> {
+    let node = Node::builder()
+        .await?
+        .probes()
+        .status_history()
+        .deadline(DEADLINE)
+        .config(|c| c.node_name = node_name())
+        .start();
+    Some(node)
+}
 
 /// The node name the test's workers label their sandboxes with.
 fn node_name() -> String {
     format!("probes-test-{}", std::process::id())
 }
 
-fn unique(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{name}-{}-{}", std::process::id(), nanos % 1_000_000)
-}
-
 /// A pod named as its uid, so events (`namespace/name`) are easy to find.
 fn pod(name: &str, policy: &str, containers: Vec<Container>) -> Pod {
-    let uid = unique(name);
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(uid.clone()),
-            namespace: Some(NAMESPACE.into()),
-            uid: Some(uid),
-            ..Default::default()
-        },
-        spec: Some(PodSpec {
-            restart_policy: Some(policy.into()),
-            termination_grace_period_seconds: Some(5),
-            containers,
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn container(name: &str, script: &str) -> Container {
-    Container {
-        name: name.into(),
-        image: Some(busybox()),
-        command: Some(vec!["sh".into(), "-c".into(), script.into()]),
-        ..Default::default()
-    }
+    common::pod(NAMESPACE, name, policy, 5, containers)
 }
 
 /// A shell that stays up and exits 0 on TERM at once.
@@ -373,25 +77,6 @@ fn exec_probe(script: &str) -> Probe {
         period_seconds: Some(1),
         ..Default::default()
     }
-}
-
-fn pod_uid(pod: &Pod) -> String {
-    pod.metadata.uid.clone().unwrap()
-}
-
-fn cri_id(container_id: &str) -> &str {
-    container_id
-        .split_once("://")
-        .map_or(container_id, |(_, id)| id)
-}
-
-fn status_of<'a>(status: &'a PodStatus, name: &str) -> &'a ContainerStatus {
-    status
-        .container_statuses
-        .iter()
-        .flatten()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no status for container {name}: {status:#?}"))
 }
 
 fn is_running(c: &ContainerStatus) -> bool {
@@ -420,7 +105,7 @@ fn both(value: &str) -> (Option<String>, Option<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pr_21_readiness_http_probe_flips_pod_ready_and_never_restarts() {
-    let Some(node) = Node::start().await else {
+    let Some(node) = start_node().await else {
         return;
     };
     let mut web = container(
@@ -443,8 +128,7 @@ async fn pr_21_readiness_http_probe_flips_pod_ready_and_never_restarts() {
         ..Default::default()
     });
     let p = pod("ready", "Always", vec![web]);
-    let uid = pod_uid(&p);
-    node.run(p);
+    let uid = node.run(p);
 
     let ready = node
         .wait_for(&uid, "Ready and ContainersReady True", |s| {
@@ -515,7 +199,7 @@ async fn pr_21_readiness_http_probe_flips_pod_ready_and_never_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pr_03_failing_liveness_probe_restarts_the_container() {
-    let Some(node) = Node::start().await else {
+    let Some(node) = start_node().await else {
         return;
     };
     // Healthy for 2 s, then the liveness file is gone.
@@ -526,8 +210,7 @@ async fn pr_03_failing_liveness_probe_restarts_the_container() {
     );
     app.liveness_probe = Some(exec_probe("cat /tmp/healthy"));
     let p = pod("liveness", "Always", vec![app]);
-    let uid = pod_uid(&p);
-    node.run(p);
+    let uid = node.run(p);
 
     let restarted = node
         .wait_for(&uid, "restartCount 1 and running again", |s| {
@@ -570,7 +253,7 @@ async fn pr_03_failing_liveness_probe_restarts_the_container() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pr_04_liveness_kill_under_restart_policy_never_fails_the_pod() {
-    let Some(node) = Node::start().await else {
+    let Some(node) = start_node().await else {
         return;
     };
     // `sleep` as PID 1 ignores TERM: the grace period ends in SIGKILL, exit 137.
@@ -581,8 +264,7 @@ async fn pr_04_liveness_kill_under_restart_policy_never_fails_the_pod() {
     app.liveness_probe = Some(exec_probe("cat /tmp/healthy"));
     let mut p = pod("never", "Never", vec![app.clone()]);
     p.spec.as_mut().unwrap().termination_grace_period_seconds = Some(2);
-    let uid = pod_uid(&p);
-    node.run(p);
+    let uid = node.run(p);
     // The same container beside one that keeps running: only it is killed, with the
     // liveness message and no restart.
     let mut beside = pod(
@@ -595,8 +277,7 @@ async fn pr_04_liveness_kill_under_restart_policy_never_fails_the_pod() {
         .as_mut()
         .unwrap()
         .termination_grace_period_seconds = Some(2);
-    let beside_uid = pod_uid(&beside);
-    node.run(beside);
+    let beside_uid = node.run(beside);
 
     let failed = node
         .wait_for(&uid, "phase Failed", |s| {
@@ -660,7 +341,7 @@ async fn pr_04_liveness_kill_under_restart_policy_never_fails_the_pod() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pr_09_startup_probe_gates_a_slow_container_then_never_runs_again() {
-    let Some(node) = Node::start().await else {
+    let Some(node) = start_node().await else {
         return;
     };
     // Starts up in about 4 s; readiness and liveness pass whenever they run.
@@ -677,8 +358,7 @@ async fn pr_09_startup_probe_gates_a_slow_container_then_never_runs_again() {
     // No startup probe: started as soon as it runs.
     let plain = container("plain", SLEEPER);
     let p = pod("startup", "Always", vec![slow, plain]);
-    let uid = pod_uid(&p);
-    node.run(p);
+    let uid = node.run(p);
 
     let gated = node
         .wait_for(&uid, "slow running but not started", |s| {
@@ -699,9 +379,9 @@ async fn pr_09_startup_probe_gates_a_slow_container_then_never_runs_again() {
                 .map(|result| node.probe_total(&uid, "slow", kind, result))
         })
         .sum();
-    let slow_id = cri_id(slow.container_id.as_deref().unwrap()).to_string();
+    let slow_id = cri_container_id(slow.container_id.as_deref().unwrap()).to_string();
     let startup = node
-        .probes
+        .probes()
         .results()
         .get(&uid, &slow_id, ProbeKind::Startup);
     if startup != Some(probes::ProbeResult::Success) {
@@ -750,7 +430,7 @@ async fn pr_09_startup_probe_gates_a_slow_container_then_never_runs_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pr_08_startup_probe_failing_restarts_the_container() {
-    let Some(node) = Node::start().await else {
+    let Some(node) = start_node().await else {
         return;
     };
     let mut app = container("app", SLEEPER);
@@ -759,8 +439,7 @@ async fn pr_08_startup_probe_failing_restarts_the_container() {
         ..exec_probe("cat /tmp/never")
     });
     let p = pod("startupfail", "Always", vec![app]);
-    let uid = pod_uid(&p);
-    node.run(p);
+    let uid = node.run(p);
 
     let restarted = node
         .wait_for(&uid, "restartCount 1", |s| {
@@ -797,7 +476,7 @@ async fn pr_08_startup_probe_failing_restarts_the_container() {
 /// and another pod run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_probes_are_create_container_config_errors_and_other_pods_run() {
-    let Some(node) = Node::start().await else {
+    let Some(node) = start_node().await else {
         return;
     };
     let with = |name: &str, probe: fn(&mut Container)| {
@@ -843,14 +522,12 @@ async fn invalid_probes_are_create_container_config_errors_and_other_pods_run() 
     good.readiness_probe = Some(exec_probe("true"));
     containers.push(good);
     let broken = pod("badprobes", "Always", containers);
-    let broken_uid = pod_uid(&broken);
     let mut other = container("app", SLEEPER);
     other.liveness_probe = Some(exec_probe("true"));
     other.readiness_probe = Some(exec_probe("true"));
     let fine = pod("fine", "Always", vec![other]);
-    let fine_uid = pod_uid(&fine);
-    node.run(broken);
-    node.run(fine);
+    let broken_uid = node.run(broken);
+    let fine_uid = node.run(fine);
 
     let expected = [
         (
@@ -936,13 +613,12 @@ async fn invalid_probes_are_create_container_config_errors_and_other_pods_run() 
 /// containers in sandboxes labelled with this node's name, and only this node's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pr_11_an_agent_restart_is_seen_in_the_runtime() {
-    let Some(node) = Node::start().await else {
+    let Some(node) = start_node().await else {
         return;
     };
     let other = format!("{}-other", node_name());
     let p = pod("restart", "Always", vec![container("app", SLEEPER)]);
-    let uid = pod_uid(&p);
-    node.run(p);
+    let uid = node.run(p);
     node.wait_for(&uid, "app running", |s| is_running(status_of(s, "app")))
         .await;
     let runtime = node.runtime.as_ref() as &dyn RuntimeService;

@@ -40,6 +40,9 @@ pub struct ContainerLogManager {
     label_selector: std::collections::HashMap<String, String>,
     clock: LogClock,
     lock: tokio::sync::Mutex<()>,
+    /// Log paths by container id: a container's log path never changes, so each running
+    /// container costs one `ContainerStatus` in its life instead of one per round.
+    log_paths: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl fmt::Debug for ContainerLogManager {
@@ -98,6 +101,7 @@ impl ContainerLogManager {
             label_selector: Default::default(),
             clock: Arc::new(|| jiff::Zoned::now().datetime()),
             lock: tokio::sync::Mutex::new(()),
+            log_paths: Default::default(),
         })
     }
 
@@ -189,6 +193,8 @@ impl ContainerLogManager {
             .await
             .map_err(|source| Error::ListContainers { source })?;
         let mut report = RotationReport::default();
+        self.paths()
+            .retain(|id, _| listed.containers.iter().any(|c| &c.id == id));
         for c in listed.containers {
             // The filter should have done this; a runtime that ignores it must not make us
             // rotate an exited container's log.
@@ -215,12 +221,21 @@ impl ContainerLogManager {
 
     /// One container (the kubelet's `processContainer` and `rotateLog`).
     async fn rotate_container(&self, container: &ContainerRef) -> Result<Outcome> {
-        let status = self.status(container).await?;
-        if status.log_path.is_empty() {
+        let known = self.paths().get(&container.container_id).cloned();
+        let log_path = match known {
+            Some(path) => path,
+            None => {
+                let path = self.status(container).await?.log_path;
+                self.paths()
+                    .insert(container.container_id.clone(), path.clone());
+                path
+            }
+        };
+        if log_path.is_empty() {
             // Created without a log path: the runtime keeps no log file to rotate.
             return Ok(Outcome::Unchanged);
         }
-        let log = PathBuf::from(&status.log_path);
+        let log = PathBuf::from(&log_path);
         let size = match std::fs::metadata(&log) {
             Ok(m) => m.len(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -280,6 +295,10 @@ impl ContainerLogManager {
         }
         tracing::debug!(log = %log.display(), rotated = %rotated.display(), size, "container log rotated");
         Ok(Outcome::Rotated(log, rotated))
+    }
+
+    fn paths(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.log_paths.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn status(&self, container: &ContainerRef) -> Result<v1::ContainerStatus> {

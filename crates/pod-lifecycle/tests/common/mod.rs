@@ -4,10 +4,16 @@
 //! (variables, skip-or-fail, the runtime lock, sandbox removal, mounts) comes from
 //! `test_env`; this module adds what needs pod-lifecycle's types.
 //!
+//! The collaborators a test needs are added on the [`NodeBuilder`]: volumes, cgroups, and
+//! the `probes` crate's manager ([`NodeBuilder::probes`]), the latter wired as
+//! `agent::node` wires it (results read by the plan and the status, pod statuses fed to the
+//! probe workers, a changed result waking the pod's worker, a started container making the
+//! PLEG look at its pod, probe events recorded with the pod's events).
+//!
 //! A [`Node`] holds a shared lock on the runtime (see `test_env::RuntimeLock`) and a
 //! temporary directory with the pod logs and the root directory. Dropping it, even in a
-//! failing test, stops the workers, removes every sandbox of the pods it ran and unmounts
-//! their volumes.
+//! failing test, stops the workers, removes the probe workers and every sandbox of the
+//! pods it ran and unmounts their volumes.
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
@@ -15,20 +21,24 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cri_client::GrpcRuntime;
+use cri_client::{GrpcRuntime, RuntimeService as _, v1};
 use k8s_openapi::api::core::v1::{
     Container, ContainerStateTerminated, ContainerStatus, Pod, PodSpec, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pod_lifecycle::pleg::{Pleg, PlegConfig};
 use pod_lifecycle::worker::{
-    MemoryEvents, MemoryStatusSink, NodeCgroups, PodHost, PodWorkers, SourceObjects, WorkerConfig,
+    MemoryEvents, MemoryStatusSink, NodeCgroups, PodEvent, PodHost, PodWorkers,
+    RecordedProbeEvents, SourceObjects, WorkerConfig, spawn_wake,
 };
+use probes::metrics::{MetricResult, ProbeLabels};
+use probes::{PodRef, ProbeKind, ProbeManager, cri_container_id};
 use test_env::RuntimeLock;
 use volume_manager::objects::InMemoryObjects;
 use volume_manager::{VolumeManager, VolumeManagerConfig};
 
-/// How long [`Node::wait_for`] and [`Node::delete`] wait.
+/// How long [`Node::wait_for`] and [`Node::delete`] wait, unless [`NodeBuilder::deadline`]
+/// says otherwise.
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Pod workers and the PLEG on the real runtime (see the module docs).
@@ -37,14 +47,17 @@ pub struct Node {
     pub runtime: Arc<GrpcRuntime>,
     /// The pod workers.
     pub workers: Arc<PodWorkers>,
-    /// Every pod's latest status.
+    /// Every pod's latest status (and every status, with [`NodeBuilder::status_history`]).
     pub statuses: MemoryStatusSink,
-    /// Every event recorded.
+    /// Every event recorded, probe events included.
     pub events: MemoryEvents,
     volumes: Option<(VolumeManager, InMemoryObjects)>,
+    probes: Option<ProbeManager>,
     root: PathBuf,
     endpoint: String,
-    uids: Mutex<Vec<String>>,
+    deadline: Duration,
+    /// Every pod run.
+    pods: Mutex<Vec<PodRef>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     torn_down: bool,
     dir: tempfile::TempDir,
@@ -57,9 +70,12 @@ pub struct NodeBuilder {
     runtime: Arc<GrpcRuntime>,
     lock: RuntimeLock,
     volumes: bool,
+    probes: bool,
+    status_history: bool,
     cgroups: Option<NodeCgroups>,
     root_dir: Option<PathBuf>,
     config: WorkerConfig,
+    deadline: Duration,
 }
 
 impl Node {
@@ -82,9 +98,12 @@ impl Node {
             runtime,
             lock,
             volumes: false,
+            probes: false,
+            status_history: false,
             cgroups: None,
             root_dir: None,
             config: WorkerConfig::default(),
+            deadline: DEADLINE,
         })
     }
 }
@@ -95,6 +114,29 @@ impl NodeBuilder {
     /// environments.
     pub fn volumes(mut self) -> Self {
         self.volumes = true;
+        self
+    }
+
+    /// The `probes` crate's [`ProbeManager`] behind `PodProbes` ([`Node::probes`] for its
+    /// results and metrics), as the agent wires it: its events recorded with the workers'
+    /// ([`RecordedProbeEvents`]), a changed result waking the pod's worker ([`spawn_wake`]),
+    /// and every container start making the PLEG look at the pod at once
+    /// (`PodHost::container_started`), so the probe workers soon see the container's id.
+    pub fn probes(mut self) -> Self {
+        self.probes = true;
+        self
+    }
+
+    /// Keeps every status sent, for [`MemoryStatusSink::history`] (by default only each
+    /// pod's latest).
+    pub fn status_history(mut self) -> Self {
+        self.status_history = true;
+        self
+    }
+
+    /// How long [`Node::wait_for`] and [`Node::delete`] wait; by default [`DEADLINE`].
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
         self
     }
 
@@ -120,7 +162,8 @@ impl NodeBuilder {
     }
 
     /// Starts the workers, the PLEG and the task that wakes a pod's worker on its PLEG
-    /// events.
+    /// events (and, with [`NodeBuilder::probes`], the one that wakes it on its probe
+    /// results).
     pub fn start(self) -> Node {
         let dir = tempfile::Builder::new()
             .prefix("nodelet-workers-")
@@ -128,13 +171,27 @@ impl NodeBuilder {
             .expect("a temporary directory");
         let root = self.root_dir.unwrap_or_else(|| dir.path().join("root"));
         std::fs::create_dir_all(&root).expect("creating the root directory");
-        let statuses = MemoryStatusSink::new();
+        let statuses = if self.status_history {
+            MemoryStatusSink::with_history()
+        } else {
+            MemoryStatusSink::new()
+        };
         let events = MemoryEvents::new();
         let mut host = PodHost {
             status: Arc::new(statuses.clone()),
             events: Arc::new(events.clone()),
             ..PodHost::new(self.runtime.clone(), self.runtime.clone())
         };
+        let (pleg, mut pleg_events) = Pleg::new(self.runtime.clone(), PlegConfig::default());
+        let probes = self.probes.then(|| {
+            let probes = ProbeManager::builder(self.runtime.clone())
+                .events(Arc::new(RecordedProbeEvents::new(Arc::new(events.clone()))))
+                .build();
+            host.probes = Arc::new(probes.clone());
+            let pleg = pleg.clone();
+            host.container_started = Arc::new(move |uid: &str| pleg.notify_pod(uid));
+            probes
+        });
         if let Some(cgroups) = self.cgroups {
             host.cgroups = Arc::new(cgroups);
         }
@@ -155,7 +212,6 @@ impl NodeBuilder {
             ..self.config
         };
         let workers = Arc::new(PodWorkers::new(host, config));
-        let (pleg, mut pleg_events) = Pleg::new(self.runtime.clone(), PlegConfig::default());
         let relist = tokio::spawn(async move { pleg.run(std::future::pending()).await });
         let wake = tokio::spawn({
             let workers = workers.clone();
@@ -165,16 +221,20 @@ impl NodeBuilder {
                 }
             }
         });
+        let mut tasks = vec![relist, wake];
+        tasks.extend(probes.as_ref().map(|probes| spawn_wake(probes, &workers)));
         Node {
             runtime: self.runtime,
             workers,
             statuses,
             events,
             volumes,
+            probes,
             root,
             endpoint: self.endpoint,
-            uids: Mutex::new(Vec::new()),
-            tasks: vec![relist, wake],
+            deadline: self.deadline,
+            pods: Mutex::new(Vec::new()),
+            tasks,
             torn_down: false,
             dir,
             _lock: self.lock,
@@ -186,9 +246,64 @@ impl Node {
     /// Hands the pod to its worker (and to the clean-up); returns its uid.
     pub fn run(&self, pod: Pod) -> String {
         let uid = pod.metadata.uid.clone().expect("the pod has a uid");
-        self.uids.lock().unwrap().push(uid.clone());
+        self.pods.lock().unwrap().push(PodRef::of(&pod));
         self.workers.update_pod(pod);
         uid
+    }
+
+    /// The pod `uid` as [`Node::run`] got it; panics for a pod never run here.
+    fn pod_ref(&self, uid: &str) -> PodRef {
+        self.pods
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|p| p.uid == uid)
+            .cloned()
+            .unwrap_or_else(|| panic!("{uid} was never run on this node"))
+    }
+
+    /// The events recorded for the pod `uid` (one [`Node::run`] ran), in order.
+    pub fn pod_events(&self, uid: &str) -> Vec<PodEvent> {
+        let name = self.pod_ref(uid).to_string();
+        self.events
+            .all()
+            .into_iter()
+            .filter(|e| e.pod == name)
+            .collect()
+    }
+
+    /// The probe manager; panics without [`NodeBuilder::probes`].
+    pub fn probes(&self) -> &ProbeManager {
+        self.probes.as_ref().expect("a node with probes")
+    }
+
+    /// How many runs of the `kind` probe of the pod's container `container` ended with
+    /// `result` (the probe manager's `prober_probe_total`); panics without
+    /// [`NodeBuilder::probes`].
+    pub fn probe_total(
+        &self,
+        uid: &str,
+        container: &str,
+        kind: ProbeKind,
+        result: MetricResult,
+    ) -> u64 {
+        let labels = ProbeLabels::new(&self.pod_ref(uid), container, kind);
+        self.probes().metrics().probe_total(&labels, result)
+    }
+
+    /// Runs `script` under `sh -c` in the container (its status's `containerID`, or the
+    /// runtime's id) with CRI `ExecSync`; fails the test unless it exits 0.
+    pub async fn exec(&self, container_id: &str, script: &str) {
+        let reply = self
+            .runtime
+            .exec_sync(v1::ExecSyncRequest {
+                container_id: cri_container_id(container_id).to_string(),
+                cmd: vec!["sh".into(), "-c".into(), script.into()],
+                timeout: 10,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("exec {script:?}: {e}"));
+        assert_eq!(reply.exit_code, 0, "exec {script:?}: {reply:?}");
     }
 
     /// The ConfigMaps and Secrets behind the volumes; panics without [`NodeBuilder::volumes`].
@@ -201,15 +316,16 @@ impl Node {
         self.root.join("pods").join(uid)
     }
 
-    /// Polls the pod's status until `ok` holds; fails after [`DEADLINE`] with the events, the
-    /// last status and what the runtime holds for the pod.
+    /// Polls the pod's status until `ok` holds; fails after the node's deadline ([`DEADLINE`]
+    /// unless [`NodeBuilder::deadline`]) with the events, the last status and what the
+    /// runtime holds for the pod.
     pub async fn wait_for(
         &self,
         uid: &str,
         what: &str,
         ok: impl Fn(&PodStatus) -> bool,
     ) -> PodStatus {
-        let found = test_env::poll(DEADLINE, || {
+        let found = test_env::poll(self.deadline, || {
             self.statuses.get(uid).filter(|status| ok(status))
         })
         .await;
@@ -243,9 +359,10 @@ impl Node {
     pub async fn delete(&self, pod: &Pod, grace: i64) {
         let uid = pod.metadata.uid.clone().expect("the pod has a uid");
         self.workers.terminate_pod(pod.clone(), Some(grace));
-        tokio::time::timeout(DEADLINE, self.workers.wait_terminated(&uid))
+        let deadline = self.deadline;
+        tokio::time::timeout(deadline, self.workers.wait_terminated(&uid))
             .await
-            .unwrap_or_else(|_| panic!("{uid} did not terminate within {DEADLINE:?}"));
+            .unwrap_or_else(|_| panic!("{uid} did not terminate within {deadline:?}"));
     }
 
     /// Tears the node down (see the module docs); with volumes, also checks that nothing
@@ -270,7 +387,13 @@ impl Node {
         for task in &self.tasks {
             task.abort();
         }
-        let uids = std::mem::take(&mut *self.uids.lock().unwrap_or_else(|p| p.into_inner()));
+        let pods = std::mem::take(&mut *self.pods.lock().unwrap_or_else(|p| p.into_inner()));
+        let uids: Vec<String> = pods.into_iter().map(|p| p.uid).collect();
+        if let Some(probes) = &self.probes {
+            for uid in &uids {
+                probes.remove_pod(uid);
+            }
+        }
         for e in test_env::remove_pods_blocking(&self.endpoint, &uids) {
             eprintln!("cleanup: {e}");
         }
