@@ -17,7 +17,7 @@ use pod_lifecycle::Error;
 use pod_lifecycle::cri_config::resources::calculate_linux_resources;
 use pod_lifecycle::cri_config::{
     ContainerEnvironment, ContainerOptions, NodeAllocatable, SandboxOptions, container_config,
-    container_env, container_log_path, expand, legacy_log_symlink_name, parse_resolv_conf,
+    container_env, container_log_path, expand, parse_resolv_conf,
     pod_full_name, pod_log_dir, sandbox_config,
 };
 use pod_lifecycle::labels;
@@ -296,8 +296,14 @@ fn cri_14_log_directory_and_paths() {
     assert_eq!(container_log_path("app", 0), "app/0.log");
     assert_eq!(container_log_path("app", 7), "app/7.log");
     assert_eq!(
-        legacy_log_symlink_name(&pod, "app", "0123abcd"),
-        "web_prod_app-0123abcd.log"
+        pod_lifecycle::logs::legacy_log_symlink(
+            std::path::Path::new("/var/log/containers"),
+            "web",
+            "prod",
+            "app",
+            "0123abcd"
+        ),
+        std::path::Path::new("/var/log/containers/web_prod_app-0123abcd.log")
     );
 
     let sandbox = sandbox_config(&pod, 0, &SandboxOptions::default()).unwrap();

@@ -1,5 +1,5 @@
 //! Where container logs go (`kuberuntime/helpers.go` `BuildPodLogsDirectory`,
-//! `buildContainerLogsPath`, `kuberuntime_container.go` `logSymlink`).
+//! `buildContainerLogsPath`); the legacy symlinks are [`crate::logs`]'s.
 //!
 //! The sandbox's `log_directory` is `<pod logs dir>/<namespace>_<name>_<uid>`; each
 //! container's `log_path` is relative to it, `<container>/<restart count>.log`, so the
@@ -15,9 +15,6 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_POD_LOGS_DIR: &str = "/var/log/pods";
 /// The directory of the legacy per-container symlinks (`/var/log/containers`).
 pub const LEGACY_CONTAINER_LOGS_DIR: &str = "/var/log/containers";
-
-/// ext4 file names are at most 255 bytes; the kubelet cuts the symlink name to fit.
-const MAX_FILE_NAME_LEN: usize = 255;
 
 /// The pod's log directory: `<logs_dir>/<namespace>_<name>_<uid>` (CRI-14).
 ///
@@ -47,53 +44,4 @@ pub fn pod_log_dir(logs_dir: impl AsRef<Path>, pod: &Pod) -> PathBuf {
 /// ```
 pub fn container_log_path(container_name: &str, restart_count: u32) -> String {
     format!("{container_name}/{restart_count}.log")
-}
-
-/// The file name of the legacy symlink in [`LEGACY_CONTAINER_LOGS_DIR`]:
-/// `<pod>_<namespace>_<container>-<container id>.log` (CRI-14), cut to 255 bytes like the
-/// kubelet's `logSymlink` (the cut falls before the `.log` suffix).
-///
-/// ```
-/// # use k8s_openapi::api::core::v1::Pod;
-/// let mut pod = Pod::default();
-/// pod.metadata.name = Some("web".into());
-/// pod.metadata.namespace = Some("prod".into());
-/// let name = pod_lifecycle::cri_config::legacy_log_symlink_name(&pod, "app", "abc123");
-/// assert_eq!(name, "web_prod_app-abc123.log");
-/// ```
-pub fn legacy_log_symlink_name(pod: &Pod, container_name: &str, container_id: &str) -> String {
-    const SUFFIX: &str = ".log";
-    let mut stem = format!(
-        "{}_{}_{}-{}",
-        pod_name(pod),
-        pod_namespace(pod),
-        container_name,
-        container_id
-    );
-    let max = MAX_FILE_NAME_LEN - SUFFIX.len();
-    if stem.len() > max {
-        let mut cut = max;
-        while !stem.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        stem.truncate(cut);
-    }
-    stem + SUFFIX
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_symlink_names_are_cut_to_255_bytes() {
-        let mut pod = Pod::default();
-        pod.metadata.name = Some("p".repeat(200));
-        pod.metadata.namespace = Some("ns".into());
-        let id = "f".repeat(64);
-        let name = legacy_log_symlink_name(&pod, "app", &id);
-        assert_eq!(name.len(), 255);
-        assert!(name.ends_with(".log"));
-        assert!(name.starts_with(&"p".repeat(200)));
-    }
 }

@@ -72,7 +72,7 @@ pub use dns::parse_resolv_conf;
 pub use env::{ContainerEnvironment, NodeAllocatable, container_env};
 pub use expansion::expand;
 pub use logs::{
-    DEFAULT_POD_LOGS_DIR, LEGACY_CONTAINER_LOGS_DIR, container_log_path, legacy_log_symlink_name,
+    DEFAULT_POD_LOGS_DIR, LEGACY_CONTAINER_LOGS_DIR, container_log_path,
     pod_log_dir,
 };
 pub use sandbox::{SandboxOptions, sandbox_config};
