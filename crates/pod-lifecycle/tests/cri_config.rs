@@ -17,8 +17,8 @@ use pod_lifecycle::Error;
 use pod_lifecycle::cri_config::resources::calculate_linux_resources;
 use pod_lifecycle::cri_config::{
     ContainerEnvironment, ContainerOptions, NodeAllocatable, SandboxOptions, container_config,
-    container_env, container_log_path, expand, parse_resolv_conf,
-    pod_full_name, pod_log_dir, sandbox_config,
+    container_env, container_log_path, expand, parse_resolv_conf, pod_full_name, pod_log_dir,
+    sandbox_config,
 };
 use pod_lifecycle::labels;
 

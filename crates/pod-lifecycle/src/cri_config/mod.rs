@@ -71,10 +71,7 @@ pub use container::{ContainerOptions, container_config};
 pub use dns::parse_resolv_conf;
 pub use env::{ContainerEnvironment, NodeAllocatable, container_env};
 pub use expansion::expand;
-pub use logs::{
-    DEFAULT_POD_LOGS_DIR, LEGACY_CONTAINER_LOGS_DIR, container_log_path,
-    pod_log_dir,
-};
+pub use logs::{DEFAULT_POD_LOGS_DIR, LEGACY_CONTAINER_LOGS_DIR, container_log_path, pod_log_dir};
 pub use sandbox::{SandboxOptions, sandbox_config};
 
 use crate::Error;
