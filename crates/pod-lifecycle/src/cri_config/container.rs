@@ -54,6 +54,9 @@ pub struct ContainerOptions {
     /// The kubelet's `seccompDefault`: `RuntimeDefault` instead of `Unconfined` for a
     /// container whose pod and spec name no profile (default false).
     pub seccomp_default: bool,
+    /// The container's environment when the caller already resolved it with
+    /// [`container_env`](super::container_env) (for `subPathExpr`); `None` resolves it here.
+    pub env: Option<Vec<v1::KeyValue>>,
 }
 
 impl Default for ContainerOptions {
@@ -66,6 +69,7 @@ impl Default for ContainerOptions {
             image_ref: None,
             seccomp_profile_root: PathBuf::from(DEFAULT_SECCOMP_PROFILE_ROOT),
             seccomp_default: false,
+            env: None,
         }
     }
 }
@@ -166,7 +170,13 @@ fn build(
         },
     )?;
 
-    let vars = resolve(pod, container, env)?;
+    let vars = match &opts.env {
+        Some(resolved) => resolved
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone()))
+            .collect(),
+        None => resolve(pod, container, env)?,
+    };
     // `ExpandContainerCommandAndArgs` looks names up in the final environment.
     let lookup: HashMap<&str, &str> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let expand_all = |items: &Option<Vec<String>>| -> Vec<String> {

@@ -60,10 +60,7 @@ impl MountError {
 
     /// The `FailedMount` event once the kubelet's 2m3s wait ran out.
     pub fn timeout_message(&self) -> String {
-        format!(
-            "Unable to attach or mount volumes: unmounted volumes=[{}], unattached volumes=[], failed to process volumes=[]: context deadline exceeded",
-            self.unmounted.join(" ")
-        )
+        volume_manager::failed_mount_event_message(&self.unmounted)
     }
 }
 

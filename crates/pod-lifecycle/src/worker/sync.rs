@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use volume_manager::layout::RootDir;
 
 use cri_client::{ImageService, RuntimeService, v1};
 use jiff::Timestamp;
@@ -188,7 +189,7 @@ pub(crate) use cri_config::pod_full_name as full_name;
 
 /// How long a pod's volumes may fail to mount before the kubelet reports the timeout
 /// (`WaitForAttachAndMount`'s 2m3s).
-pub const MOUNT_TIMEOUT: Duration = Duration::from_secs(123);
+pub use volume_manager::MOUNT_TIMEOUT;
 
 /// The API default of `terminationMessagePath`.
 pub const DEFAULT_TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
@@ -502,15 +503,7 @@ impl PodSyncer {
             .chain(actions.containers_to_start.iter());
         for start in starts {
             let started = self
-                .start_container(
-                    pod,
-                    state,
-                    view,
-                    start,
-                    &sandbox_id,
-                    &sandbox_config,
-                    &pod_ips,
-                )
+                .start_container(pod, state, start, &sandbox_id, &sandbox_config, &pod_ips)
                 .await;
             // A regular init container that cannot start ends this sync (kuberuntime SyncPod).
             if !started && start.kind == ContainerKind::Init {
@@ -601,7 +594,6 @@ impl PodSyncer {
         &self,
         pod: &Pod,
         state: &mut PodState,
-        view: &PodRuntimeStatus,
         start: &ContainerToStart,
         sandbox_id: &str,
         sandbox_config: &v1::PodSandboxConfig,
@@ -669,11 +661,12 @@ impl PodSyncer {
                     };
                     let mut mounts = self.host.volumes.container_mounts(pod, &container, &ctx)?;
                     mounts.extend(self.termination_message_mount(pod, &container)?);
-                    Ok(mounts)
+                    Ok((mounts, vars))
                 })
-                .and_then(|mounts| {
+                .and_then(|(mounts, vars)| {
                     let opts = ContainerOptions {
                         mounts,
+                        env: Some(vars),
                         resources: self.config.resources.clone(),
                         ..ContainerOptions::default()
                     };
@@ -691,7 +684,6 @@ impl PodSyncer {
         if let Some(spec) = config.image.as_mut() {
             spec.image = image;
         }
-        let _ = view;
 
         // 3. Create and start.
         let log_path = std::path::Path::new(&sandbox_config.log_directory).join(&config.log_path);
@@ -1111,11 +1103,9 @@ impl PodSyncer {
         if path.is_empty() {
             return Ok(None);
         }
-        let dir = root
-            .join("pods")
-            .join(uid(pod))
-            .join("containers")
-            .join(&container.name);
+        let dir = RootDir::new(root)
+            .pod(uid(pod))
+            .container_dir(&container.name);
         let file = dir.join(random_hex8());
         let created = std::fs::create_dir_all(&dir).and_then(|()| {
             use std::os::unix::fs::PermissionsExt;
@@ -1141,14 +1131,15 @@ impl PodSyncer {
         let Some(root) = &self.config.root_dir else {
             return;
         };
-        let dir = root.join("pods").join(uid(pod));
+        let pod_dirs = RootDir::new(root).pod(uid(pod));
+        let dir = pod_dirs.dir();
         if let Err(e) = std::fs::remove_dir_all(dir.join("containers"))
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot remove the pod's container files");
         }
         // Fails while the volume manager still has something there; it removes the rest.
-        let _ = std::fs::remove_dir(&dir);
+        let _ = std::fs::remove_dir(dir);
     }
 
     /// Container GC: keep one dead instance per container (for `lastState`), remove older

@@ -10,7 +10,7 @@ use super::payload::{self, DEFAULT_MODE};
 use super::{NodeAllocatable, SetUpResult, VolumeAttributes, VolumeContext, VolumePlugin};
 use crate::Result;
 use crate::atomic_writer::{FileProjection, Payload};
-use crate::quantity::Quantity;
+use crate::quantity::{Quantity, milli_value, value};
 
 /// The plugin's name.
 pub(crate) const PLUGIN_NAME: &str = "kubernetes.io/downward-api";
@@ -201,7 +201,7 @@ pub fn resource_value(
         return Err(format!("unsupported container resource : {resource}"));
     }
     let is_cpu = res == "cpu";
-    let read = |q: &Quantity| if is_cpu { q.milli_value() } else { q.value() };
+    let read = |q: &Quantity| if is_cpu { milli_value(q) } else { value(q) };
     let list = container.resources.as_ref().and_then(|r| {
         if kind == "limits" {
             r.limits.as_ref()
@@ -227,7 +227,11 @@ pub fn resource_value(
     let divisor = match &selector.divisor {
         Some(q) => {
             let d = Quantity::parse(&q.0).map_err(|e| format!("divisor: {e}"))?;
-            if d.is_positive() { read(&d) } else { 0 }
+            if !d.is_zero() && !d.is_negative() {
+                read(&d)
+            } else {
+                0
+            }
         }
         None => 0,
     };

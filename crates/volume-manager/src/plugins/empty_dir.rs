@@ -5,10 +5,10 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use k8s_openapi::api::core::v1::{Container, Pod, Volume};
+use k8s_openapi::api::core::v1::{Pod, Volume};
 
 use super::{SetUpResult, VolumeAttributes, VolumeContext, VolumePlugin};
-use crate::quantity::Quantity;
+use crate::quantity::{Quantity, value};
 use crate::{Error, Result, mounter};
 
 /// The plugin's name.
@@ -58,10 +58,11 @@ impl VolumePlugin for EmptyDirPlugin {
         };
         let size_limit = match &source.size_limit {
             Some(q) => Some(
-                Quantity::parse(&q.0)
-                    .map_err(|e| ctx.fail(".emptyDir.sizeLimit", e))?
-                    .value()
-                    .max(0) as u64,
+                value(
+                    &Quantity::parse(&q.0)
+                        .map_err(|e| ctx.fail(".emptyDir.sizeLimit", e.to_string()))?,
+                )
+                .max(0) as u64,
             ),
             None => None,
         };
@@ -182,55 +183,14 @@ pub fn memory_volume_size(
 /// containers and sidecars and each regular init container's limit plus the sidecars
 /// started before it, plus the pod overhead. `None` otherwise (no limit).
 pub fn pod_memory_limit(pod: &Pod) -> Option<u64> {
-    let spec = pod.spec.as_ref()?;
-    let limit_of = |c: &Container| -> Option<u64> {
-        let q = c.resources.as_ref()?.limits.as_ref()?.get("memory")?;
-        let v = Quantity::parse(&q.0).ok()?.value();
-        (v > 0).then_some(v as u64)
-    };
-    let overhead = spec
-        .overhead
-        .as_ref()
-        .and_then(|o| o.get("memory"))
-        .and_then(|q| Quantity::parse(&q.0).ok())
-        .map(|q| q.value().max(0) as u64)
-        .unwrap_or(0);
-    if let Some(pod_level) = spec
-        .resources
-        .as_ref()
-        .and_then(|r| r.limits.as_ref())
-        .and_then(|l| l.get("memory"))
-        .and_then(|q| Quantity::parse(&q.0).ok())
-        .filter(Quantity::is_positive)
-    {
-        return Some(pod_level.value() as u64 + overhead);
-    }
-    let mut sum: u64 = 0;
-    for c in &spec.containers {
-        sum = sum.saturating_add(limit_of(c)?);
-    }
-    let mut sidecars: u64 = 0;
-    let mut init_peak: u64 = 0;
-    for c in spec.init_containers.iter().flatten() {
-        let limit = limit_of(c)?;
-        if c.restart_policy.as_deref() == Some("Always") {
-            sidecars = sidecars.saturating_add(limit);
-            init_peak = init_peak.max(sidecars);
-        } else {
-            init_peak = init_peak.max(sidecars.saturating_add(limit));
-        }
-    }
-    Some(
-        sum.saturating_add(sidecars)
-            .max(init_peak)
-            .saturating_add(overhead),
-    )
+    let totals = cgroup_enforcer::resources::pod_resources(pod).ok()?;
+    (totals.memory_limits_declared && totals.memory_limit > 0).then_some(totals.memory_limit as u64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{PodSpec, ResourceRequirements};
+    use k8s_openapi::api::core::v1::{Container, PodSpec, ResourceRequirements};
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity as Q;
 
     fn container(name: &str, memory: Option<&str>, sidecar: bool) -> Container {
