@@ -5,12 +5,6 @@ use serde_json::{Value, json};
 
 use crate::layout::{Layout, write_if_changed};
 
-/// The bridge in the host network namespace; `down` deletes it, because it
-/// outlives containerd.
-pub const BRIDGE: &str = "nodelet0";
-/// Two environments must not use the same subnet at the same time.
-const SUBNET: &str = "10.88.0.0/16";
-
 /// Writes the network configuration containerd's CRI plugin loads. Returns
 /// whether anything changed.
 pub fn write_config(layout: &Layout) -> Result<bool> {
@@ -29,13 +23,13 @@ fn bridge(layout: &Layout) -> Value {
         "plugins": [
             {
                 "type": "bridge",
-                "bridge": BRIDGE,
+                "bridge": layout.bridge(),
                 "isGateway": true,
                 "ipMasq": false,
                 "hairpinMode": true,
                 "ipam": {
                     "type": "host-local",
-                    "ranges": [[{ "subnet": SUBNET }]],
+                    "ranges": [[{ "subnet": layout.subnet() }]],
                     "routes": [{ "dst": "0.0.0.0/0" }],
                     "dataDir": layout.cni_ipam_dir(),
                 }

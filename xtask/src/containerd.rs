@@ -22,7 +22,7 @@ pub fn daemon(layout: &Layout) -> Daemon {
     let config = layout.containerd_config();
     Daemon {
         name: "containerd",
-        program: "containerd",
+        program: "containerd".into(),
         args: vec![OsString::from("--config"), config.clone().into()],
         config,
         pid_file: layout.containerd_pid(),
@@ -127,12 +127,15 @@ pub fn ensure_running(layout: &Layout, config_changed: bool) -> Result<()> {
             wait_ready(layout, &daemon, pid)?;
             return Ok(());
         }
-        eprintln!("xtask: configuration changed, restarting containerd ({pid})");
+        eprintln!(
+            "xtask: configuration changed, restarting the {} ({pid})",
+            layout.name()
+        );
         daemon.stop()?;
     }
     let pid = daemon.start()?;
     let waited = wait_ready(layout, &daemon, pid)?;
-    eprintln!("xtask: containerd ({pid}) ready after {waited:.0?}");
+    eprintln!("xtask: {} ({pid}) ready after {waited:.0?}", layout.name());
     Ok(())
 }
 

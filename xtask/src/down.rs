@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use crate::cni::BRIDGE;
+use crate::cluster::Cluster;
 use crate::cri::{self, RuntimeClient};
 use crate::layout::Layout;
 use crate::process::{self, Daemon};
@@ -29,20 +29,50 @@ pub fn run(layout: &Layout) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("down needs root: it kills daemons, unmounts and removes cgroups");
     }
-    let steps: [(&str, Step); 9] = [
-        ("remove pod sandboxes", remove_sandboxes),
-        ("stop containerd", |layout| stop(containerd::daemon(layout))),
-        ("stop the registry", |layout| stop(registry::daemon(layout))),
-        ("delete runc containers", delete_runc_containers),
-        ("kill shims", kill_shims),
-        ("unmount", unmount),
-        ("delete the bridge", |_| delete_bridge()),
-        ("remove cgroups", |_| remove_cgroups()),
-        ("release CNI addresses", release_addresses),
+    let reference = layout.reference();
+    let steps: [(&str, &Layout, Step); 16] = [
+        // Agents first, so that none restarts a pod while the runtime is cleaned.
+        ("stop agents", layout, stop_agents),
+        ("stop the cluster", layout, |layout| {
+            Cluster::new(layout).down()
+        }),
+        ("remove pod sandboxes", layout, remove_sandboxes),
+        (
+            "remove reference pod sandboxes",
+            &reference,
+            remove_sandboxes,
+        ),
+        ("stop containerd", layout, |layout| {
+            stop(containerd::daemon(layout))
+        }),
+        ("stop the reference containerd", &reference, |layout| {
+            stop(containerd::daemon(layout))
+        }),
+        ("stop the registry", layout, |layout| {
+            stop(registry::daemon(layout))
+        }),
+        ("delete runc containers", layout, delete_runc_containers),
+        (
+            "delete reference runc containers",
+            &reference,
+            delete_runc_containers,
+        ),
+        // Shims and mounts of both instances are under the main base.
+        ("kill shims", layout, kill_shims),
+        ("unmount", layout, unmount),
+        ("delete the bridge", layout, delete_bridge),
+        ("delete the reference bridge", &reference, delete_bridge),
+        ("remove cgroups", layout, |_| remove_cgroups()),
+        ("release CNI addresses", layout, release_addresses),
+        (
+            "release reference CNI addresses",
+            &reference,
+            release_addresses,
+        ),
     ];
     let mut failures = Vec::new();
     let mut did_something = false;
-    for (name, step) in steps {
+    for (name, layout, step) in steps {
         match step(layout) {
             Ok(lines) => {
                 for line in &lines {
@@ -87,6 +117,28 @@ fn remove_sandboxes(layout: &Layout) -> Result<Vec<String>> {
         }
         Ok(removed)
     })
+}
+
+/// Kubelets and nodelets a crashed test or demo left running: any process of
+/// that name whose command line names a path under the base directory.
+fn stop_agents(layout: &Layout) -> Result<Vec<String>> {
+    let base = layout.root();
+    let mut stopped = Vec::new();
+    let agents = process::processes().filter(|(_, cmdline)| {
+        cmdline.first().is_some_and(|program| {
+            Path::new(program)
+                .file_name()
+                .is_some_and(|name| name == "kubelet" || name == "nodelet")
+        }) && cmdline.iter().any(|arg| {
+            let value = arg.split_once('=').map_or(arg.as_str(), |(_, value)| value);
+            Path::new(value).starts_with(base)
+        })
+    });
+    for (pid, cmdline) in agents {
+        process::terminate(pid, Duration::from_secs(10))?;
+        stopped.push(format!("stopped {} ({pid})", cmdline[0]));
+    }
+    Ok(stopped)
 }
 
 fn stop(daemon: Daemon) -> Result<Vec<String>> {
@@ -148,12 +200,13 @@ fn unmount(layout: &Layout) -> Result<Vec<String>> {
 }
 
 /// The bridge stays after containerd stops; CNI never deletes it.
-fn delete_bridge() -> Result<Vec<String>> {
-    if !Path::new("/sys/class/net").join(BRIDGE).exists() {
+fn delete_bridge(layout: &Layout) -> Result<Vec<String>> {
+    let bridge = layout.bridge();
+    if !Path::new("/sys/class/net").join(bridge).exists() {
         return Ok(Vec::new());
     }
-    cmd::output(Command::new("ip").args(["link", "del", BRIDGE]))?;
-    Ok(vec![format!("deleted bridge {BRIDGE}")])
+    cmd::output(Command::new("ip").args(["link", "del", bridge]))?;
+    Ok(vec![format!("deleted bridge {bridge}")])
 }
 
 fn remove_cgroups() -> Result<Vec<String>> {

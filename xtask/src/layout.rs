@@ -19,11 +19,29 @@ const DEFAULT_REGISTRY_ADDR: &str = "127.0.0.1:5000";
 const MAX_SOCKET_PATH: usize = 107;
 
 /// The paths and addresses of one environment.
+///
+/// An environment runs two containerd instances: the main one, which nodelet,
+/// the tests and the demo use, and the reference one ([`Layout::reference`]),
+/// kept for the real kubelet. The kubelet removes every runtime pod it does not
+/// know, so it never shares a containerd with anything else.
 #[derive(Debug, Clone)]
 pub struct Layout {
     workspace: PathBuf,
+    /// The environment's base directory: images, registry, env file, cluster.
+    root: PathBuf,
+    /// This containerd instance's directory: `root`, or `root/ref`.
     base: PathBuf,
+    instance: Instance,
     registry_addr: SocketAddr,
+}
+
+/// Which containerd instance a [`Layout`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instance {
+    /// nodelet's, the tests' and the demo's.
+    Main,
+    /// The real kubelet's, on a bridge and subnet of its own.
+    Reference,
 }
 
 impl Layout {
@@ -46,11 +64,59 @@ impl Layout {
             .with_context(|| format!("{REGISTRY_ADDR_VAR}={addr:?} is not an IP:port"))?;
         let layout = Self {
             workspace,
+            root: base.clone(),
             base,
+            instance: Instance::Main,
             registry_addr,
         };
         layout.check_socket_path()?;
+        layout.reference().check_socket_path()?;
         Ok(layout)
+    }
+
+    /// The layout of the reference containerd, under `<base>/ref`.
+    pub fn reference(&self) -> Self {
+        Self {
+            base: self.root.join("ref"),
+            instance: Instance::Reference,
+            ..self.clone()
+        }
+    }
+
+    /// Both containerd instances, main first.
+    pub fn instances(&self) -> [Self; 2] {
+        [self.clone(), self.reference()]
+    }
+
+    /// The environment's base directory, shared by both instances.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The CNI bridge of this instance's pods; `down` deletes it, because it
+    /// outlives containerd.
+    pub fn bridge(&self) -> &'static str {
+        match self.instance {
+            Instance::Main => "nodelet0",
+            Instance::Reference => "nodelet1",
+        }
+    }
+
+    /// The pod subnet of this instance. Two environments must not use the same
+    /// subnet at the same time.
+    pub fn subnet(&self) -> &'static str {
+        match self.instance {
+            Instance::Main => "10.88.0.0/16",
+            Instance::Reference => "10.89.0.0/16",
+        }
+    }
+
+    /// A short name for messages.
+    pub fn name(&self) -> &'static str {
+        match self.instance {
+            Instance::Main => "containerd",
+            Instance::Reference => "reference containerd",
+        }
     }
 
     fn check_socket_path(&self) -> Result<()> {
@@ -71,7 +137,8 @@ impl Layout {
         &self.workspace
     }
 
-    /// The base directory that holds everything else.
+    /// This containerd instance's directory (the environment's base directory
+    /// for the main instance).
     pub fn base(&self) -> &Path {
         &self.base
     }
@@ -123,7 +190,7 @@ impl Layout {
 
     /// Where the built image archives are kept.
     pub fn images_dir(&self) -> PathBuf {
-        self.base.join("images")
+        self.root.join("images")
     }
 
     /// The registry listen address.
@@ -133,32 +200,32 @@ impl Layout {
 
     /// The registry configuration file.
     pub fn registry_config(&self) -> PathBuf {
-        self.base.join("registry.yml")
+        self.root.join("registry.yml")
     }
 
     /// The registry's pid file.
     pub fn registry_pid(&self) -> PathBuf {
-        self.base.join("registry.pid")
+        self.root.join("registry.pid")
     }
 
     /// The registry's stdout and stderr.
     pub fn registry_log(&self) -> PathBuf {
-        self.base.join("registry.log")
+        self.root.join("registry.log")
     }
 
     /// The registry's blob storage.
     pub fn registry_storage(&self) -> PathBuf {
-        self.base.join("registry")
+        self.root.join("registry")
     }
 
     /// The manifest digest of the busybox image last pushed to the registry.
     pub fn registry_pushed_digest(&self) -> PathBuf {
-        self.base.join("registry-busybox.digest")
+        self.root.join("registry-busybox.digest")
     }
 
     /// The `KEY=value` file setup writes for tests and shells.
     pub fn env_file(&self) -> PathBuf {
-        self.base.join("env")
+        self.root.join("env")
     }
 
     /// Reads the env file written by setup.

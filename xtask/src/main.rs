@@ -20,10 +20,13 @@
 //! cargo xtask bench [ARGS...]  # setup, benches (ARGS go to `startup`), down
 //! cargo xtask down             # stop and clean up what setup started
 //! cargo xtask demo [--for N]   # nodelet running the example pods, a live table
+//! cargo xtask kube build       # the real Kubernetes v1.37.2, from tools/kubernetes
+//! cargo xtask cluster up       # a loopback control plane (and down, status, kubeconfig)
 //! ```
 
 mod bench;
 mod cgroups;
+mod cluster;
 mod cmd;
 mod cni;
 mod containerd;
@@ -31,6 +34,7 @@ mod cri;
 mod demo;
 mod down;
 mod images;
+mod kube;
 mod layout;
 mod mounts;
 mod packages;
@@ -55,6 +59,16 @@ commands:
   test             setup, then fmt, clippy, test and doc; always down at the end
   bench [ARGS...]  setup, then the startup (with ARGS), nodelet_startup, exit_detection,
                    cri_roundtrip and plan benches; always down
+  kube build       build the real Kubernetes v1.37.2 (etcd, kube-apiserver,
+                   kube-controller-manager, kube-scheduler, kubectl, kubelet) from
+                   tools/kubernetes into target/kubernetes/ (reused when up to date)
+  kube sync        regenerate tools/kubernetes/go.mod's replace block from upstream's go.mod
+  cluster up       a control plane on loopback (etcd, kube-apiserver, kube-controller-manager,
+                   kube-scheduler), state in target/nodelet-env/cluster; waits until ready
+  cluster down     stop it and remove its state (also after a crash)
+  cluster status   what runs
+  cluster kubeconfig [--node NAME]
+                   print the admin kubeconfig path, or node NAME's (system:node:NAME)
   env              print the environment written by setup as shell `export` lines
   demo [--for <secs> | --once]
                    setup, then nodelet running examples/manifests with a live pod table;
@@ -62,7 +76,8 @@ commands:
 
 environment:
   NODELET_ENV_DIR        base directory (default: <workspace>/target/nodelet-env)
-  NODELET_REGISTRY_ADDR  registry listen address (default: 127.0.0.1:5000)";
+  NODELET_REGISTRY_ADDR  registry listen address (default: 127.0.0.1:5000)
+  KUBE_BIN_DIR           prebuilt Kubernetes binaries to use instead of `kube build`";
 
 fn main() -> ExitCode {
     match run() {
@@ -81,7 +96,7 @@ fn run() -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let rest: Vec<String> = args.collect();
-    if !matches!(command.as_str(), "bench" | "demo") && !rest.is_empty() {
+    if !matches!(command.as_str(), "bench" | "demo" | "kube" | "cluster") && !rest.is_empty() {
         bail!("`{command}` takes no arguments\n\n{USAGE}");
     }
     let layout = Layout::from_env()?;
@@ -92,6 +107,8 @@ fn run() -> Result<ExitCode> {
         "bench" => bench::run(&layout, &rest),
         "env" => print_env(&layout).map(|()| ExitCode::SUCCESS),
         "demo" => demo::run(&layout, &rest),
+        "kube" => kube::run(&layout, &rest).map(|()| ExitCode::SUCCESS),
+        "cluster" => cluster::run(&layout, &rest).map(|()| ExitCode::SUCCESS),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

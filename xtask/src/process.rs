@@ -19,15 +19,16 @@ const GRACE: Duration = Duration::from_secs(10);
 
 /// A long-running program that setup starts and down stops.
 ///
-/// It is recognised by its command line, which names `config`: a pid in the
+/// It is recognised by its command line, which names `config` (alone or as
+/// `--flag=config`): a pid in the
 /// pid file only counts when that process still runs our program with our
 /// configuration, so a recycled pid is never mistaken for it (or killed).
 #[derive(Debug)]
 pub struct Daemon {
     /// What to call it in messages.
     pub name: &'static str,
-    /// The program, looked up on `PATH`.
-    pub program: &'static str,
+    /// The program: a name looked up on `PATH`, or a path.
+    pub program: PathBuf,
     /// Its arguments, which include `config`.
     pub args: Vec<OsString>,
     /// The configuration file that identifies our instance.
@@ -58,14 +59,14 @@ impl Daemon {
     pub fn start(&self) -> Result<Pid> {
         let log =
             File::create(&self.log).with_context(|| format!("creating {}", self.log.display()))?;
-        let child = Command::new(self.program)
+        let child = Command::new(&self.program)
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .process_group(0)
             .spawn()
-            .with_context(|| format!("starting {}", self.program))?;
+            .with_context(|| format!("starting {}", self.program.display()))?;
         let pid = Pid::from_raw(i32::try_from(child.id())?);
         fs::write(&self.pid_file, format!("{pid}\n"))
             .with_context(|| format!("writing {}", self.pid_file.display()))?;
@@ -104,8 +105,15 @@ impl Daemon {
             return false;
         };
         let config = self.config.to_string_lossy();
-        Path::new(program).file_name() == Some(self.program.as_ref())
-            && cmdline.iter().any(|arg| *arg == config)
+        // The configuration is an argument of its own, or a `--flag=` value.
+        let names_config = |arg: &String| {
+            *arg == config
+                || arg
+                    .split_once('=')
+                    .is_some_and(|(flag, value)| flag.starts_with('-') && value == config)
+        };
+        Path::new(program).file_name() == self.program.file_name()
+            && cmdline.iter().any(names_config)
     }
 }
 

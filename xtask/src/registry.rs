@@ -33,7 +33,7 @@ pub fn daemon(layout: &Layout) -> Daemon {
     let config = layout.registry_config();
     Daemon {
         name: "registry",
-        program: "docker-registry",
+        program: "docker-registry".into(),
         args: vec![OsString::from("serve"), config.clone().into()],
         config,
         pid_file: layout.registry_pid(),

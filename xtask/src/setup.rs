@@ -7,12 +7,16 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 
+use crate::cluster::Cluster;
 use crate::images::{BUSYBOX, LazyLayer, PAUSE};
 use crate::layout::{Layout, create_dir, render_env, write_if_changed};
-use crate::{cni, containerd, images, packages, registry};
+use crate::{cni, containerd, images, kube, packages, registry};
 
 /// The variable tests read the CRI endpoint from.
 pub const CRI_ENDPOINT_VAR: &str = "NODELET_CRI_ENDPOINT";
+/// The variable tests read the reference containerd's CRI endpoint from: the
+/// real kubelet's, which no other test may use.
+pub const REF_CRI_ENDPOINT_VAR: &str = "NODELET_REF_CRI_ENDPOINT";
 /// The registry address tests pull from.
 pub const TEST_REGISTRY_VAR: &str = "NODELET_TEST_REGISTRY";
 
@@ -25,22 +29,24 @@ pub fn run(layout: &Layout) -> Result<Vec<(String, String)>> {
     packages::ensure_installed()?;
     create_dir(layout.base())?;
 
-    let containerd_changed = containerd::write_config(layout)?;
-    // containerd watches the CNI directory itself; no restart needed.
-    cni::write_config(layout)?;
     let registry_changed = registry::write_config(layout)?;
-
-    containerd::ensure_running(layout, containerd_changed)?;
     let mut layer = LazyLayer::default();
-    for name in images::ensure_imported(layout, &mut layer)? {
-        eprintln!("xtask: imported {name}");
+    for instance in layout.instances() {
+        create_dir(instance.base())?;
+        let containerd_changed = containerd::write_config(&instance)?;
+        // containerd watches the CNI directory itself; no restart needed.
+        cni::write_config(&instance)?;
+        containerd::ensure_running(&instance, containerd_changed)?;
+        for name in images::ensure_imported(&instance, &mut layer)? {
+            eprintln!("xtask: imported {name} into the {}", instance.name());
+        }
     }
     registry::ensure_running(layout, registry_changed)?;
     if registry::ensure_pushed(layout, &mut layer)? {
         eprintln!("xtask: pushed {}", registry::busybox_ref(layout));
     }
 
-    let vars = env_vars(layout);
+    let vars = env_vars(layout)?;
     write_if_changed(&layout.env_file(), render_env(&vars).as_bytes())?;
     eprintln!(
         "xtask: environment ready in {:.1?} (base {})",
@@ -54,9 +60,10 @@ pub fn run(layout: &Layout) -> Result<Vec<(String, String)>> {
     Ok(vars)
 }
 
-fn env_vars(layout: &Layout) -> Vec<(String, String)> {
-    [
+fn env_vars(layout: &Layout) -> Result<Vec<(String, String)>> {
+    let mut vars: Vec<(String, String)> = [
         (CRI_ENDPOINT_VAR, layout.cri_endpoint()),
+        (REF_CRI_ENDPOINT_VAR, layout.reference().cri_endpoint()),
         (TEST_REGISTRY_VAR, layout.registry_addr().to_string()),
         ("NODELET_ENV_DIR", layout.base().display().to_string()),
         ("NODELET_PAUSE_IMAGE", PAUSE.name.to_owned()),
@@ -68,5 +75,13 @@ fn env_vars(layout: &Layout) -> Vec<(String, String)> {
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))
-    .collect()
+    .collect();
+    // Where `kube build` puts the binaries, and the cluster `cluster up` runs:
+    // tests that need them fail with a clear message when they are missing.
+    vars.push((
+        kube::TEST_BIN_DIR_VAR.to_owned(),
+        kube::bin_dir(layout)?.display().to_string(),
+    ));
+    vars.extend(Cluster::new(layout).env_vars());
+    Ok(vars)
 }

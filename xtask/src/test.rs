@@ -4,19 +4,29 @@ use std::process::{Command, ExitCode};
 
 use anyhow::Result;
 
+use crate::cluster::Cluster;
 use crate::layout::Layout;
 use crate::steps::{Steps, cargo};
-use crate::{cmd, down, setup};
+use crate::{cmd, down, kube, setup};
 
-/// setup, fmt, clippy, test, doc, and always down. Doc tests run as part of
-/// `cargo test`.
+/// setup, kube build, cluster up, fmt, clippy, test, doc, and always cluster
+/// down and down. Doc tests run as part of `cargo test`.
 pub fn run(layout: &Layout) -> Result<ExitCode> {
     let mut steps = Steps::new()?;
     let mut env = Vec::new();
-    let ready = steps.run("setup", || {
+    let mut ready = steps.run("setup", || {
         env = setup::run(layout)?;
         Ok(())
     });
+    // The real Kubernetes: the reference kubelet of the differential suite and
+    // the control plane of the cluster tests. Built once, then reused.
+    ready &= steps.run("kube build", || kube::ensure_built(layout).map(drop));
+    let cluster = Cluster::new(layout);
+    if ready {
+        ready &= steps.run("cluster up", || cluster.up(&kube::ensure_built(layout)?));
+    } else {
+        steps.skip("cluster up", "setup or kube build failed");
+    }
     steps.run("fmt", || {
         run_cargo(cargo(layout).args(["fmt", "--all", "--check"]))
     });
@@ -51,6 +61,7 @@ pub fn run(layout: &Layout) -> Result<ExitCode> {
                 .env("RUSTDOCFLAGS", "-D warnings"),
         )
     });
+    steps.always("cluster down", || cluster.down().map(drop));
     steps.always("down", || down::run(layout));
     Ok(steps.finish())
 }
