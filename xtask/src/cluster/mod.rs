@@ -137,6 +137,10 @@ impl Cluster {
                 self.admin_kubeconfig().display().to_string(),
             ),
             (CLUSTER_DIR_VAR.to_owned(), self.dir.display().to_string()),
+            (
+                "KUBECACHEDIR".to_owned(),
+                self.kubectl_cache_dir().display().to_string(),
+            ),
         ]
     }
 
@@ -211,6 +215,12 @@ impl Cluster {
             key = files.key.display(),
         );
         text
+    }
+
+    /// kubectl's discovery cache, which would otherwise go to `~/.kube/cache`.
+    /// Tests point `KUBECACHEDIR` here.
+    pub fn kubectl_cache_dir(&self) -> PathBuf {
+        self.dir.join("kubectl-cache")
     }
 
     fn kubeconfig_for(&self, file: &str) -> PathBuf {
@@ -438,6 +448,9 @@ impl Cluster {
             Command::new(bin.join("kubectl"))
                 .arg("--kubeconfig")
                 .arg(self.admin_kubeconfig())
+                // kubectl caches discovery under ~/.kube by default.
+                .arg("--cache-dir")
+                .arg(self.kubectl_cache_dir())
                 .arg("--request-timeout=5s")
                 .args(args),
         )
@@ -463,6 +476,16 @@ impl Cluster {
         }
         if !failed.is_empty() {
             bail!("could not stop {}", failed.join(", "));
+        }
+        // Nothing may outlive `down`: any process still naming the cluster's
+        // directory is a leak (a daemon started by hand, or one that escaped).
+        let dir = self.dir.to_string_lossy().into_owned();
+        let leftovers: Vec<String> = process::processes()
+            .filter(|(_, cmdline)| cmdline.iter().any(|arg| arg.contains(&dir)))
+            .map(|(pid, cmdline)| format!("{} ({pid})", cmdline.join(" ")))
+            .collect();
+        if !leftovers.is_empty() {
+            bail!("processes still use {dir}:\n{}", leftovers.join("\n"));
         }
         if self.dir.exists() {
             fs::remove_dir_all(&self.dir)
