@@ -122,23 +122,33 @@ fn remove_sandboxes(layout: &Layout) -> Result<Vec<String>> {
 /// Kubelets and nodelets a crashed test or demo left running: any process of
 /// that name whose command line names a path under the base directory.
 fn stop_agents(layout: &Layout) -> Result<Vec<String>> {
-    let base = layout.root();
+    let agents = processes_under(layout.root(), |name| name == "kubelet" || name == "nodelet");
     let mut stopped = Vec::new();
-    let agents = process::processes().filter(|(_, cmdline)| {
-        cmdline.first().is_some_and(|program| {
-            Path::new(program)
-                .file_name()
-                .is_some_and(|name| name == "kubelet" || name == "nodelet")
-        }) && cmdline.iter().any(|arg| {
-            let value = arg.split_once('=').map_or(arg.as_str(), |(_, value)| value);
-            Path::new(value).starts_with(base)
-        })
-    });
     for (pid, cmdline) in agents {
         process::terminate(pid, Duration::from_secs(10))?;
         stopped.push(format!("stopped {} ({pid})", cmdline[0]));
     }
     Ok(stopped)
+}
+
+/// Processes whose program's file name passes `program` and whose command
+/// line names a path under `base` (alone or as a `--flag=` value).
+fn processes_under(
+    base: &Path,
+    program: impl Fn(&str) -> bool,
+) -> Vec<(nix::unistd::Pid, Vec<String>)> {
+    process::processes()
+        .filter(|(_, cmdline)| {
+            cmdline.first().is_some_and(|first| {
+                Path::new(first)
+                    .file_name()
+                    .is_some_and(|name| program(&name.to_string_lossy()))
+            }) && cmdline.iter().any(|arg| {
+                let value = arg.split_once('=').map_or(arg.as_str(), |(_, value)| value);
+                Path::new(arg).starts_with(base) || Path::new(value).starts_with(base)
+            })
+        })
+        .collect()
 }
 
 fn stop(daemon: Daemon) -> Result<Vec<String>> {
@@ -176,15 +186,8 @@ fn runc(root: &Path) -> Command {
 /// Shims whose command line names our socket or base directory. They
 /// outlive containerd by design (so containers survive its restart).
 fn kill_shims(layout: &Layout) -> Result<Vec<String>> {
-    let base = layout.base();
     let mut killed = Vec::new();
-    let shims = process::processes().filter(|(_, cmdline)| {
-        cmdline.first().is_some_and(|program| {
-            Path::new(program)
-                .file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with("containerd-shim"))
-        }) && cmdline.iter().any(|arg| Path::new(arg).starts_with(base))
-    });
+    let shims = processes_under(layout.base(), |name| name.starts_with("containerd-shim"));
     for (pid, _) in shims {
         process::terminate(pid, Duration::from_secs(2))?;
         killed.push(format!("killed containerd-shim ({pid})"));

@@ -21,6 +21,7 @@
 
 mod pki;
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
 use std::net::Ipv4Addr;
@@ -230,7 +231,7 @@ impl Cluster {
     /// The daemons in start order.
     fn daemons(&self, bin: &Path) -> Vec<Daemon> {
         let pki = &self.pki;
-        let flag = |name: &str, value: &Path| format!("--{name}={}", value.display()).into();
+        let flag = path_flag;
         let ca = pki.ca();
         let serving = pki.apiserver();
         let kubelet_client = pki.client("apiserver-kubelet-client");
@@ -305,18 +306,12 @@ impl Cluster {
             pid_file: self.dir.join("kube-apiserver.pid"),
             log: self.dir.join("kube-apiserver.log"),
         };
-        let cm_kubeconfig = self.kubeconfig_for("controller-manager");
-        let controller_manager = Daemon {
-            name: "kube-controller-manager",
-            program: bin.join("kube-controller-manager"),
-            args: vec![
-                flag("kubeconfig", &cm_kubeconfig),
-                flag("authentication-kubeconfig", &cm_kubeconfig),
-                flag("authorization-kubeconfig", &cm_kubeconfig),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={}", Ports::CONTROLLER_MANAGER).into(),
-                flag("cert-dir", &self.dir.join("controller-manager-certs")),
-                "--leader-elect=false".into(),
+        let controller_manager = self.component(
+            bin,
+            "kube-controller-manager",
+            "controller-manager",
+            Ports::CONTROLLER_MANAGER,
+            vec![
                 "--use-service-account-credentials=true".into(),
                 flag(
                     "service-account-private-key-file",
@@ -327,33 +322,54 @@ impl Cluster {
                 flag("cluster-signing-key-file", &ca.key),
                 "--controllers=*".into(),
                 "--allocate-node-cidrs=false".into(),
-                "--profiling=false".into(),
-                "--v=1".into(),
             ],
-            config: cm_kubeconfig.clone(),
-            pid_file: self.dir.join("kube-controller-manager.pid"),
-            log: self.dir.join("kube-controller-manager.log"),
-        };
-        let scheduler_kubeconfig = self.kubeconfig_for("scheduler");
-        let scheduler = Daemon {
-            name: "kube-scheduler",
-            program: bin.join("kube-scheduler"),
-            args: vec![
-                flag("kubeconfig", &scheduler_kubeconfig),
-                flag("authentication-kubeconfig", &scheduler_kubeconfig),
-                flag("authorization-kubeconfig", &scheduler_kubeconfig),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={}", Ports::SCHEDULER).into(),
-                flag("cert-dir", &self.dir.join("scheduler-certs")),
-                "--leader-elect=false".into(),
-                "--profiling=false".into(),
-                "--v=1".into(),
-            ],
-            config: scheduler_kubeconfig.clone(),
-            pid_file: self.dir.join("kube-scheduler.pid"),
-            log: self.dir.join("kube-scheduler.log"),
-        };
+        );
+        let scheduler = self.component(
+            bin,
+            "kube-scheduler",
+            "scheduler",
+            Ports::SCHEDULER,
+            Vec::new(),
+        );
         vec![etcd, apiserver, controller_manager, scheduler]
+    }
+
+    /// kube-controller-manager or kube-scheduler: its identity's kubeconfig
+    /// for everything, secure serving on loopback, no leader election.
+    fn component(
+        &self,
+        bin: &Path,
+        name: &'static str,
+        identity: &str,
+        port: u16,
+        extra: Vec<OsString>,
+    ) -> Daemon {
+        let kubeconfig = self.kubeconfig_for(identity);
+        let mut args: Vec<OsString> = [
+            "kubeconfig",
+            "authentication-kubeconfig",
+            "authorization-kubeconfig",
+        ]
+        .into_iter()
+        .map(|key| path_flag(key, &kubeconfig))
+        .collect();
+        args.extend([
+            "--bind-address=127.0.0.1".into(),
+            format!("--secure-port={port}").into(),
+            path_flag("cert-dir", &self.dir.join(format!("{identity}-certs"))),
+            "--leader-elect=false".into(),
+            "--profiling=false".into(),
+            "--v=1".into(),
+        ]);
+        args.extend(extra);
+        Daemon {
+            name,
+            program: bin.join(name),
+            args,
+            config: kubeconfig,
+            pid_file: self.dir.join(format!("{name}.pid")),
+            log: self.dir.join(format!("{name}.log")),
+        }
     }
 
     /// Starts whatever does not run yet and waits until the cluster is ready.
@@ -513,6 +529,11 @@ impl Cluster {
         }
         Ok(())
     }
+}
+
+/// `--name=path`.
+fn path_flag(name: &str, value: &Path) -> OsString {
+    format!("--{name}={}", value.display()).into()
 }
 
 /// The directory of a running daemon's binary, from its command line.
