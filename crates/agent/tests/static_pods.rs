@@ -404,6 +404,115 @@ fn wrong_field_types_name_the_field() {
     );
 }
 
+/// Issue 11: a manifest UID that is not one safe path component is refused where it
+/// enters, as a `SourceError` naming the file and `metadata.uid` (what `/errors` serves);
+/// other pods of the directory still load.
+#[test]
+fn traversal_uid_is_refused_naming_the_file_and_metadata_uid() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "trav.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: trav, uid: \"../../canary\"}\n\
+         spec:\n  containers:\n  - name: main\n    image: busybox\n",
+    );
+    for (file, uid) in [
+        ("dot.yaml", ".."),
+        ("nul.yaml", "a\\0b"),
+        ("slash.yaml", "a/b"),
+    ] {
+        write(
+            dir.path(),
+            file,
+            &format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: {}, uid: \"{uid}\"}}\n\
+                 spec:\n  containers:\n  - name: main\n    image: busybox\n",
+                file.trim_end_matches(".yaml")
+            ),
+        );
+    }
+    write(dir.path(), "web.yaml", &pod_yaml("web", "busybox"));
+    let snapshot = StaticPodSource::new(dir.path(), "node-1").scan();
+    assert_eq!(names(&snapshot), ["web-node-1"]);
+    assert_eq!(snapshot.errors.len(), 4, "{:?}", snapshot.errors);
+    for error in &snapshot.errors {
+        assert!(
+            error.reason.contains(": metadata.uid: Invalid value: "),
+            "{error}"
+        );
+    }
+    let trav = snapshot
+        .errors
+        .iter()
+        .find(|e| e.file.ends_with("trav.yaml"))
+        .unwrap();
+    assert!(
+        trav.reason.starts_with(
+            "invalid pod default/trav-node-1: metadata.uid: Invalid value: \"../../canary\""
+        ),
+        "{trav}"
+    );
+    // What `/errors` serves: the file and the reason.
+    let json = serde_json::to_value(trav).unwrap();
+    assert!(json["file"].as_str().unwrap().ends_with("/trav.yaml"));
+    assert!(json["reason"].as_str().unwrap().contains("metadata.uid"));
+}
+
+/// Issue 11: Secret documents with a type error in `stringData` or bad base64 in `data`
+/// are refused naming the key; the value is nowhere in the errors (`/errors` and the log
+/// show these reasons).
+#[test]
+fn secret_type_error_and_bad_base64_are_refused_without_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "typed.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: typed}\nstringData: {pin: 918273645}\n",
+    );
+    write(
+        dir.path(),
+        "encoded.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: encoded}\ndata: {token: \"s3cr3t-v@lue!!\"}\n",
+    );
+    write(
+        dir.path(),
+        "multi.yaml",
+        &format!(
+            "{}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: m}}\n\
+             stringData: {{list: [918273645]}}\n",
+            pod_yaml("web", "busybox")
+        ),
+    );
+    let snapshot = StaticPodSource::new(dir.path(), "node-1").scan();
+    assert!(snapshot.secrets.is_empty());
+    assert_eq!(names(&snapshot), ["web-node-1"]);
+    let reason = |file: &str| {
+        snapshot
+            .errors
+            .iter()
+            .find(|e| e.file.ends_with(file))
+            .map(|e| e.reason.clone())
+            .unwrap_or_else(|| panic!("no error for {file}: {:?}", snapshot.errors))
+    };
+    assert_eq!(
+        reason("typed.yaml"),
+        "invalid Secret default/typed: stringData.pin: invalid type: expected a string, \
+         found a number (the value is not shown)"
+    );
+    assert_eq!(
+        reason("encoded.yaml"),
+        "invalid Secret default/encoded: data.token: invalid value: not valid base64 (the \
+         value is not shown)"
+    );
+    assert!(
+        reason("multi.yaml").starts_with("document 2: invalid Secret default/m: stringData.list")
+    );
+    let all = serde_json::to_string(&snapshot.errors).unwrap();
+    for value in ["918273645", "s3cr3t", "v@lue"] {
+        assert!(!all.contains(value), "{all}");
+    }
+}
+
 /// Waits for the next snapshot that satisfies `done`, up to `within`.
 async fn wait_for(
     rx: &mut tokio::sync::watch::Receiver<Snapshot>,

@@ -175,6 +175,8 @@ pub(crate) fn remove_tree(dir: &Path) -> Result<()> {
             let kind = entry
                 .file_type()
                 .map_err(|e| Error::io("listing", entry.path(), None, e))?;
+            // Guarded: an entry of `dir` itself, and `dir` is inside a hierarchy because
+            // `Cgroups::remove` accepts only relative paths of normal components.
             if kind.is_file() || kind.is_symlink() {
                 match fs::remove_file(entry.path()) {
                     Err(e) if e.kind() != ErrorKind::NotFound => {

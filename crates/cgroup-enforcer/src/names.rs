@@ -175,17 +175,23 @@ impl fmt::Display for CgroupName {
     }
 }
 
+/// A cgroup name component becomes one directory in every hierarchy: it must be exactly
+/// one normal path component (not empty, `.` or `..`, no `/` or NUL), and without `_`,
+/// which the systemd spelling uses for `-`.
 fn check_component(component: &str) -> Result<()> {
-    if component.is_empty()
-        || component.contains('/')
-        || component.contains('_')
-        || component == "."
-        || component == ".."
+    let mut parts = std::path::Path::new(component).components();
+    let one_normal = matches!(
+        (parts.next(), parts.next()),
+        (Some(std::path::Component::Normal(c)), None) if c == component
+    );
+    if !one_normal || component.contains('/') || component.contains('\0') || component.contains('_')
     {
+        let shown: String = format!("{component:?}").chars().take(80).collect();
         return Err(Error::InvalidConfig {
             field: "cgroup name".into(),
             message: format!(
-                "invalid component {component:?}: must be non-empty, without '/' or '_'"
+                "invalid component {shown}: must be one path component (not empty, '.' or \
+                 '..'), without '/', NUL or '_'"
             ),
         });
     }
@@ -232,4 +238,30 @@ pub fn pod_uid_from_cgroup(leaf: &str) -> Option<String> {
     }
     let uid = leaf.strip_prefix(POD_CGROUP_PREFIX)?;
     (!uid.is_empty() && !uid.contains('/')).then(|| uid.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_cgroup_names_refuse_dotdot_slash_empty_dot_nul_and_underscore_uids() {
+        let root = CgroupName::root();
+        // "pod" + uid must be one component: a uid of "." or ".." still gives "pod." or
+        // "pod..", normal names; the traversal ones are refused.
+        for bad in ["/", "a/b", "../../x", "a\0b", "a_b"] {
+            let err = pod_cgroup_name(&root, QosClass::BestEffort, bad).unwrap_err();
+            assert!(err.to_string().contains("cgroup name"), "{bad:?}: {err}");
+        }
+        for bad in ["..", ".", "", "/", "a\0b"] {
+            assert!(root.child(bad).is_err(), "{bad:?}");
+            assert!(CgroupName::new([bad]).is_err(), "{bad:?}");
+        }
+        let name = pod_cgroup_name(&root, QosClass::BestEffort, "..").unwrap();
+        assert_eq!(name.to_cgroupfs(), "/kubepods/besteffort/pod..");
+        assert_eq!(
+            name.relative_path(CgroupDriver::Cgroupfs),
+            std::path::Path::new("kubepods/besteffort/pod..")
+        );
+    }
 }

@@ -25,6 +25,9 @@
 //! - [`pod_manager`]: from source snapshots to workers (admission, static pod replacement,
 //!   orphans).
 //! - [`image_gc`]: image garbage collection when the image filesystem fills up.
+//! - [`validation`]: what a pod's identity (name, namespace, UID, container names) must be
+//!   before anything is done for it; every pod source calls it, and the path builders
+//!   check their components again.
 //!
 //! [`cri_config`] turns a pod spec into CRI sandbox and container configs, also purely.
 //! [`logs`] keeps container log files bounded (size-based rotation through CRI
@@ -80,6 +83,7 @@ pub mod logs;
 pub mod plan;
 pub mod pleg;
 pub mod pod_manager;
+pub mod validation;
 pub mod worker;
 
 pub use error::{Error, Result};

@@ -19,6 +19,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 use crate::labels;
 use crate::plan::{self, PodFailure};
+use crate::validation;
 use crate::worker::{Clock, PodWorkers, StatusSink, WorkerPhase};
 
 /// Settings of the pod manager.
@@ -122,10 +123,25 @@ impl PodManager {
 
     /// A full snapshot of what `source` wants. New pods are admitted or rejected, changed
     /// pods updated, pods no longer listed terminated.
+    ///
+    /// A pod whose identity breaks [`validation::validate_pod_identity`] (a UID such as
+    /// `../../x`, a name that is not a DNS subdomain) is left out with a warning, as if the
+    /// source had not listed it: sources refuse such pods themselves, and this keeps one
+    /// that did not from ever reaching a worker, which would build paths from it.
     pub fn set_source_pods(&self, source: &str, pods: Vec<Pod>) {
         let mut state = self.state.lock().expect("pod manager lock");
         state.seen.insert(source.to_string());
-        let new: BTreeMap<String, Pod> = pods.into_iter().map(|p| (uid(&p), p)).collect();
+        let new: BTreeMap<String, Pod> = pods
+            .into_iter()
+            .filter(|p| match validation::validate_pod_identity(p) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(source, error = %e, "pod refused: invalid identity");
+                    false
+                }
+            })
+            .map(|p| (uid(&p), p))
+            .collect();
         let old = state
             .desired
             .insert(source.to_string(), new.clone())

@@ -290,11 +290,11 @@ fn cri_13_container_labels_and_annotations() {
 fn cri_14_log_directory_and_paths() {
     let pod = pod_with(vec![container("app")]);
     assert_eq!(
-        pod_log_dir("/var/log/pods", &pod),
+        pod_log_dir("/var/log/pods", &pod).unwrap(),
         std::path::Path::new("/var/log/pods/prod_web_uid-1234")
     );
-    assert_eq!(container_log_path("app", 0), "app/0.log");
-    assert_eq!(container_log_path("app", 7), "app/7.log");
+    assert_eq!(container_log_path("app", 0).unwrap(), "app/0.log");
+    assert_eq!(container_log_path("app", 7).unwrap(), "app/7.log");
     assert_eq!(
         pod_lifecycle::logs::legacy_log_symlink(
             std::path::Path::new("/var/log/containers"),
@@ -302,7 +302,8 @@ fn cri_14_log_directory_and_paths() {
             "prod",
             "app",
             "0123abcd"
-        ),
+        )
+        .unwrap(),
         std::path::Path::new("/var/log/containers/web_prod_app-0123abcd.log")
     );
 
@@ -329,6 +330,41 @@ fn cri_14_log_directory_and_paths() {
 
 // ---------------------------------------------------------------------------------------
 // LC-18
+
+/// CRI-14: a pod whose UID, name or namespace is not one path component gets no sandbox
+/// config (its log directory would be outside podLogsDir), and a container whose name is
+/// not one gets no container config; the errors name the pod and the field.
+#[test]
+fn cri_14_traversal_in_uid_namespace_or_container_name_gets_no_config() {
+    for bad in ["..", "/", "", ".", "a\0b", "../../canary"] {
+        let mut pod = pod_with(vec![container("app")]);
+        pod.metadata.uid = Some(bad.into());
+        let err = sandbox_config(&pod, 0, &SandboxOptions::default()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("invalid pod prod/web: metadata.uid: Invalid value"),
+            "{bad:?}: {message}"
+        );
+
+        let mut pod = pod_with(vec![container("app")]);
+        pod.metadata.namespace = Some(bad.into());
+        let err = sandbox_config(&pod, 0, &SandboxOptions::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("metadata.namespace"),
+            "{bad:?}: {err}"
+        );
+
+        let pod = pod_with(vec![container(bad)]);
+        let spec = pod.spec.as_ref().unwrap();
+        let env = ContainerEnvironment::default();
+        let opts = ContainerOptions::default();
+        let err = container_config(&pod, &spec.containers[0], 0, &env, &opts).unwrap_err();
+        assert!(
+            err.to_string().starts_with("pod prod/web: container "),
+            "{bad:?}: {err}"
+        );
+    }
+}
 
 #[test]
 fn lc_18_missing_configmap_is_config_error() {
@@ -1329,6 +1365,9 @@ fn a_pod_without_spec_does_not_panic() {
     let mut pod = Pod::default();
     pod.metadata.name = Some("web".into());
     pod.metadata.namespace = Some("prod".into());
+    // Without a UID there is no log directory to name: an error, not a panic.
+    assert!(sandbox_config(&pod, 0, &SandboxOptions::default()).is_err());
+    pod.metadata.uid = Some("uid-1".into());
     let sandbox = sandbox_config(&pod, 0, &SandboxOptions::default()).unwrap();
     assert_eq!(sandbox.hostname, "web");
     let c = container("app");

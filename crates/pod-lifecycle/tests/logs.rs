@@ -589,7 +589,7 @@ async fn df_03_removed_container_leaves_no_log_files_or_symlink() {
         None,
     );
     assert!(manager.symlinks().create(&container, &log).unwrap());
-    let link = manager.symlinks().path_for(&container);
+    let link = manager.symlinks().path_for(&container).unwrap();
     assert_eq!(log_files(&log).len(), 4);
 
     let removed = manager.remove_container_logs(&id).await.unwrap();
@@ -629,9 +629,9 @@ async fn cri_14_legacy_symlink_name_and_target() {
 
     // `/var/log/containers/<pod>_<namespace>_<container>-<container id>.log`
     let link = env.symlink_dir().join(format!("web_default_app-{id}.log"));
-    assert_eq!(symlinks.path_for(&container), link);
+    assert_eq!(symlinks.path_for(&container).unwrap(), link);
     assert_eq!(
-        legacy_log_symlink(&env.symlink_dir(), "web", "default", "app", &id),
+        legacy_log_symlink(&env.symlink_dir(), "web", "default", "app", &id).unwrap(),
         link
     );
     assert_eq!(std::fs::read_link(&link).unwrap(), log);
@@ -661,7 +661,7 @@ async fn cri_14_legacy_symlink_name_and_target() {
             .create(&missing, &env.dir.path().join("nope.log"))
             .unwrap()
     );
-    assert!(std::fs::symlink_metadata(symlinks.path_for(&missing)).is_err());
+    assert!(std::fs::symlink_metadata(symlinks.path_for(&missing).unwrap()).is_err());
 
     assert!(symlinks.remove(&container).unwrap());
     assert!(std::fs::symlink_metadata(&link).is_err());
@@ -679,7 +679,8 @@ fn cri_14_legacy_symlink_long_names_are_cut_to_255_bytes() {
         "ns",
         "app",
         &id,
-    );
+    )
+    .unwrap();
     let name = link.file_name().unwrap().to_string_lossy().into_owned();
     assert_eq!(name.len(), 255);
     assert!(name.ends_with(".log"));
@@ -697,7 +698,7 @@ async fn cri_14_dangling_symlinks_of_gone_containers_are_removed() {
     let link_of = |name: &str, id: &str| {
         let c = ContainerRef::for_pod(&pod("web", "default"), name, id);
         assert!(symlinks.create(&c, &env.log_path(name)).unwrap());
-        symlinks.path_for(&c)
+        symlinks.path_for(&c).unwrap()
     };
     let running_link = link_of("running", &running);
     let exited_link = link_of("exited", &exited);
@@ -707,7 +708,7 @@ async fn cri_14_dangling_symlinks_of_gone_containers_are_removed() {
     append(&gone_log, b"");
     let gone = ContainerRef::for_pod(&pod("web", "default"), "gone", "0123456789abcdef");
     assert!(symlinks.create(&gone, &gone_log).unwrap());
-    let gone_link = symlinks.path_for(&gone);
+    let gone_link = symlinks.path_for(&gone).unwrap();
     let odd_link = env.symlink_dir().join("web_default_odd.log");
     std::os::unix::fs::symlink(&gone_log, &odd_link).unwrap();
     // Not a .log: never looked at.

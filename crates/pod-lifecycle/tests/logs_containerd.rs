@@ -109,7 +109,7 @@ async fn rotation_scenario(rt: &Arc<GrpcRuntime>, pod: &TestPod) {
     let container = ContainerRef::from_labels(&pod.container, &status.labels, None);
     assert_eq!(container.pod(), "nodelet-test/logs");
     assert!(symlinks.create(&container, &pod.log).expect("symlink"));
-    let link = symlinks.path_for(&container);
+    let link = symlinks.path_for(&container).unwrap();
     assert_eq!(
         link.file_name().unwrap().to_string_lossy(),
         format!("logs_nodelet-test_talker-{}.log", pod.container)

@@ -31,6 +31,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::layout::{remove_dir_all_within, remove_file_within};
 use crate::{Error, Result};
 
 /// The symlink that names the current data directory.
@@ -226,11 +227,11 @@ impl AtomicWriter {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if let Err(e) = self.write_payload_to_dir(&clean_payload, &ts_dir) {
-            let _ = fs::remove_dir_all(&ts_dir);
+            let _ = remove_dir_all_within(&self.target_dir, &ts_dir);
             return Err(e);
         }
         if let Err(e) = set_perms(&self.target_dir) {
-            let _ = fs::remove_dir_all(&ts_dir);
+            let _ = remove_dir_all_within(&self.target_dir, &ts_dir);
             return Err(self.io("set ownership of", &self.target_dir, e));
         }
 
@@ -239,7 +240,7 @@ impl AtomicWriter {
 
         // (6) The swap.
         let tmp_link = self.target_dir.join(NEW_DATA_DIR_NAME);
-        match fs::remove_file(&tmp_link) {
+        match remove_file_within(&self.target_dir, &tmp_link) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(self.io("remove", &tmp_link, e)),
@@ -254,7 +255,7 @@ impl AtomicWriter {
                 continue;
             }
             let link = self.target_dir.join(path);
-            match fs::remove_file(&link) {
+            match remove_file_within(&self.target_dir, &link) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(self.io("remove", &link, e)),
@@ -266,7 +267,7 @@ impl AtomicWriter {
             let old_dir = self.target_dir.join(&old);
             // Only ever a timestamped directory of ours, never through a planted path.
             if old.to_string_lossy().starts_with("..") && !old.to_string_lossy().contains('/') {
-                match fs::remove_dir_all(&old_dir) {
+                match remove_dir_all_within(&self.target_dir, &old_dir) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(self.io("remove", &old_dir, e)),

@@ -90,6 +90,21 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A name from a pod (its UID, a volume's or a container's name) or found on disk
+    /// cannot be used in a path: it is not exactly one normal path component (empty, `.`,
+    /// `..`, or with `/` or NUL). Nothing is created, mounted or removed for it.
+    #[error("pod {pod}: {field}: Invalid value: {value}: {message}")]
+    UnsafePathComponent {
+        /// The pod's UID (as given, quoted when it is itself the bad value).
+        pod: String,
+        /// What the value is (`metadata.uid`, `volume name`, `container name`).
+        field: &'static str,
+        /// The value, quoted with escapes and cut to 64 characters.
+        value: String,
+        /// What is wrong with it.
+        message: &'static str,
+    },
+
     /// A path given to the atomic writer (an `items[].path` or a key) is not a safe
     /// relative path inside the volume.
     #[error("pod {pod}: {message}")]
@@ -107,6 +122,18 @@ pub enum Error {
         pod: String,
         /// The mount points that remain.
         paths: Vec<PathBuf>,
+    },
+
+    /// A `Secret` document does not decode ([`objects::decode_secret`](crate::objects::decode_secret)):
+    /// the message names the Secret, the field and the key, never a value.
+    #[error("invalid Secret {name}: {field}: {message}")]
+    InvalidSecret {
+        /// `namespace/name` of the Secret, as far as the document says.
+        name: String,
+        /// The field path (`data.token`, `stringData.pin`, `metadata.labels`).
+        field: String,
+        /// What is wrong, without the value (`invalid value: not valid base64`).
+        message: String,
     },
 
     /// A document of a static object directory could not be read.

@@ -10,8 +10,18 @@
 //!   containers/<container>/<random>                     termination-message files
 //!   etc-hosts                                           the pod's managed /etc/hosts
 //! ```
+//!
+//! Every builder that puts a name from a pod (its UID, a volume's or a container's name) or
+//! from disk into a path checks that the name is exactly one normal path component
+//! ([`check_path_component`]) and returns [`Error::UnsafePathComponent`] otherwise: no path
+//! built here is ever outside `<root>/pods/<uid>`. Removals of such paths go through
+//! `remove_dir_all_within` / `remove_file_within`, which check lexically that the path is
+//! inside the directory it belongs to, and refuse (fail closed) otherwise.
 
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use crate::{Error, Result};
 
 /// The kubelet's default root directory.
 pub const DEFAULT_ROOT_DIR: &str = "/var/lib/kubelet";
@@ -25,6 +35,101 @@ pub fn escape_plugin_name(name: &str) -> String {
 /// The reverse of [`escape_plugin_name`] (`UnescapeQualifiedName`).
 pub fn unescape_plugin_name(name: &str) -> String {
     name.replace('~', "/")
+}
+
+/// Whether `value` can name exactly one directory entry, and if not, why: not empty, no
+/// `/`, no NUL, not `.` or `..` — the only component of the path is
+/// `Component::Normal(value)`.
+///
+/// ```
+/// use volume_manager::layout::check_path_component;
+/// assert!(check_path_component("kubernetes.io~empty-dir").is_ok());
+/// for bad in ["", ".", "..", "a/b", "/", "a\0b"] {
+///     assert!(check_path_component(bad).is_err(), "{bad:?}");
+/// }
+/// ```
+pub fn check_path_component(value: &str) -> std::result::Result<(), &'static str> {
+    if value.is_empty() {
+        return Err("must not be empty (it names a directory)");
+    }
+    if value.contains('\0') {
+        return Err("must not contain NUL (it names a directory)");
+    }
+    if value.contains('/') {
+        return Err("must not contain '/' (it names one directory)");
+    }
+    let mut components = Path::new(value).components();
+    match (components.next(), components.next()) {
+        (Some(Component::Normal(name)), None) if name == value => Ok(()),
+        _ => Err("must not be '.' or '..' (it names one directory)"),
+    }
+}
+
+/// `value` quoted for an error message: escaped and cut after 64 characters.
+pub(crate) fn display_value(value: &str) -> String {
+    match value.char_indices().nth(64) {
+        None => format!("{value:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &value[..cut], value.len()),
+    }
+}
+
+/// `value`, checked with [`check_path_component`]; the error names the pod and the field.
+fn component<'a>(pod: &str, field: &'static str, value: &'a str) -> Result<&'a str> {
+    check_path_component(value).map_err(|message| Error::UnsafePathComponent {
+        pod: pod.to_owned(),
+        field,
+        value: display_value(value),
+        message,
+    })?;
+    Ok(value)
+}
+
+/// Whether `path` is strictly inside `parent`, lexically: neither has a `..` component, and
+/// after dropping `.` components and repeated slashes `path` starts with all of `parent`
+/// and has at least one more component.
+fn is_within(parent: &Path, path: &Path) -> bool {
+    let has_parent_dir = |p: &Path| p.components().any(|c| c == Component::ParentDir);
+    if parent.as_os_str().is_empty() || has_parent_dir(parent) || has_parent_dir(path) {
+        return false;
+    }
+    let parent: Vec<Component<'_>> = normal_components(parent).collect();
+    let path: Vec<Component<'_>> = normal_components(path).collect();
+    path.len() > parent.len() && path.starts_with(&parent)
+}
+
+/// The components of `path` without `.` ones (`Path::components` already folds repeated
+/// slashes and inner `.`; a leading `.` is dropped here).
+fn normal_components(path: &Path) -> impl Iterator<Item = Component<'_>> {
+    path.components().filter(|c| *c != Component::CurDir)
+}
+
+fn refuse(parent: &Path, path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "refusing to remove {}: not inside {}",
+            path.display(),
+            parent.display()
+        ),
+    )
+}
+
+/// `std::fs::remove_dir_all(path)` only when `path` is strictly inside `parent` (lexically,
+/// no `..` anywhere); otherwise nothing is touched and the error is `InvalidInput`.
+pub(crate) fn remove_dir_all_within(parent: &Path, path: &Path) -> io::Result<()> {
+    if !is_within(parent, path) {
+        return Err(refuse(parent, path));
+    }
+    std::fs::remove_dir_all(path)
+}
+
+/// `std::fs::remove_file(path)` only when `path` is strictly inside `parent` (as
+/// [`remove_dir_all_within`]).
+pub(crate) fn remove_file_within(parent: &Path, path: &Path) -> io::Result<()> {
+    if !is_within(parent, path) {
+        return Err(refuse(parent, path));
+    }
+    std::fs::remove_file(path)
 }
 
 /// The root directory of the agent (`--root-dir`) and the paths below it.
@@ -49,11 +154,14 @@ impl RootDir {
         self.root.join("pods")
     }
 
-    /// The directories of one pod.
-    pub fn pod(&self, uid: &str) -> PodDirs {
-        PodDirs {
+    /// The directories of the pod with this UID, which must be one path component
+    /// ([`Error::UnsafePathComponent`] for `metadata.uid` otherwise).
+    pub fn pod(&self, uid: &str) -> Result<PodDirs> {
+        let uid = component(&display_value(uid), "metadata.uid", uid)?;
+        Ok(PodDirs {
             dir: self.pods_dir().join(uid),
-        }
+            uid: uid.to_owned(),
+        })
     }
 }
 
@@ -61,6 +169,7 @@ impl RootDir {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodDirs {
     dir: PathBuf,
+    uid: String,
 }
 
 impl PodDirs {
@@ -69,25 +178,43 @@ impl PodDirs {
         &self.dir
     }
 
+    /// The pod's UID.
+    pub fn uid(&self) -> &str {
+        &self.uid
+    }
+
     /// `pods/<uid>/volumes` (`getPodVolumesDir`).
     pub fn volumes_dir(&self) -> PathBuf {
         self.dir.join("volumes")
     }
 
-    /// `pods/<uid>/volumes/<escaped plugin>/<volume>` (`getPodVolumeDir`).
-    pub fn volume_dir(&self, plugin: &str, volume: &str) -> PathBuf {
-        self.volumes_dir()
-            .join(escape_plugin_name(plugin))
-            .join(volume)
+    /// `pods/<uid>/volumes/<escaped plugin>` (`getPluginDir` under the volumes directory).
+    pub fn plugin_volumes_dir(&self, plugin: &str) -> Result<PathBuf> {
+        let escaped = escape_plugin_name(plugin);
+        let escaped = component(&self.uid, "volume plugin", &escaped)?;
+        Ok(self.volumes_dir().join(escaped))
+    }
+
+    /// `pods/<uid>/volumes/<escaped plugin>/<volume>` (`getPodVolumeDir`). The escaped
+    /// plugin name and the volume name must each be one path component.
+    pub fn volume_dir(&self, plugin: &str, volume: &str) -> Result<PathBuf> {
+        let volume = component(&self.uid, "volume name", volume)?;
+        Ok(self.plugin_volumes_dir(plugin)?.join(volume))
+    }
+
+    /// `pods/<uid>/plugins` (`getPodPluginsDir`).
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.dir.join("plugins")
     }
 
     /// `pods/<uid>/plugins/<escaped plugin>/<volume>` (`getPodPluginDir`): plugin
-    /// metadata such as the emptyDir `ready` marker.
-    pub fn plugin_dir(&self, plugin: &str, volume: &str) -> PathBuf {
-        self.dir
-            .join("plugins")
-            .join(escape_plugin_name(plugin))
-            .join(volume)
+    /// metadata such as the emptyDir `ready` marker. Names are checked as for
+    /// [`PodDirs::volume_dir`].
+    pub fn plugin_dir(&self, plugin: &str, volume: &str) -> Result<PathBuf> {
+        let escaped = escape_plugin_name(plugin);
+        let escaped = component(&self.uid, "volume plugin", &escaped)?;
+        let volume = component(&self.uid, "volume name", volume)?;
+        Ok(self.plugins_dir().join(escaped).join(volume))
     }
 
     /// `pods/<uid>/volume-subpaths` (`containerSubPathDirectoryName`).
@@ -96,17 +223,28 @@ impl PodDirs {
     }
 
     /// `pods/<uid>/volume-subpaths/<volume>/<container>/<index>`: where the subPath of the
-    /// `index`th volumeMount of a container is bind-mounted (`getSubpathBindTarget`).
-    pub fn subpath_target(&self, volume: &str, container: &str, index: usize) -> PathBuf {
-        self.subpaths_dir()
+    /// `index`th volumeMount of a container is bind-mounted (`getSubpathBindTarget`). The
+    /// volume and container names must each be one path component.
+    pub fn subpath_target(&self, volume: &str, container: &str, index: usize) -> Result<PathBuf> {
+        let volume = component(&self.uid, "volume name", volume)?;
+        let container = component(&self.uid, "container name", container)?;
+        Ok(self
+            .subpaths_dir()
             .join(volume)
             .join(container)
-            .join(index.to_string())
+            .join(index.to_string()))
     }
 
-    /// `pods/<uid>/containers/<container>` (`getPodContainerDir`).
-    pub fn container_dir(&self, container: &str) -> PathBuf {
-        self.dir.join("containers").join(container)
+    /// `pods/<uid>/containers` (the parent of every [`PodDirs::container_dir`]).
+    pub fn containers_dir(&self) -> PathBuf {
+        self.dir.join("containers")
+    }
+
+    /// `pods/<uid>/containers/<container>` (`getPodContainerDir`); the container name must
+    /// be one path component.
+    pub fn container_dir(&self, container: &str) -> Result<PathBuf> {
+        let container = component(&self.uid, "container name", container)?;
+        Ok(self.containers_dir().join(container))
     }
 
     /// `pods/<uid>/etc-hosts` (`getEtcHostsPath`).
@@ -119,21 +257,27 @@ impl PodDirs {
 mod tests {
     use super::*;
 
+    const BAD: [&str; 5] = ["..", "/", "", ".", "a\0b"];
+
     #[test]
     fn vo_01_layout_matches_the_kubelet() {
         let root = RootDir::new(DEFAULT_ROOT_DIR);
-        let pod = root.pod("uid-1");
+        let pod = root.pod("uid-1").unwrap();
         assert_eq!(
-            pod.volume_dir("kubernetes.io/empty-dir", "cache"),
+            pod.volume_dir("kubernetes.io/empty-dir", "cache").unwrap(),
             Path::new("/var/lib/kubelet/pods/uid-1/volumes/kubernetes.io~empty-dir/cache")
         );
         assert_eq!(
-            pod.subpath_target("cfg", "app", 2),
+            pod.subpath_target("cfg", "app", 2).unwrap(),
             Path::new("/var/lib/kubelet/pods/uid-1/volume-subpaths/cfg/app/2")
         );
         assert_eq!(
-            pod.plugin_dir("kubernetes.io/empty-dir", "cache"),
+            pod.plugin_dir("kubernetes.io/empty-dir", "cache").unwrap(),
             Path::new("/var/lib/kubelet/pods/uid-1/plugins/kubernetes.io~empty-dir/cache")
+        );
+        assert_eq!(
+            pod.container_dir("app").unwrap(),
+            Path::new("/var/lib/kubelet/pods/uid-1/containers/app")
         );
         assert_eq!(
             pod.etc_hosts(),
@@ -143,5 +287,70 @@ mod tests {
             unescape_plugin_name("kubernetes.io~configmap"),
             "kubernetes.io/configmap"
         );
+    }
+
+    #[test]
+    fn pod_dir_refuses_uid_dotdot_slash_empty_dot_and_nul() {
+        let root = RootDir::new(DEFAULT_ROOT_DIR);
+        for bad in BAD.into_iter().chain(["../../canary"]) {
+            let err = root.pod(bad).unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    Error::UnsafePathComponent {
+                        field: "metadata.uid",
+                        ..
+                    }
+                ),
+                "{bad:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn volume_plugin_subpath_and_container_dirs_refuse_bad_names() {
+        let pod = RootDir::new(DEFAULT_ROOT_DIR).pod("uid-1").unwrap();
+        const PLUGIN: &str = "kubernetes.io/empty-dir";
+        for bad in BAD {
+            let field = |r: Result<PathBuf>| match r {
+                Err(Error::UnsafePathComponent { field, .. }) => field,
+                other => panic!("{bad:?}: {other:?}"),
+            };
+            assert_eq!(field(pod.volume_dir(PLUGIN, bad)), "volume name");
+            assert_eq!(field(pod.plugin_dir(PLUGIN, bad)), "volume name");
+            assert_eq!(field(pod.subpath_target(bad, "app", 0)), "volume name");
+            assert_eq!(field(pod.subpath_target("v", bad, 0)), "container name");
+            assert_eq!(field(pod.container_dir(bad)), "container name");
+            if bad != "/" {
+                // "/" escapes to "~", a valid name.
+                assert_eq!(field(pod.volume_dir(bad, "v")), "volume plugin");
+                assert_eq!(field(pod.plugin_dir(bad, "v")), "volume plugin");
+            }
+        }
+    }
+
+    #[test]
+    fn guarded_removals_stay_inside_their_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pods = tmp.path().join("root/pods");
+        let canary = tmp.path().join("canary");
+        std::fs::create_dir_all(&pods).unwrap();
+        std::fs::create_dir_all(&canary).unwrap();
+        std::fs::write(canary.join("file"), "alive").unwrap();
+        for path in [pods.join("../../canary"), pods.clone(), canary.clone()] {
+            let err = remove_dir_all_within(&pods, &path).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                io::ErrorKind::InvalidInput,
+                "{}",
+                path.display()
+            );
+        }
+        let err = remove_file_within(&pods, &pods.join("../../canary/file")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(canary.join("file").exists());
+        std::fs::create_dir_all(pods.join("uid/x")).unwrap();
+        remove_dir_all_within(&pods, &pods.join("./uid")).unwrap();
+        assert!(!pods.join("uid").exists());
     }
 }

@@ -13,6 +13,12 @@
 //! ([`subpath`](VolumeManager::container_mounts)), a pod directory removed only when the
 //! mount table shows nothing left below it.
 //!
+//! Because those paths are created and removed as root, every name that goes into one (a
+//! pod's UID, a volume's or a container's name, a name read back from disk) must be exactly
+//! one normal path component, or the [`layout`] builder refuses it
+//! ([`Error::UnsafePathComponent`]); and every removal first checks that its path is inside
+//! the directory it belongs to. A pod UID such as `../../etc` names no directory at all.
+//!
 //! The same choice makes restarts safe. The state that matters lives on disk and in the
 //! kernel's mount table, not in the agent's memory: [`VolumeManager::reconstruct`] reads
 //! both back, so an agent that was killed neither mounts a volume twice nor loses one a
@@ -86,8 +92,8 @@
 //! };
 //!
 //! manager.mount_pod(&pod)?;
-//! let pod_dir = manager.root().pod("uid-1");
-//! let config_dir = pod_dir.volume_dir("kubernetes.io/configmap", "config");
+//! let pod_dir = manager.root().pod("uid-1")?;
+//! let config_dir = pod_dir.volume_dir("kubernetes.io/configmap", "config")?;
 //! assert_eq!(std::fs::read_to_string(config_dir.join("index.html"))?, "hello");
 //! assert_eq!(std::fs::read_link(config_dir.join("index.html"))?, std::path::Path::new("..data/index.html"));
 //!
@@ -101,7 +107,7 @@
 //!     ("/etc/web", true),           // configMap volumes are always read-only
 //!     ("/etc/hosts", false),        // pods/<uid>/etc-hosts
 //! ]);
-//! assert_eq!(mounts[0].host_path, pod_dir.volume_dir("kubernetes.io/empty-dir", "cache"));
+//! assert_eq!(mounts[0].host_path, pod_dir.volume_dir("kubernetes.io/empty-dir", "cache")?);
 //!
 //! manager.unmount_pod("uid-1")?;
 //! assert!(!pod_dir.dir().exists());

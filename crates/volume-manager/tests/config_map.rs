@@ -63,8 +63,8 @@ fn vo_08_config_map_files_and_items() {
         vec![],
     );
     root.manager.mount_pod(&pod).unwrap();
-    let dirs = root.manager.root().pod("uid-cm");
-    let all = dirs.volume_dir("kubernetes.io/configmap", "all");
+    let dirs = root.manager.root().pod("uid-cm").unwrap();
+    let all = dirs.volume_dir("kubernetes.io/configmap", "all").unwrap();
     assert!(all.ends_with("pods/uid-cm/volumes/kubernetes.io~configmap/all"));
     for (key, content) in [("a", &b"1"[..]), ("b", b"2"), ("bin", &[0, 159, 146])] {
         assert_eq!(
@@ -74,7 +74,7 @@ fn vo_08_config_map_files_and_items() {
         assert_eq!(fs::read(all.join(key)).unwrap(), content);
         assert_eq!(mode(&all.join(key)), 0o644, "defaultMode 0644 (420)");
     }
-    let some = dirs.volume_dir("kubernetes.io/configmap", "some");
+    let some = dirs.volume_dir("kubernetes.io/configmap", "some").unwrap();
     let names: Vec<_> = fs::read_dir(&some)
         .unwrap()
         .flatten()
@@ -136,7 +136,9 @@ fn vo_09_missing_keys_and_objects() {
         .manager
         .root()
         .pod("uid-2")
-        .volume_dir("kubernetes.io/configmap", "v");
+        .unwrap()
+        .volume_dir("kubernetes.io/configmap", "v")
+        .unwrap();
     assert!(dir.join("a").exists());
     assert!(fs::symlink_metadata(dir.join("nope")).is_err());
 
@@ -182,7 +184,9 @@ fn vo_09_missing_keys_and_objects() {
         .manager
         .root()
         .pod("uid-4")
-        .volume_dir("kubernetes.io/configmap", "v");
+        .unwrap()
+        .volume_dir("kubernetes.io/configmap", "v")
+        .unwrap();
     assert!(dir.join("..data").exists());
     for uid in ["uid-1", "uid-2", "uid-3", "uid-4"] {
         root.manager.unmount_pod(uid).unwrap();
@@ -210,7 +214,9 @@ fn vo_10_update_in_the_static_directory_reaches_the_files() {
         .manager
         .root()
         .pod("uid-upd")
-        .volume_dir("kubernetes.io/configmap", "v");
+        .unwrap()
+        .volume_dir("kubernetes.io/configmap", "v")
+        .unwrap();
     assert_eq!(fs::read_to_string(dir.join("key")).unwrap(), "one");
     let before = fs::read_link(dir.join("..data")).unwrap();
 

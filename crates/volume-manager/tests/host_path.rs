@@ -145,7 +145,7 @@ fn vo_07_host_data_is_left_intact_after_pod_deletion() {
         .container_mounts(&p, app(&p), &Default::default())
         .unwrap();
     root.manager.unmount_pod("uid-hp").unwrap();
-    assert!(!root.manager.root().pod("uid-hp").dir().exists());
+    assert!(!root.manager.root().pod("uid-hp").unwrap().dir().exists());
     assert_eq!(fs::read_to_string(host.join("keep")).unwrap(), "precious");
 }
 

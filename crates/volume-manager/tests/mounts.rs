@@ -140,9 +140,13 @@ fn vo_02_empty_dir_content_survives_container_and_agent_restarts_and_goes_with_t
         vec![mount("cache", "/cache"), mount("mem", "/mem")],
     );
     root.manager.mount_pod(&p).unwrap();
-    let dirs = root.manager.root().pod("uid-ed");
-    fs::write(dirs.volume_dir(EMPTY_DIR, "cache").join("f"), "kept").unwrap();
-    fs::write(dirs.volume_dir(EMPTY_DIR, "mem").join("f"), "kept").unwrap();
+    let dirs = root.manager.root().pod("uid-ed").unwrap();
+    fs::write(
+        dirs.volume_dir(EMPTY_DIR, "cache").unwrap().join("f"),
+        "kept",
+    )
+    .unwrap();
+    fs::write(dirs.volume_dir(EMPTY_DIR, "mem").unwrap().join("f"), "kept").unwrap();
     // A container restart: mounts asked again.
     root.manager.mount_pod(&p).unwrap();
     root.manager
@@ -154,7 +158,7 @@ fn vo_02_empty_dir_content_survives_container_and_agent_restarts_and_goes_with_t
     again.mount_pod(&p).unwrap();
     for v in ["cache", "mem"] {
         assert_eq!(
-            fs::read_to_string(dirs.volume_dir(EMPTY_DIR, v).join("f")).unwrap(),
+            fs::read_to_string(dirs.volume_dir(EMPTY_DIR, v).unwrap().join("f")).unwrap(),
             "kept"
         );
     }
@@ -183,9 +187,9 @@ fn vo_03_memory_empty_dir_is_a_tmpfs_sized_like_the_kubelet() {
         "64Mi",
     );
     root.manager.mount_pod(&p).unwrap();
-    let dirs = root.manager.root().pod("uid-mem");
+    let dirs = root.manager.root().pod("uid-mem").unwrap();
     let size_of = |v: &str| {
-        let dir = dirs.volume_dir(EMPTY_DIR, v);
+        let dir = dirs.volume_dir(EMPTY_DIR, v).unwrap();
         let m = root
             .mounts()
             .into_iter()
@@ -235,9 +239,9 @@ fn vo_13_secret_volume_is_a_tmpfs_and_config_map_volume_is_not() {
         vec![],
     );
     root.manager.mount_pod(&p).unwrap();
-    let dirs = root.manager.root().pod("uid-sec");
-    let secret_dir = dirs.volume_dir("kubernetes.io/secret", "s");
-    let cm_dir = dirs.volume_dir("kubernetes.io/configmap", "c");
+    let dirs = root.manager.root().pod("uid-sec").unwrap();
+    let secret_dir = dirs.volume_dir("kubernetes.io/secret", "s").unwrap();
+    let cm_dir = dirs.volume_dir("kubernetes.io/configmap", "c").unwrap();
     let mounts = root.mounts();
     assert!(
         mounts
@@ -310,7 +314,9 @@ fn vo_12_config_map_sub_path_mount_does_not_receive_updates() {
         .manager
         .root()
         .pod("uid-sp")
-        .subpath_target("c", "app", 0);
+        .unwrap()
+        .subpath_target("c", "app", 0)
+        .unwrap();
     assert_eq!(mounts[0].host_path, target);
     assert!(mounts[0].read_only);
     assert_eq!(fs::read_to_string(&target).unwrap(), "one");
@@ -322,7 +328,9 @@ fn vo_12_config_map_sub_path_mount_does_not_receive_updates() {
         .manager
         .root()
         .pod("uid-sp")
-        .volume_dir("kubernetes.io/configmap", "c");
+        .unwrap()
+        .volume_dir("kubernetes.io/configmap", "c")
+        .unwrap();
     assert_eq!(
         fs::read_to_string(vol.join("app.conf")).unwrap(),
         "two",
@@ -384,7 +392,9 @@ fn vo_15_read_only_mounts_are_read_only() {
         root.manager
             .root()
             .pod("uid-ro")
+            .unwrap()
             .volume_dir(EMPTY_DIR, "data")
+            .unwrap()
             .join("sub/f"),
         "x",
     )
@@ -405,7 +415,9 @@ fn vo_16_sub_path_escapes_are_refused_and_nothing_is_mounted() {
         .manager
         .root()
         .pod("uid-esc")
-        .volume_dir(EMPTY_DIR, "data");
+        .unwrap()
+        .volume_dir(EMPTY_DIR, "data")
+        .unwrap();
     // What a container could plant in its volume.
     std::os::unix::fs::symlink("/", vol.join("abs")).unwrap();
     std::os::unix::fs::symlink("../../../../../../../../..", vol.join("up")).unwrap();
@@ -489,7 +501,9 @@ fn vo_16_sub_path_expr_mounts_a_per_pod_directory() {
         .manager
         .root()
         .pod("uid-expr")
-        .volume_dir(EMPTY_DIR, "data");
+        .unwrap()
+        .volume_dir(EMPTY_DIR, "data")
+        .unwrap();
     assert!(vol.join("logs/web-1").is_dir(), "created inside the volume");
     assert_eq!(
         mode(&vol.join("logs/web-1")),
@@ -617,7 +631,9 @@ fn vo_14_downward_api_labels_file_is_sorted_and_follows_label_changes() {
         .manager
         .root()
         .pod("uid-dapi")
-        .volume_dir("kubernetes.io/downward-api", "info");
+        .unwrap()
+        .volume_dir("kubernetes.io/downward-api", "info")
+        .unwrap();
     assert!(
         root.mounts()
             .iter()
@@ -695,7 +711,9 @@ fn projected_merges_sources_and_refuses_service_account_tokens() {
         .manager
         .root()
         .pod("uid-proj")
-        .volume_dir("kubernetes.io/projected", "all");
+        .unwrap()
+        .volume_dir("kubernetes.io/projected", "all")
+        .unwrap();
     assert_eq!(fs::read_to_string(dir.join("a")).unwrap(), "1");
     assert_eq!(fs::read_to_string(dir.join("b")).unwrap(), "2");
     assert_eq!(fs::read_to_string(dir.join("ns")).unwrap(), "default");
@@ -768,7 +786,7 @@ fn vo_18_teardown_unmounts_everything_and_removes_the_pod_dir_last() {
     root.manager
         .container_mounts(&p, app(&p), &Default::default())
         .unwrap();
-    let dirs = root.manager.root().pod("uid-all");
+    let dirs = root.manager.root().pod("uid-all").unwrap();
     // Two tmpfs (mem, sec) and five subPath bind mounts.
     assert_eq!(root.mounts().len(), 7, "{:#?}", root.mounts());
 
@@ -850,12 +868,17 @@ fn restart_recovery_neither_mounts_twice_nor_unmounts_what_a_pod_uses() {
 
     // The pod that is gone is cleaned up; the running one keeps every mount.
     manager.unmount_pod("uid-gone").unwrap();
-    let dirs = manager.root().pod("uid-running");
+    let dirs = manager.root().pod("uid-running").unwrap();
     let left = root.mounts();
     assert_eq!(left.len(), 7);
     assert!(left.iter().all(|m| m.mount_point.starts_with(dirs.dir())));
     assert_eq!(
-        fs::read_to_string(dirs.volume_dir("kubernetes.io/secret", "sec").join("token")).unwrap(),
+        fs::read_to_string(
+            dirs.volume_dir("kubernetes.io/secret", "sec")
+                .unwrap()
+                .join("token")
+        )
+        .unwrap(),
         "t"
     );
     assert!(manager.orphaned_pods(&["uid-running"]).unwrap().is_empty());

@@ -248,17 +248,10 @@ fn hostname() -> std::io::Result<String> {
 }
 
 /// A DNS-1123 subdomain: at most 253 characters of `[a-z0-9.-]`, each dot-separated label
-/// starting and ending with an alphanumeric character.
+/// starting and ending with an alphanumeric character (the pods' rule, from
+/// [`pod_lifecycle::validation`]).
 pub(crate) fn is_dns1123_subdomain(name: &str) -> bool {
-    name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
+    pod_lifecycle::validation::is_dns1123_subdomain(name)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, PodStatus, Secret, Toleration};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::config::is_dns1123_subdomain;
+use pod_lifecycle::validation::validate_pod_identity;
 
 /// The annotation naming the pod's source (`file` here).
 pub const CONFIG_SOURCE_ANNOTATION: &str = "kubernetes.io/config.source";
@@ -76,7 +76,10 @@ pub(crate) fn decode_object(document: serde_json::Value) -> Result<Object, Strin
     match kind.as_str() {
         "Pod" => typed(document).map(|pod| Object::Pod(Box::new(pod))),
         "ConfigMap" => typed(document).map(|map| Object::ConfigMap(Box::new(map))),
-        "Secret" => typed(document).map(|secret| Object::Secret(Box::new(secret))),
+        // Never serde's message for a Secret: it quotes the value it could not use.
+        "Secret" => volume_manager::objects::decode_secret(document)
+            .map(|secret| Object::Secret(Box::new(secret)))
+            .map_err(|e| e.to_string()),
         other => Err(format!(
             "unsupported kind {other:?}: a static manifest holds Pods, ConfigMaps and Secrets"
         )),
@@ -171,32 +174,19 @@ pub(crate) fn static_pod(mut pod: Pod, node_name: &str, path: &Path) -> Result<P
     Ok(pod)
 }
 
-/// The part of the API server's `ValidatePodCreate` a node agent cannot run without: a
-/// valid name and namespace, at least one container, and every container named (uniquely)
-/// and with an image. Anything finer is left to the runtime, as it is for the kubelet's
-/// API pods.
+/// The part of the API server's `ValidatePodCreate` a node agent cannot run without: the
+/// pod's identity as every pod source checks it
+/// ([`validate_pod_identity`]: name, namespace, a UID that is one safe path component,
+/// unique DNS-label container names), then at least one container, each with an image.
+/// Anything finer is left to the runtime, as it is for the kubelet's API pods.
 fn validate_pod(pod: &Pod) -> Result<(), String> {
-    let name = pod.metadata.name.as_deref().unwrap_or_default();
-    if !is_dns1123_subdomain(name) {
-        return Err(format!(
-            "invalid pod: metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 subdomain \
-             must consist of lower case alphanumeric characters, '-' or '.'"
-        ));
-    }
-    let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
-    if !is_dns1123_label(namespace) {
-        return Err(format!(
-            "invalid pod: metadata.namespace: Invalid value: {namespace:?}: a lowercase RFC 1123 \
-             label must consist of lower case alphanumeric characters or '-'"
-        ));
-    }
+    validate_pod_identity(pod).map_err(|e| e.to_string())?;
     let Some(spec) = pod.spec.as_ref() else {
         return Err("invalid pod: spec: Required value".into());
     };
     if spec.containers.is_empty() {
         return Err("invalid pod: spec.containers: Required value".into());
     }
-    let mut names = std::collections::HashSet::new();
     let groups = [
         (
             "initContainers",
@@ -206,36 +196,18 @@ fn validate_pod(pod: &Pod) -> Result<(), String> {
     ];
     for (group, containers) in groups {
         for (index, container) in containers.iter().enumerate() {
-            let field = format!("spec.{group}[{index}]");
-            if container.name.is_empty() {
-                return Err(format!("invalid pod: {field}.name: Required value"));
-            }
-            if !is_dns1123_label(&container.name) {
-                return Err(format!(
-                    "invalid pod: {field}.name: Invalid value: {:?}: must be a lowercase RFC 1123 label",
-                    container.name
-                ));
-            }
-            if !names.insert(container.name.as_str()) {
-                return Err(format!(
-                    "invalid pod: {field}.name: Duplicate value: {:?}",
-                    container.name
-                ));
-            }
             if container
                 .image
                 .as_deref()
                 .is_none_or(|image| image.trim().is_empty())
             {
-                return Err(format!("invalid pod: {field}.image: Required value"));
+                return Err(format!(
+                    "invalid pod: spec.{group}[{index}].image: Required value"
+                ));
             }
         }
     }
     Ok(())
-}
-
-fn is_dns1123_label(name: &str) -> bool {
-    name.len() <= 63 && !name.contains('.') && is_dns1123_subdomain(name)
 }
 
 /// A ConfigMap from a manifest: named, namespace defaulted to `default`.
@@ -354,6 +326,62 @@ mod tests {
         assert_eq!(secret.metadata.namespace.as_deref(), Some("default"));
         assert_eq!(secret.data.unwrap()["user"], ByteString(b"admin".to_vec()));
         assert!(secret.string_data.is_none());
+    }
+
+    #[test]
+    fn secret_errors_name_the_key_never_the_value() {
+        let doc = |s: &str| split_documents(s).unwrap().remove(0);
+        let err = decode_object(doc(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {pin: 918273645}\n",
+        ))
+        .unwrap_err();
+        assert!(err.contains("stringData.pin: invalid type"), "{err}");
+        assert!(!err.contains("918273645"), "{err}");
+        let err = decode_object(doc(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {token: \"s3cr3t-v@lue!!\"}\n",
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("data.token: invalid value: not valid base64"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+
+    #[test]
+    fn traversal_uid_and_names_are_refused_naming_the_field() {
+        let pod = |meta: &str| -> Result<Pod, String> {
+            let doc = split_documents(&format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {meta}\n\
+                 spec: {{containers: [{{name: c, image: busybox}}]}}\n"
+            ))
+            .unwrap()
+            .remove(0);
+            let Object::Pod(pod) = decode_object(doc)? else {
+                unreachable!()
+            };
+            static_pod(*pod, "node-1", Path::new("/m/trav.yaml"))
+        };
+        let err = pod("{name: trav, uid: \"../../canary\"}").unwrap_err();
+        assert!(
+            err.starts_with(
+                "invalid pod default/trav-node-1: metadata.uid: Invalid value: \"../../canary\""
+            ),
+            "{err}"
+        );
+        for meta in [
+            "{name: trav, uid: \"..\"}",
+            "{name: trav, uid: \"a/b\"}",
+            "{name: trav, uid: \"a\\0b\"}",
+        ] {
+            assert!(pod(meta).unwrap_err().contains("metadata.uid"), "{meta}");
+        }
+        assert!(
+            pod("{name: trav, namespace: \"../x\"}")
+                .unwrap_err()
+                .contains("metadata.namespace")
+        );
+        assert!(pod("{name: trav, uid: 5f0c-1}").is_ok());
     }
 
     #[test]

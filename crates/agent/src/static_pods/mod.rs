@@ -17,6 +17,17 @@
 //!   ("invalid pod: name is needed for the pod") or failing validation is refused and
 //!   reported as a [`SourceError`]; it never keeps other pods from loading. A YAML syntax
 //!   error refuses the whole file; a bad document only itself.
+//! - Validation starts with the pod's identity, by the rules every pod source shares
+//!   ([`pod_lifecycle::validation::validate_pod_identity`]): the defaulted name a DNS-1123
+//!   subdomain, the namespace and container names DNS-1123 labels, and a manifest's
+//!   `metadata.uid` one safe path component. The kubelet takes a manifest's UID as it is;
+//!   nodelet refuses `uid: ../../etc` with a reason naming `metadata.uid`, because the UID
+//!   names directories the agent creates and removes as root (a departure that only
+//!   refuses what would be unsafe).
+//! - A `Secret` document that does not decode is refused with the field and key
+//!   (`stringData.pin: invalid type: expected a string, found a number`), never its value
+//!   ([`volume_manager::objects::decode_secret`]): the reason is shown on `/errors` and
+//!   logged.
 //! - Each pod gets the kubelet's defaults: UID (if unset) = FNV-128a of the pod, the node
 //!   and the path; name `<name>-<node>`; namespace `default`; `spec.nodeName`;
 //!   annotations `kubernetes.io/config.source=file`, `kubernetes.io/config.hash=<uid>`,

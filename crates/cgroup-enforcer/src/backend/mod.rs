@@ -204,11 +204,27 @@ impl Cgroups {
     /// manager `Destroy` / `tryKillingCgroupProcesses`), then removes the directories depth
     /// first (the runtime leaves container cgroups behind). A missing cgroup is not an
     /// error. Blocks while processes exit.
+    ///
+    /// `rel` must be relative and made of normal components only (no `..`, `.` or root):
+    /// anything else is refused before a process is killed or a directory removed, so no
+    /// cgroup outside the hierarchies' roots is ever touched.
     pub fn remove(&self, rel: &Path) -> Result<()> {
         if rel.as_os_str().is_empty() {
             return Err(Error::InvalidConfig {
                 field: "cgroup".into(),
                 message: "refusing to remove the cgroup root".into(),
+            });
+        }
+        if !rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(Error::InvalidConfig {
+                field: "cgroup".into(),
+                message: format!(
+                    "refusing to remove {}: not a relative path of normal components",
+                    rel.display()
+                ),
             });
         }
         self.kill_processes(rel)?;
@@ -249,5 +265,37 @@ impl Cgroups {
                 first: *first,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remove_refuses_paths_that_leave_the_hierarchy() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("cgroup");
+        std::fs::create_dir_all(root.join("kubepods")).unwrap();
+        let canary = tmp.path().join("canary");
+        std::fs::create_dir_all(&canary).unwrap();
+        std::fs::write(canary.join("file"), "alive").unwrap();
+        let cgroups = Cgroups::v2(&root);
+        for rel in [
+            "../canary",
+            "kubepods/../../canary",
+            "/canary",
+            "./kubepods",
+        ] {
+            let err = cgroups.remove(Path::new(rel)).unwrap_err();
+            assert!(
+                err.to_string().contains("refusing to remove"),
+                "{rel}: {err}"
+            );
+        }
+        assert!(canary.join("file").exists());
+        assert!(root.join("kubepods").exists());
+        cgroups.remove(Path::new("kubepods")).unwrap();
+        assert!(!root.join("kubepods").exists());
     }
 }

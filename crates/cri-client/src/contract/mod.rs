@@ -459,7 +459,16 @@ impl<'a> Ctx<'a> {
             }
             Err(e) => eprintln!("contract clean-up: listing sandboxes: {e}"),
         }
-        let _ = std::fs::remove_dir_all(self.env.log_root.join(&self.case_label));
+        // The case's own log directory: the label is one path component by construction
+        // (`<prefix>-c<index>`); checked anyway, so a removal never leaves the log root.
+        let label = std::path::Path::new(&self.case_label);
+        let mut parts = label.components();
+        if matches!(
+            (parts.next(), parts.next()),
+            (Some(std::path::Component::Normal(_)), None)
+        ) {
+            let _ = std::fs::remove_dir_all(self.env.log_root.join(label));
+        }
         // Then the run's directory and their parent, once empty (other cases may still run).
         let _ = std::fs::remove_dir(&self.env.log_root);
         if let Some(parent) = self.env.log_root.parent() {

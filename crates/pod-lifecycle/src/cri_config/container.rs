@@ -210,7 +210,12 @@ fn build(
         devices: opts.devices.clone(),
         labels: container_labels(pod, container),
         annotations: container_annotations(pod, container, restart_count)?,
-        log_path: container_log_path(&container.name, restart_count),
+        log_path: container_log_path(&container.name, restart_count).map_err(|e| match e {
+            crate::Error::InvalidPathComponent { field, message } => {
+                FieldError::new(field, message)
+            }
+            other => FieldError::new("name", other.to_string()),
+        })?,
         stdin: container.stdin.unwrap_or(false),
         stdin_once: container.stdin_once.unwrap_or(false),
         tty: container.tty.unwrap_or(false),

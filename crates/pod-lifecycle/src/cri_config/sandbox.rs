@@ -90,13 +90,16 @@ pub fn sandbox_config(
     attempt: u32,
     opts: &SandboxOptions,
 ) -> Result<v1::PodSandboxConfig> {
-    build(pod, attempt, opts).map_err(|e| e.for_pod(pod))
+    // First, so a pod whose identity cannot name its log directory gets nothing at all.
+    let log_directory = pod_log_dir(&opts.pod_logs_dir, pod)?;
+    build(pod, attempt, opts, &log_directory).map_err(|e| e.for_pod(pod))
 }
 
 fn build(
     pod: &Pod,
     attempt: u32,
     opts: &SandboxOptions,
+    log_directory: &std::path::Path,
 ) -> Result<v1::PodSandboxConfig, FieldError> {
     let spec = pod_spec(pod);
     let hostname = if host_network(pod) {
@@ -145,9 +148,7 @@ fn build(
             attempt,
         }),
         hostname,
-        log_directory: pod_log_dir(&opts.pod_logs_dir, pod)
-            .to_string_lossy()
-            .into_owned(),
+        log_directory: log_directory.to_string_lossy().into_owned(),
         dns_config: pod_dns_config(pod, opts)?,
         port_mappings,
         labels,

@@ -83,6 +83,18 @@ pub enum Error {
         source: Box<cri_client::Error>,
     },
 
+    /// A part of a legacy symlink's name (the pod's name or namespace, the container's name
+    /// or id) is not one path component, so no symlink is made or removed for it.
+    #[error("legacy log symlink: {field}: Invalid value: {value}: {message}")]
+    InvalidName {
+        /// Which part (`pod name`, `container id`).
+        field: &'static str,
+        /// The value, quoted with escapes and cut.
+        value: String,
+        /// What is wrong with it.
+        message: &'static str,
+    },
+
     /// Reading the legacy symlink directory failed.
     #[error("cannot {action} {}: {source}", path.display())]
     Directory {

@@ -10,6 +10,8 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::validation;
+
 /// The suffix of a rotated file: the kubelet's Go layout `20060102-150405`, in local time.
 pub(crate) const TIMESTAMP_FORMAT: &str = "%Y%m%d-%H%M%S";
 /// The suffix of a compressed rotated file.
@@ -124,6 +126,7 @@ pub fn all_logs(log: &Path) -> io::Result<Vec<PathBuf>> {
 /// 3. compress the remaining plain rotated files (`compressLog`), so only the newest rotated
 ///    file is ever uncompressed (a reader such as a log shipper may still be finishing it).
 pub(crate) fn prepare_rotation(log: &Path, max_files: u32) -> Result<(), FileError> {
+    let dir = log_dir(log);
     let candidates =
         matching_files(log, ".").map_err(file_error("list the rotated logs of", log))?;
     let mut in_use = Vec::new();
@@ -131,14 +134,14 @@ pub(crate) fn prepare_rotation(log: &Path, max_files: u32) -> Result<(), FileErr
         if is_in_use(file, &candidates) {
             in_use.push(file.clone());
         } else {
-            remove_file(file).map_err(file_error("remove the unused log", file))?;
+            remove_file(dir, file).map_err(file_error("remove the unused log", file))?;
         }
     }
     // Oldest first: remove from the front, so an ongoing `kubectl logs` keeps its place.
     let keep = (max_files as usize).saturating_sub(2);
     let excess = in_use.len().saturating_sub(keep);
     for file in in_use.drain(..excess) {
-        remove_file(&file).map_err(file_error("remove the oldest rotated log", &file))?;
+        remove_file(dir, &file).map_err(file_error("remove the oldest rotated log", &file))?;
     }
     for file in &in_use {
         if !file
@@ -152,8 +155,20 @@ pub(crate) fn prepare_rotation(log: &Path, max_files: u32) -> Result<(), FileErr
     Ok(())
 }
 
-fn remove_file(path: &Path) -> io::Result<()> {
-    match fs::remove_file(path) {
+/// The directory of a log file (`.` for a bare file name), the one every file of the log
+/// is in.
+pub(crate) fn log_dir(log: &Path) -> &Path {
+    match log.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// Removes `path`, a file of a container log, only when it is inside `dir`, the log's
+/// directory, with no `..` in either (log paths come from the runtime); a missing file is
+/// already removed.
+pub(crate) fn remove_file(dir: &Path, path: &Path) -> io::Result<()> {
+    match validation::remove_file_within(dir, path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,
     }
@@ -186,12 +201,13 @@ pub(crate) fn compress(file: &Path) -> Result<PathBuf, FileError> {
         writer.flush().map_err(file_error("write", &tmp))?;
         drop(writer);
         fs::rename(&tmp, &compressed).map_err(file_error("rename the compressed log", &tmp))?;
-        fs::remove_file(file).map_err(file_error("remove the compressed rotated log", file))?;
+        remove_file(log_dir(file), file)
+            .map_err(file_error("remove the compressed rotated log", file))?;
         Ok(compressed.clone())
     })();
     if result.is_err() {
         // Best effort, as in the kubelet: the next round removes a leftover `.tmp` anyway.
-        let _ = fs::remove_file(&tmp);
+        let _ = remove_file(log_dir(&tmp), &tmp);
     }
     result
 }

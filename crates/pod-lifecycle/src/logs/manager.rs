@@ -353,7 +353,7 @@ impl ContainerLogManager {
         async {
             let mut removed = self.clean_files(&container, &status.log_path).await?;
             if self.symlinks.remove(&container)? {
-                removed.push(self.symlinks.path_for(&container));
+                removed.push(self.symlinks.path_for(&container)?);
             }
             Ok(removed)
         }
@@ -382,9 +382,11 @@ impl ContainerLogManager {
         let log = PathBuf::from(log_path);
         let found = files::matching_files(&log, "")
             .map_err(|source| file_error(container, "list the log files of", &log, source))?;
+        let dir = files::log_dir(&log);
         let mut removed = Vec::new();
         for file in found {
-            match std::fs::remove_file(&file) {
+            // Only files of the log's own directory; a runtime log path with `..` is refused.
+            match crate::validation::remove_file_within(dir, &file) {
                 Ok(()) => removed.push(file),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(source) => {

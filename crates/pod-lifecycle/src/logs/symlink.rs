@@ -15,6 +15,7 @@ use cri_client::{RuntimeService, v1};
 
 use super::{ContainerRef, Error, Result};
 use crate::cri_config::LEGACY_CONTAINER_LOGS_DIR;
+use crate::validation;
 
 /// ext4's file name limit; the kubelet cuts the symlink's name to fit (`ext4MaxFileNameLen`).
 const MAX_FILE_NAME_LEN: usize = 255;
@@ -28,13 +29,19 @@ const MIN_ID_LEN: usize = 6;
 /// longer than 255 bytes is cut to 251 bytes before the `.log` suffix, as the kubelet does
 /// (at a character boundary: Kubernetes names are ASCII, so only a bad name is cut shorter).
 ///
+/// Each of the four parts must be one path component on its own
+/// ([`check_path_component`](crate::validation::check_path_component)); otherwise the
+/// error is [`Error::InvalidName`] and the result is never a path outside `dir`.
+///
 /// ```
 /// use std::path::Path;
 /// use pod_lifecycle::logs::legacy_log_symlink;
 /// assert_eq!(
-///     legacy_log_symlink(Path::new("/var/log/containers"), "web", "prod", "app", "0123abcd"),
+///     legacy_log_symlink(Path::new("/var/log/containers"), "web", "prod", "app", "0123abcd")?,
 ///     Path::new("/var/log/containers/web_prod_app-0123abcd.log"),
 /// );
+/// assert!(legacy_log_symlink(Path::new("/var/log/containers"), "../../etc/x", "prod", "app", "0123abcd").is_err());
+/// # Ok::<(), pod_lifecycle::logs::Error>(())
 /// ```
 pub fn legacy_log_symlink(
     dir: &Path,
@@ -42,7 +49,19 @@ pub fn legacy_log_symlink(
     pod_namespace: &str,
     container_name: &str,
     container_id: &str,
-) -> PathBuf {
+) -> Result<PathBuf> {
+    for (field, value) in [
+        ("pod name", pod_name),
+        ("pod namespace", pod_namespace),
+        ("container name", container_name),
+        ("container id", container_id),
+    ] {
+        validation::check_path_component(value).map_err(|message| Error::InvalidName {
+            field,
+            value: validation::display_value(value),
+            message,
+        })?;
+    }
     let mut stem = format!("{pod_name}_{pod_namespace}_{container_name}-{container_id}");
     let max = MAX_FILE_NAME_LEN - SUFFIX.len();
     if stem.len() > max {
@@ -53,7 +72,7 @@ pub fn legacy_log_symlink(
         stem.truncate(cut);
     }
     stem.push_str(SUFFIX);
-    dir.join(stem)
+    Ok(dir.join(stem))
 }
 
 /// The container id in a symlink's name (the kubelet's `getContainerIDFromLegacyLogSymlink`):
@@ -111,8 +130,9 @@ impl LegacySymlinks {
         &self.dir
     }
 
-    /// The symlink path of `container` ([`legacy_log_symlink`]).
-    pub fn path_for(&self, container: &ContainerRef) -> PathBuf {
+    /// The symlink path of `container` ([`legacy_log_symlink`]; an error when a part of
+    /// its name is not a path component).
+    pub fn path_for(&self, container: &ContainerRef) -> Result<PathBuf> {
         legacy_log_symlink(
             &self.dir,
             &container.pod_name,
@@ -129,7 +149,7 @@ impl LegacySymlinks {
     /// existing link of the same name is replaced (a retried start of the same container).
     pub fn create(&self, container: &ContainerRef, container_log: &Path) -> Result<bool> {
         let _span = container.span().entered();
-        let link = self.path_for(container);
+        let link = self.path_for(container)?;
         let file_error = |action: &'static str, path: &Path| {
             let container = Box::new(container.clone());
             let path = path.to_path_buf();
@@ -149,7 +169,8 @@ impl LegacySymlinks {
         }
         std::fs::create_dir_all(&self.dir)
             .map_err(file_error("create the legacy symlink directory", &self.dir))?;
-        remove_if_present(&link).map_err(file_error("replace the legacy symlink", &link))?;
+        remove_if_present(&self.dir, &link)
+            .map_err(file_error("replace the legacy symlink", &link))?;
         std::os::unix::fs::symlink(container_log, &link)
             .map_err(file_error("create the legacy symlink", &link))?;
         tracing::debug!(link = %link.display(), log = %container_log.display(), "legacy log symlink created");
@@ -158,8 +179,8 @@ impl LegacySymlinks {
 
     /// Removes `container`'s symlink; returns whether there was one.
     pub fn remove(&self, container: &ContainerRef) -> Result<bool> {
-        let link = self.path_for(container);
-        remove_if_present(&link).map_err(|source| Error::File {
+        let link = self.path_for(container)?;
+        remove_if_present(&self.dir, &link).map_err(|source| Error::File {
             container: Box::new(container.clone()),
             action: "remove the legacy symlink",
             path: link,
@@ -223,7 +244,7 @@ impl LegacySymlinks {
                     }
                 }
             }
-            match remove_if_present(&path) {
+            match remove_if_present(&self.dir, &path) {
                 Ok(_) => {
                     tracing::debug!(link = %path.display(), "dangling legacy symlink removed");
                     report.removed.push(path);
@@ -239,8 +260,9 @@ impl LegacySymlinks {
     }
 }
 
-fn remove_if_present(path: &Path) -> io::Result<bool> {
-    match std::fs::remove_file(path) {
+/// Removes the symlink `path`, only when it is inside `dir` (the symlink directory).
+fn remove_if_present(dir: &Path, path: &Path) -> io::Result<bool> {
+    match validation::remove_file_within(dir, path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
@@ -255,7 +277,7 @@ mod tests {
     fn long_names_are_cut_to_255_bytes_before_the_suffix() {
         let id = "f".repeat(64);
         let pod = "p".repeat(200);
-        let link = legacy_log_symlink(Path::new("/d"), &pod, "ns", "app", &id);
+        let link = legacy_log_symlink(Path::new("/d"), &pod, "ns", "app", &id).unwrap();
         let name = link.file_name().unwrap().to_str().unwrap();
         assert_eq!(name.len(), 255);
         assert!(name.ends_with(".log"));
@@ -271,10 +293,51 @@ mod tests {
     fn exactly_255_bytes_is_not_cut() {
         let pod = "p".repeat(251 - "_ns_app-".len() - 64);
         let id = "a".repeat(64);
-        let link = legacy_log_symlink(Path::new("/d"), &pod, "ns", "app", &id);
+        let link = legacy_log_symlink(Path::new("/d"), &pod, "ns", "app", &id).unwrap();
         let name = link.file_name().unwrap().to_str().unwrap();
         assert_eq!(name.len(), 255);
         assert!(name.ends_with(&format!("{id}.log")));
+    }
+
+    #[test]
+    fn cri_14_symlink_names_refuse_dotdot_slash_empty_dot_and_nul_in_every_part() {
+        let dir = Path::new("/var/log/containers");
+        for bad in ["..", "/", "", ".", "a\0b", "../../etc/cron.d/x"] {
+            let parts = [
+                [bad, "ns", "app", "0123abcd"],
+                ["web", bad, "app", "0123abcd"],
+                ["web", "ns", bad, "0123abcd"],
+                ["web", "ns", "app", bad],
+            ];
+            for [pod, namespace, container, id] in parts {
+                let err = legacy_log_symlink(dir, pod, namespace, container, id).unwrap_err();
+                assert!(matches!(err, Error::InvalidName { .. }), "{bad:?}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn symlinks_outside_the_directory_are_never_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("containers");
+        std::fs::create_dir(&dir).unwrap();
+        let outside = tmp.path().join("victim.log");
+        std::fs::write(&outside, "keep").unwrap();
+        let escape = dir.join("../victim.log");
+        let err = remove_if_present(&dir, &escape).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(outside.exists());
+        let symlinks = LegacySymlinks::new(&dir);
+        let container = ContainerRef {
+            pod_namespace: "default".into(),
+            pod_name: "..".into(),
+            container_name: "app".into(),
+            container_id: "0123456789ab".into(),
+            ..Default::default()
+        };
+        assert!(symlinks.remove(&container).is_err());
+        assert!(symlinks.create(&container, &outside).is_err());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     }
 
     #[test]

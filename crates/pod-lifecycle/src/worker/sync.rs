@@ -19,6 +19,7 @@ use crate::plan::{
     self, Backoff, ContainerKind, ContainerState, ContainerToStart, ImagePullDecision, KillCause,
     PodRuntimeStatus, ReasonCache, StatusInput, WaitingReason,
 };
+use crate::validation;
 use crate::worker::hooks::run_hook;
 use crate::worker::host::{
     Clock, EventRecorder, EventType, MountContext, PodCgroups, PodEvent, PodObjects, PodProbes,
@@ -1066,12 +1067,20 @@ impl PodSyncer {
             self.remove_pod_dir(pod);
             if self.config.remove_terminated {
                 self.remove_runtime_objects(&view).await;
-                // The pod's log directory goes with its containers (the kubelet's GC).
-                let logs = cri_config::pod_log_dir(&self.config.pod_logs_dir, pod);
-                if let Err(e) = std::fs::remove_dir_all(&logs)
-                    && e.kind() != std::io::ErrorKind::NotFound
-                {
-                    tracing::warn!(dir = %logs.display(), error = %e, "cannot remove the pod's logs");
+                // The pod's log directory goes with its containers (the kubelet's GC). Built
+                // from checked components, and removed only when inside podLogsDir.
+                let logs_dir = &self.config.pod_logs_dir;
+                match cri_config::pod_log_dir(logs_dir, pod) {
+                    Ok(logs) => {
+                        if let Err(e) = validation::remove_dir_all_within(logs_dir, &logs)
+                            && e.kind() != std::io::ErrorKind::NotFound
+                        {
+                            tracing::warn!(dir = %logs.display(), error = %e, "cannot remove the pod's logs");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "not removing the pod's logs: no safe log directory")
+                    }
                 }
             }
             if let Err(e) = self.host.cgroups.remove(pod).await {
@@ -1103,9 +1112,12 @@ impl PodSyncer {
         if path.is_empty() {
             return Ok(None);
         }
+        // Both names are checked to be one path component: never a file outside the pod's
+        // directory.
         let dir = RootDir::new(root)
             .pod(uid(pod))
-            .container_dir(&container.name);
+            .and_then(|dirs| dirs.container_dir(&container.name))
+            .map_err(|e| format!("terminationMessagePath: {e}"))?;
         let file = dir.join(random_hex8());
         let created = std::fs::create_dir_all(&dir).and_then(|()| {
             use std::os::unix::fs::PermissionsExt;
@@ -1131,9 +1143,15 @@ impl PodSyncer {
         let Some(root) = &self.config.root_dir else {
             return;
         };
-        let pod_dirs = RootDir::new(root).pod(uid(pod));
+        let pod_dirs = match RootDir::new(root).pod(uid(pod)) {
+            Ok(dirs) => dirs,
+            Err(e) => {
+                tracing::warn!(error = %e, "not removing the pod's directory: its UID names none");
+                return;
+            }
+        };
         let dir = pod_dirs.dir();
-        if let Err(e) = std::fs::remove_dir_all(dir.join("containers"))
+        if let Err(e) = validation::remove_dir_all_within(dir, &pod_dirs.containers_dir())
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot remove the pod's container files");

@@ -45,17 +45,17 @@ impl VolumeManager {
         let name = pod_full_name(pod);
         let uid = &pod_uid(pod)?;
         let _span = tracing::debug_span!("container_mounts", pod = %name, uid = %uid, container = %container.name).entered();
-        let dirs = self.pod_dirs(uid);
+        let dirs = self.pod_dirs(uid)?;
         let fail = |field: String, message: String| Error::ContainerMount {
             pod: name.clone(),
             container: container.name.clone(),
             field,
             message,
         };
-        if !super::is_path_element(&container.name) {
+        if let Err(problem) = crate::layout::check_path_component(&container.name) {
             return Err(fail(
                 "name".into(),
-                "must be a valid DNS label (it names a directory)".into(),
+                format!("must be a valid DNS label: {problem}"),
             ));
         }
         let volumes = pod
@@ -132,7 +132,7 @@ impl VolumeManager {
                         ),
                     )
                 })?;
-                let target = dirs.subpath_target(&vm.name, &container.name, i);
+                let target = dirs.subpath_target(&vm.name, &container.name, i)?;
                 let table = match &mount_table {
                     Some(t) => t,
                     None => mount_table.insert(self.mounts()?),
@@ -203,7 +203,7 @@ impl VolumeManager {
         } else {
             managed_hosts_file_content(ctx.pod_ips, ctx.hostname, ctx.host_domain, aliases)
         };
-        let path = self.pod_dirs(&pod_uid(pod)?).etc_hosts();
+        let path = self.pod_dirs(&pod_uid(pod)?)?.etc_hosts();
         fs::write(&path, content).map_err(|e| Error::io(name, "write", &path, e))?;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644))
             .map_err(|e| Error::io(name, "chmod", &path, e))?;

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Pod, Volume};
 
-use crate::layout::{PodDirs, RootDir, unescape_plugin_name};
+use crate::layout::{PodDirs, RootDir, check_path_component, unescape_plugin_name};
 use crate::mountinfo::{self, MountInfo};
 use crate::objects::ObjectSource;
 use crate::plugins::{self, NodeAllocatable, VolumeContext, VolumePlugin};
@@ -151,21 +151,19 @@ pub(crate) fn pod_full_name(pod: &Pod) -> String {
     )
 }
 
-/// Whether `name` can name one directory: not empty, no `/`, not `.` or `..`.
-pub(crate) fn is_path_element(name: &str) -> bool {
-    !name.is_empty() && !name.contains('/') && name != "." && name != ".." && !name.contains('\0')
-}
-
-/// The pod's UID, which names its directory: set, and safe as one path element.
+/// The pod's UID, which names its directory: set, and exactly one path component
+/// ([`check_path_component`]).
 pub(crate) fn pod_uid(pod: &Pod) -> Result<String> {
     pod.metadata
         .uid
         .clone()
-        .filter(|u| is_path_element(u))
+        .filter(|u| check_path_component(u).is_ok())
         .ok_or_else(|| Error::InvalidPod {
             pod: pod_full_name(pod),
             field: "metadata.uid".into(),
-            message: "must be set (a path-safe string) for volumes to be mounted".into(),
+            message: "must be set, and one path component (it names the pod's directory), \
+                      for volumes to be mounted"
+                .into(),
         })
 }
 
@@ -299,11 +297,11 @@ impl VolumeManager {
         let lock = self.pod_lock(&uid);
         let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
 
-        let dirs = self.inner.root.pod(&uid);
+        let dirs = self.inner.root.pod(&uid)?;
         for dir in [
             dirs.dir().to_owned(),
             dirs.volumes_dir(),
-            dirs.dir().join("plugins"),
+            dirs.plugins_dir(),
         ] {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -334,12 +332,12 @@ impl VolumeManager {
                 .and_then(|m| m.get(&volume.name))
                 .cloned();
             let field = format!("spec.volumes[{i}]");
-            if !is_path_element(&volume.name) {
+            if let Err(problem) = check_path_component(&volume.name) {
                 failures.push(Error::SetUp {
                     pod: name.clone(),
                     volume: volume.name.clone(),
                     field: format!("{field}.name"),
-                    message: "must be a valid DNS label (it names a directory)".into(),
+                    message: format!("must be a valid DNS label: {problem}"),
                 });
                 continue;
             }
@@ -375,12 +373,15 @@ impl VolumeManager {
                 node: self.inner.config.node_allocatable,
                 tmpfs_noswap: self.inner.config.tmpfs_noswap,
             };
-            match plugin.set_up(&ctx) {
-                Ok(result) => {
+            match plugin
+                .set_up(&ctx)
+                .and_then(|result| Ok((result, plugin.host_path(&dirs, volume)?)))
+            {
+                Ok((result, host_path)) => {
                     let mounted = MountedVolume {
                         name: volume.name.clone(),
                         plugin: plugin.name().to_owned(),
-                        host_path: plugin.host_path(&dirs, volume),
+                        host_path,
                         tmpfs: result.tmpfs,
                         size_limit: result.size_limit,
                         reconstructed: false,
@@ -466,13 +467,8 @@ impl VolumeManager {
     /// layout and the mount table, so it needs no spec and works after a restart.
     /// Idempotent. Call it only once every container of the pod is gone.
     pub fn unmount_pod(&self, uid: &str) -> Result<()> {
-        if !is_path_element(uid) {
-            return Err(Error::InvalidPod {
-                pod: uid.to_owned(),
-                field: "metadata.uid".into(),
-                message: "not a pod UID".into(),
-            });
-        }
+        // First: a UID that is not one path component names no directory of ours.
+        let dirs = self.inner.root.pod(uid)?;
         let name = self
             .state()
             .desired
@@ -484,7 +480,6 @@ impl VolumeManager {
         let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
         self.state().desired.remove(uid);
 
-        let dirs = self.inner.root.pod(uid);
         if fs::symlink_metadata(dirs.dir()).is_err() {
             self.state().actual.remove(uid);
             return Ok(());
@@ -492,15 +487,15 @@ impl VolumeManager {
 
         // 1. subPath bind mounts (CleanSubPaths).
         self.unmount_all_under(&dirs.subpaths_dir(), &name)?;
-        plugins::remove_dir_all_if_present(&dirs.subpaths_dir(), &name)?;
+        plugins::remove_dir_all_within(dirs.dir(), &dirs.subpaths_dir(), &name)?;
 
         // 2. Each volume (TearDown).
         for (plugin_name, volume) in volume_dirs(&dirs) {
-            let dir = dirs.volume_dir(&plugin_name, &volume);
+            let dir = dirs.volume_dir(&plugin_name, &volume)?;
             self.unmount_all_under(&dir, &name)?;
             match self.plugin_named(&plugin_name) {
                 Some(plugin) => plugin.tear_down(&dirs, &volume, &name)?,
-                None => plugins::remove_dir_all_if_present(&dir, &name)?,
+                None => plugins::remove_dir_all_within(&dirs.volumes_dir(), &dir, &name)?,
             }
             if let Some(m) = self.state().actual.get_mut(uid) {
                 m.remove(&volume);
@@ -519,7 +514,7 @@ impl VolumeManager {
                 paths: left,
             });
         }
-        plugins::remove_dir_all_if_present(dirs.dir(), &name)?;
+        plugins::remove_dir_all_within(&self.inner.root.pods_dir(), dirs.dir(), &name)?;
         self.state().actual.remove(uid);
         self.inner
             .pod_locks
@@ -554,9 +549,17 @@ impl VolumeManager {
         let uids = self.pod_dirs_on_disk()?;
         let mut state = self.state();
         for uid in &uids {
-            let dirs = self.inner.root.pod(uid);
+            let dirs = match self.inner.root.pod(uid) {
+                Ok(dirs) => dirs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping a pod directory that no pod can own");
+                    continue;
+                }
+            };
             for (plugin, volume) in volume_dirs(&dirs) {
-                let dir = dirs.volume_dir(&plugin, &volume);
+                let Ok(dir) = dirs.volume_dir(&plugin, &volume) else {
+                    continue;
+                };
                 let tmpfs = mounts
                     .iter()
                     .any(|m| m.mount_point == dir && m.fs_type == "tmpfs");
@@ -621,7 +624,7 @@ impl VolumeManager {
         &self.inner.config
     }
 
-    pub(crate) fn pod_dirs(&self, uid: &str) -> PodDirs {
+    pub(crate) fn pod_dirs(&self, uid: &str) -> Result<PodDirs> {
         self.inner.root.pod(uid)
     }
 }

@@ -6,10 +6,16 @@
 //! The kubelet's secret and configMap managers keep a watch per referenced object and
 //! answer from that cache; an implementation for the API server does the same, so a lookup
 //! here never waits on the network.
+//!
+//! [`decode_secret`] turns a `Secret` document into a [`Secret`] with errors that name the
+//! field and key but never a value (serde's own messages quote the value they reject, and
+//! base64 errors name the offending byte); every reader of Secret documents uses it.
 
+mod decode;
 mod memory;
 mod static_dir;
 
+pub use decode::decode_secret;
 pub use memory::InMemoryObjects;
 pub use static_dir::StaticDirObjects;
 

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use serde::Deserialize;
 
-use super::{ObjectSource, merge_string_data};
+use super::{ObjectSource, decode_secret, merge_string_data};
 use crate::{Error, Result};
 
 type Key = (String, String);
@@ -235,18 +235,14 @@ fn objects_of(
                 .map(|cm| Object::ConfigMap(Box::new(cm)))
                 .map_err(|e| err(format!("ConfigMap {name:?}: {e}"))),
         ),
+        // The error names the key and the problem, never the value.
         "Secret" => out.push(
-            serde_json::from_value::<Secret>(value)
+            decode_secret(value)
                 .map(|mut s| {
                     merge_string_data(&mut s);
                     Object::Secret(Box::new(s))
                 })
-                // serde's message may quote a value: never show it for a secret.
-                .map_err(|_| {
-                    err(format!(
-                        "Secret {name:?}: not a valid Secret (data values must be base64, stringData values strings)"
-                    ))
-                }),
+                .map_err(|e| err(e.to_string())),
         ),
         "List" => {
             if let Some(serde_json::Value::Array(items)) = value.get("items").cloned() {

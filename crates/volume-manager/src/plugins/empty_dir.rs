@@ -76,7 +76,7 @@ impl VolumePlugin for EmptyDirPlugin {
             }
             None => EMPTY_DIR_MODE,
         };
-        let dir = ctx.volume_dir(PLUGIN_NAME);
+        let dir = ctx.volume_dir(PLUGIN_NAME)?;
         let tmpfs_size = memory.then(|| {
             memory_volume_size(
                 size_limit.filter(|s| *s > 0),
@@ -125,7 +125,7 @@ pub(crate) fn set_up_dir(
             .map_err(|e| ctx.io("mount tmpfs on", dir, e))?;
         tracing::debug!(pod = %ctx.pod_name, volume = %ctx.volume.name, dir = %dir.display(), size = ?size, "tmpfs mounted");
     }
-    let meta = ctx.dirs.plugin_dir(PLUGIN_NAME, meta_name);
+    let meta = ctx.dirs.plugin_dir(PLUGIN_NAME, meta_name)?;
     fs::create_dir_all(&meta).map_err(|e| ctx.io("create", &meta, e))?;
     let ready = meta.join("ready");
     fs::write(&ready, b"").map_err(|e| ctx.io("write", &ready, e))?;
@@ -133,8 +133,9 @@ pub(crate) fn set_up_dir(
 }
 
 /// Unmounts whatever is mounted at `dir` (a tmpfs, possibly several stacked) and removes it
-/// (`TearDownAt`). A missing directory is already torn down.
-pub(crate) fn tear_down_dir(dir: &Path, pod: &str) -> Result<()> {
+/// (`TearDownAt`), only when it is inside `parent` (the pod's `volumes` directory). A
+/// missing directory is already torn down.
+pub(crate) fn tear_down_dir(parent: &Path, dir: &Path, pod: &str) -> Result<()> {
     if fs::symlink_metadata(dir).is_err() {
         return Ok(());
     }
@@ -146,7 +147,7 @@ pub(crate) fn tear_down_dir(dir: &Path, pod: &str) -> Result<()> {
             Err(e) => return Err(Error::io(pod, "stat", dir, e)),
         }
     }
-    super::remove_dir_all_if_present(dir, pod)
+    super::remove_dir_all_within(parent, dir, pod)
 }
 
 /// The size of a memory-backed emptyDir (`calculateEmptyDirMemorySize`,

@@ -28,14 +28,14 @@ impl VolumePlugin for HostPathPlugin {
         volume.host_path.is_some()
     }
 
-    fn host_path(&self, _dirs: &PodDirs, volume: &Volume) -> PathBuf {
-        PathBuf::from(
+    fn host_path(&self, _dirs: &PodDirs, volume: &Volume) -> Result<PathBuf> {
+        Ok(PathBuf::from(
             volume
                 .host_path
                 .as_ref()
                 .map(|h| h.path.as_str())
                 .unwrap_or(""),
-        )
+        ))
     }
 
     fn attributes(&self, _volume: &Volume) -> VolumeAttributes {

@@ -131,8 +131,9 @@ impl VolumeContext<'_> {
             .unwrap_or("default")
     }
 
-    /// `pods/<uid>/volumes/<plugin>/<volume>`.
-    pub fn volume_dir(&self, plugin: &str) -> PathBuf {
+    /// `pods/<uid>/volumes/<plugin>/<volume>` (an error when the volume's name is not one
+    /// path component).
+    pub fn volume_dir(&self, plugin: &str) -> Result<PathBuf> {
         self.dirs.volume_dir(plugin, &self.volume.name)
     }
 }
@@ -166,8 +167,9 @@ pub trait VolumePlugin: Send + Sync + std::fmt::Debug {
     /// Whether this plugin handles the volume (`CanSupport`).
     fn can_support(&self, volume: &Volume) -> bool;
 
-    /// Where the volume is on the host (`GetPath`): what containers mount.
-    fn host_path(&self, dirs: &PodDirs, volume: &Volume) -> PathBuf {
+    /// Where the volume is on the host (`GetPath`): what containers mount. An error when
+    /// the volume's name is not one path component.
+    fn host_path(&self, dirs: &PodDirs, volume: &Volume) -> Result<PathBuf> {
         dirs.volume_dir(self.name(), &volume.name)
     }
 
@@ -188,21 +190,28 @@ pub trait VolumePlugin: Send + Sync + std::fmt::Debug {
     /// Undoes set-up (`TearDown`) from the directory layout alone, so it works after a
     /// restart without the pod's spec: unmounts whatever is mounted at the volume's
     /// directory and removes it with the plugin's metadata directory.
+    ///
+    /// Every directory removed is checked to be inside the pod's `volumes` or `plugins`
+    /// directory first (the guarded removal of [`layout`](crate::layout)).
     fn tear_down(&self, dirs: &PodDirs, volume_name: &str, pod: &str) -> Result<()> {
-        let dir = dirs.volume_dir(self.name(), volume_name);
-        empty_dir::tear_down_dir(&dir, pod)?;
+        let dir = dirs.volume_dir(self.name(), volume_name)?;
+        empty_dir::tear_down_dir(&dirs.volumes_dir(), &dir, pod)?;
         for meta in [
-            dirs.plugin_dir(self.name(), volume_name),
-            dirs.plugin_dir(empty_dir::PLUGIN_NAME, &format!("wrapped_{volume_name}")),
+            dirs.plugin_dir(self.name(), volume_name)?,
+            dirs.plugin_dir(empty_dir::PLUGIN_NAME, &format!("wrapped_{volume_name}"))?,
         ] {
-            remove_dir_all_if_present(&meta, pod)?;
+            remove_dir_all_within(&dirs.plugins_dir(), &meta, pod)?;
         }
         Ok(())
     }
 }
 
-pub(crate) fn remove_dir_all_if_present(dir: &Path, pod: &str) -> Result<()> {
-    match std::fs::remove_dir_all(dir) {
+/// Removes `dir` and everything in it, only when it is strictly inside `parent`, lexically
+/// and without `..` ([`layout`](crate::layout)'s guarded removal). Already gone is fine; a
+/// path outside `parent` is an [`Error::Io`] (`InvalidInput`, "refusing to remove ...: not
+/// inside ...") and nothing is touched.
+pub(crate) fn remove_dir_all_within(parent: &Path, dir: &Path, pod: &str) -> Result<()> {
+    match crate::layout::remove_dir_all_within(parent, dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io(pod, "remove", dir, e)),

@@ -113,7 +113,7 @@ pub(crate) fn set_up_wrapped(
     plugin: &str,
     memory: bool,
 ) -> Result<PathBuf> {
-    let dir = ctx.volume_dir(plugin);
+    let dir = ctx.volume_dir(plugin)?;
     let size = memory.then(|| {
         empty_dir::memory_volume_size(
             None,
