@@ -62,6 +62,38 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A file the environment should hold is not there.
+    #[error("{what} is not at {}", path.display())]
+    Missing {
+        /// What is missing.
+        what: &'static str,
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The real kubelet did not start, or did not answer as expected.
+    #[error("the kubelet of node {node}: {reason}")]
+    Kubelet {
+        /// Its node name.
+        node: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A command of the environment (kubectl, say) failed.
+    #[error("`{command}`: {reason}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// Its exit status and stderr, or why it did not start.
+        reason: String,
+    },
+    /// A node identity for the local cluster could not be made.
+    #[error("the identity of node {node}: {reason}")]
+    NodeIdentity {
+        /// The node name.
+        node: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A file of the environment could not be used.
     #[error("{action} {}: {source}", path.display())]
     Io {

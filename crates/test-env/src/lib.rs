@@ -17,6 +17,10 @@
 //!   containerd alike, and clean-ups that remove a pod's sandboxes by its uid label
 //!   ([`remove_pod_sandboxes`], [`remove_pods_blocking`] for a `Drop`), its mounts
 //!   ([`mounts_under`]) and the cgroups runc leaves ([`remove_cgroup_tree`]);
+//! - the real kubelet, on the reference containerd that only it uses ([`Kubelet`], its
+//!   module [`kubelet`], [`ReferenceRuntimeLock`]), to compare nodelet with;
+//! - the local control plane of `cargo xtask cluster up` ([`Cluster`]): the admin's kubectl
+//!   and node identities signed through CertificateSigningRequests;
 //! - [`unique_name`], polling waits ([`wait_until`], [`poll`]) and a clean-up that runs
 //!   when an async test fails half-way ([`with_cleanup`]).
 //!
@@ -74,8 +78,11 @@
 
 mod cgroups;
 mod cleanup;
+mod cluster;
 mod env;
 mod error;
+mod http;
+pub mod kubelet;
 pub mod labels;
 mod lock;
 mod mounts;
@@ -86,17 +93,25 @@ mod wait;
 
 pub use cgroups::{CGROUP_MOUNT, remove_cgroup_tree, remove_cgroup_tree_in};
 pub use cleanup::with_cleanup;
+pub use cluster::{CLUSTER_DIR_VAR, CLUSTER_KUBECONFIG_VAR, Cluster};
 pub use env::{
     BUSYBOX_IMAGE_VAR, CRI_ENDPOINT_VAR, DEFAULT_BUSYBOX_IMAGE, DEFAULT_PAUSE_IMAGE,
     DEFAULT_REGISTRY, ENV_DIR_VAR, Env, PAUSE_IMAGE_VAR, REGISTRY_BUSYBOX_IMAGE_VAR, REGISTRY_VAR,
     SETUP_HINT, busybox_image, env_file, env_file_var, is_ci, pause_image, require_env, skip, var,
 };
 pub use error::{Error, Result};
-pub use lock::RuntimeLock;
+pub use http::http_get;
+pub use kubelet::{
+    KUBE_BIN_DIR_VAR, KUBE_VERSION, KlogLine, Kubelet, KubeletBuilder, KubeletPlaces,
+    KubeletSettings, REF_CRI_ENDPOINT_VAR, ReferenceEnv, klog_lines, pod_phases, refused_manifests,
+    require_reference_env,
+};
+pub use lock::{ReferenceRuntimeLock, RuntimeLock};
 pub use mounts::{MOUNTINFO, mounts_in, mounts_under};
 pub use names::unique_name;
 pub use runtime::{CONNECT_TIMEOUT, connect, runtime};
 pub use sandbox::{
-    SandboxBuilder, TestSandbox, remove_pod_sandboxes, remove_pods_blocking, remove_sandbox,
+    SandboxBuilder, TestSandbox, remove_all_pods, remove_all_pods_blocking, remove_pod_sandboxes,
+    remove_pods_blocking, remove_sandbox,
 };
 pub use wait::{POLL_INTERVAL, poll, wait_until};

@@ -371,6 +371,96 @@ pub fn remove_pods_blocking(endpoint: &str, uids: &[String]) -> Vec<Error> {
     })
 }
 
+/// Stops and removes every container, then every sandbox, in `runtime`: the clean-up of a
+/// runtime that belongs to one agent at a time (the reference runtime of the real kubelet,
+/// under [`ReferenceRuntimeLock`](crate::ReferenceRuntimeLock)), where whatever is left
+/// is that agent's. Every object is tried; returns how many sandboxes were removed, or the
+/// first error.
+pub async fn remove_all_pods(runtime: &dyn RuntimeService) -> Result<usize> {
+    let error = |call, id: &str, source| Error::Cri {
+        call,
+        pod: "?/?".to_string(),
+        uid: id.to_string(),
+        source: Box::new(source),
+    };
+    let mut first_error = None;
+    let containers = runtime
+        .list_containers(v1::ListContainersRequest::default())
+        .await
+        .map_err(|e| error("ListContainers", "", e))?
+        .containers;
+    for container in containers {
+        let stopped = runtime
+            .stop_container(v1::StopContainerRequest {
+                container_id: container.id.clone(),
+                timeout: 0,
+            })
+            .await
+            .map_err(|e| error("StopContainer", &container.id, e));
+        let removed = runtime
+            .remove_container(v1::RemoveContainerRequest {
+                container_id: container.id.clone(),
+            })
+            .await
+            .map_err(|e| error("RemoveContainer", &container.id, e));
+        if let Err(e) = stopped.and(removed) {
+            first_error.get_or_insert(e);
+        }
+    }
+    let sandboxes = runtime
+        .list_pod_sandbox(v1::ListPodSandboxRequest::default())
+        .await
+        .map_err(|e| error("ListPodSandbox", "", e))?
+        .items;
+    let mut removed = 0;
+    for sandbox in &sandboxes {
+        let (pod, uid) = sandbox.metadata.as_ref().map_or_else(
+            || ("?/?".to_string(), String::new()),
+            |m| (format!("{}/{}", m.namespace, m.name), m.uid.clone()),
+        );
+        match remove_sandbox(runtime, &sandbox.id, &pod, &uid).await {
+            Ok(()) => removed += 1,
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(removed),
+    }
+}
+
+/// [`remove_all_pods`] on the runtime at `endpoint`, from synchronous code such as a `Drop`
+/// (on a thread of its own, with its own tokio runtime and connection, as
+/// [`remove_pods_blocking`] does).
+pub fn remove_all_pods_blocking(endpoint: &str) -> Result<usize> {
+    let endpoint = endpoint.to_string();
+    let cleanup = std::thread::spawn(move || {
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Cleanup {
+                uids: format!("every pod in {endpoint}"),
+                reason: format!("no tokio runtime: {e}"),
+            })?;
+        tokio.block_on(async {
+            let runtime = GrpcRuntime::new(&endpoint).map_err(|source| Error::Endpoint {
+                var: crate::kubelet::REF_CRI_ENDPOINT_VAR,
+                endpoint: endpoint.clone(),
+                source: Box::new(source),
+            })?;
+            remove_all_pods(&runtime).await
+        })
+    });
+    cleanup.join().unwrap_or_else(|_| {
+        Err(Error::Cleanup {
+            uids: "every pod".to_string(),
+            reason: "the clean-up thread panicked".to_string(),
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use cri_client::fake::{BUSYBOX_IMAGE, FakeRuntime};
@@ -454,5 +544,21 @@ mod tests {
             .items;
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].labels[labels::POD_UID], "b");
+    }
+
+    #[tokio::test]
+    async fn every_pod_and_container_goes() {
+        let fake = FakeRuntime::with_busybox();
+        for (name, uid) in [("a", "a"), ("b", "b")] {
+            TestSandbox::builder("ns", name, uid)
+                .run_with_container(&fake, "app", BUSYBOX_IMAGE, &["sleep", "infinity"])
+                .await
+                .unwrap();
+        }
+        assert_eq!(remove_all_pods(&fake).await.unwrap(), 2);
+        let sandboxes = fake.list_pod_sandbox(Default::default()).await.unwrap();
+        assert!(sandboxes.items.is_empty(), "{sandboxes:?}");
+        let containers = fake.list_containers(Default::default()).await.unwrap();
+        assert!(containers.containers.is_empty(), "{containers:?}");
     }
 }

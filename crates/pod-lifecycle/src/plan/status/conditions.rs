@@ -70,24 +70,35 @@ fn go_list(names: &[&str]) -> String {
 
 /// `PodReadyToStartContainers`: True when the pod does not need a new sandbox (the kubelet's
 /// `PodSandboxChanged` is false): exactly one READY sandbox, it is the newest, its network
-/// namespace mode matches `hostNetwork`, and a pod-network sandbox has an IP. False, without a
-/// reason, while the sandbox is being created or after it died (PH-11).
+/// namespace mode matches `hostNetwork`, and a pod-network sandbox has an IP. Otherwise False
+/// with reason [`POD_SANDBOX_NOT_READY`] and `PodSandboxChanged`'s message for the first rule
+/// that failed, while the sandbox is being created or after it
+/// died, a terminal pod's stopped sandbox included (PH-11; `GeneratePodReadyToStartContainersCondition`
+/// in `pkg/kubelet/status/generate.go` since v1.35).
 pub fn pod_ready_to_start_containers_condition(
     pod: &Pod,
     runtime: &PodRuntimeStatus,
 ) -> PodCondition {
-    condition(
-        POD_READY_TO_START_CONTAINERS,
-        !sandbox_changed(pod, runtime),
-        "",
-        String::new(),
-    )
+    match sandbox_not_ready_message(pod, runtime) {
+        None => condition(POD_READY_TO_START_CONTAINERS, true, "", String::new()),
+        Some(message) => condition(
+            POD_READY_TO_START_CONTAINERS,
+            false,
+            POD_SANDBOX_NOT_READY,
+            message.to_string(),
+        ),
+    }
 }
 
-/// The kubelet's `PodSandboxChanged`: whether a new sandbox is needed.
-fn sandbox_changed(pod: &Pod, runtime: &PodRuntimeStatus) -> bool {
+/// Reason of a False `PodReadyToStartContainers` (`kubetypes.PodSandboxNotReadyReason`).
+pub const POD_SANDBOX_NOT_READY: &str = "PodSandboxNotReady";
+
+/// The kubelet's `PodSandboxChanged` (`pkg/kubelet/kuberuntime/util/util.go`) as the message
+/// of why a new sandbox is needed, rule by rule in its order (the `PodSandboxNotReadyMsg*`
+/// constants of `pkg/kubelet/types/constants.go`); `None` when the sandbox is fine.
+fn sandbox_not_ready_message(pod: &Pod, runtime: &PodRuntimeStatus) -> Option<&'static str> {
     let Some(newest) = super::newest_sandbox(runtime) else {
-        return true;
+        return Some("no pod sandbox exists");
     };
     let ready = runtime
         .sandboxes
@@ -99,10 +110,17 @@ fn sandbox_changed(pod: &Pod, runtime: &PodRuntimeStatus) -> bool {
         .as_ref()
         .and_then(|s| s.host_network)
         .unwrap_or(false);
-    ready > 1
-        || newest.state != SandboxState::Ready
-        || newest.host_network != host_network
-        || (!host_network && newest.ips.is_empty())
+    if ready > 1 {
+        Some("multiple pod sandboxes are ready and need to be reconciled")
+    } else if newest.state != SandboxState::Ready {
+        Some("pod sandbox is not ready")
+    } else if newest.host_network != host_network {
+        Some("network namespace mode changed and sandbox needs to be recreated")
+    } else if !host_network && newest.ips.is_empty() {
+        Some("pod sandbox has no IP address")
+    } else {
+        None
+    }
 }
 
 /// `Initialized`, from the init containers' statuses (`GeneratePodInitializedCondition`):
@@ -361,4 +379,84 @@ pub(crate) fn same_condition(a: &PodCondition, b: &PodCondition) -> bool {
 /// Whether a regular init container's status counts as ready: it exited 0.
 pub(crate) fn init_container_done(status: &ApiContainerStatus) -> bool {
     terminated(status).is_some_and(|t| t.exit_code == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+    use k8s_openapi::api::core::v1::PodSpec;
+
+    use super::*;
+    use crate::plan::SandboxStatus;
+
+    fn sandbox(id: &str, created: i64, state: SandboxState, ips: &[&str]) -> SandboxStatus {
+        SandboxStatus {
+            id: id.to_string(),
+            attempt: 0,
+            state,
+            created_at: Timestamp::from_second(created).unwrap(),
+            ips: ips.iter().map(|s| s.to_string()).collect(),
+            host_network: false,
+        }
+    }
+
+    fn runtime(sandboxes: Vec<SandboxStatus>) -> PodRuntimeStatus {
+        let mut view = PodRuntimeStatus {
+            uid: "uid-1".into(),
+            sandboxes,
+            containers: vec![],
+        };
+        view.sort();
+        view
+    }
+
+    /// PH-11 as the kubelet v1.37 writes it: a False `PodReadyToStartContainers` says why, in
+    /// `PodSandboxChanged`'s words and order (seen in the differential suite: a completed
+    /// pod's stopped sandbox is "pod sandbox is not ready").
+    #[test]
+    fn ph_11_not_ready_condition_carries_the_sandbox_changed_reason() {
+        let pod = Pod {
+            spec: Some(PodSpec::default()),
+            ..Default::default()
+        };
+        let check = |sandboxes: Vec<SandboxStatus>| {
+            let c = pod_ready_to_start_containers_condition(&pod, &runtime(sandboxes));
+            (c.status, c.reason, c.message)
+        };
+        let not_ready = |message: &str| {
+            (
+                "False".to_string(),
+                Some(POD_SANDBOX_NOT_READY.to_string()),
+                Some(message.to_string()),
+            )
+        };
+        assert_eq!(
+            check(vec![sandbox("a", 1, SandboxState::Ready, &["10.1.0.7"])]),
+            ("True".to_string(), None, None)
+        );
+        assert_eq!(check(vec![]), not_ready("no pod sandbox exists"));
+        assert_eq!(
+            check(vec![sandbox("a", 1, SandboxState::NotReady, &["10.1.0.7"])]),
+            not_ready("pod sandbox is not ready")
+        );
+        // Two ready sandboxes are "multiple", even when the newest is also the one checked
+        // next: the count comes first.
+        assert_eq!(
+            check(vec![
+                sandbox("a", 1, SandboxState::Ready, &["10.1.0.7"]),
+                sandbox("b", 2, SandboxState::Ready, &["10.1.0.8"]),
+            ]),
+            not_ready("multiple pod sandboxes are ready and need to be reconciled")
+        );
+        assert_eq!(
+            check(vec![sandbox("a", 1, SandboxState::Ready, &[])]),
+            not_ready("pod sandbox has no IP address")
+        );
+        let mut host = sandbox("a", 1, SandboxState::Ready, &[]);
+        host.host_network = true;
+        assert_eq!(
+            check(vec![host]),
+            not_ready("network namespace mode changed and sandbox needs to be recreated")
+        );
+    }
 }

@@ -74,15 +74,15 @@ pub use cgroup_enforcer::qos::{QosClass, compute_pod_qos, pod_qos};
 pub use conditions::{
     CONTAINERS_NOT_INITIALIZED, CONTAINERS_NOT_READY, CONTAINERS_READY, DISRUPTION_TARGET,
     INITIALIZED, KUBELET_CONDITIONS, POD_COMPLETED, POD_FAILED, POD_READY_TO_START_CONTAINERS,
-    POD_SCHEDULED, READINESS_GATES_NOT_READY, READY, UNKNOWN_CONTAINER_STATUSES,
-    containers_ready_condition, initialized_condition, is_kubelet_condition,
-    pod_ready_to_start_containers_condition, ready_condition,
+    POD_SANDBOX_NOT_READY, POD_SCHEDULED, READINESS_GATES_NOT_READY, READY,
+    UNKNOWN_CONTAINER_STATUSES, containers_ready_condition, initialized_condition,
+    is_kubelet_condition, pod_ready_to_start_containers_condition, ready_condition,
 };
 pub use containers::{
     CONTAINER_CREATING, CONTAINER_STATUS_UNKNOWN, INIT_ASSUMED_COMPLETED, MISSING_AFTER_RUNNING,
     MISSING_AT_TERMINATION, POD_INITIALIZING, UNKNOWN_EXIT_CODE,
 };
-pub use network::pod_ips;
+pub use network::{pod_ips, pod_ips_keeping_stopped};
 pub use phase::{
     CONFIG_SOURCE_ANNOTATION, PodPhase, any_regular_container_started, is_static_pod, pod_phase,
 };
@@ -252,8 +252,8 @@ pub fn past_active_deadline(pod: &Pod, previous: Option<&PodStatus>, now: Timest
 ///   `previous`), then PodReadyToStartContainers, Initialized, Ready, ContainersReady,
 ///   PodScheduled (PH-10); `lastTransitionTime` kept while a condition's status is unchanged
 ///   (PH-17).
-/// - `hostIP(s)`, `podIP(s)` ([`pod_ips`]), `qosClass`, `startTime` (set once), and
-///   `observedGeneration`.
+/// - `hostIP(s)`, `podIP(s)` ([`pod_ips_keeping_stopped`]: a completed pod keeps its IP),
+///   `qosClass`, `startTime` (set once), and `observedGeneration`.
 ///
 /// If a container would go from terminated back to not terminated where the restart policy
 /// forbids it (PH-18), the status manager refuses the update: the old status is returned
@@ -350,7 +350,8 @@ fn generate(input: &StatusInput<'_>, failure: Option<&PodFailure>) -> PodStatus 
     }
 
     let host_ips: Vec<_> = input.host_ips.iter().take(2).cloned().collect();
-    let ips = pod_ips(pod, input.runtime, input.host_ips);
+    let previous_ips: Vec<String> = old.pod_ips.iter().flatten().map(|p| p.ip.clone()).collect();
+    let ips = pod_ips_keeping_stopped(pod, input.runtime, input.host_ips, &previous_ips);
     let mut status = PodStatus {
         phase: Some(phase.as_str().to_string()),
         reason,

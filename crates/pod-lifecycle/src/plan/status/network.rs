@@ -48,6 +48,88 @@ pub fn pod_ips(pod: &Pod, runtime: &PodRuntimeStatus, host_ips: &[String]) -> Ve
     ips
 }
 
+/// [`pod_ips`], except that a pod whose sandboxes have all stopped keeps the IPs it reported
+/// before (`previous`), as the kubelet's PLEG keeps them in its cache (`getPodIPs` in
+/// `pkg/kubelet/pleg/generic.go`: "the kubernetes API expects the completed pod's IP to be
+/// available after the pod is dead"). A pod with no sandbox left at all has none.
+pub fn pod_ips_keeping_stopped(
+    pod: &Pod,
+    runtime: &PodRuntimeStatus,
+    host_ips: &[String],
+    previous: &[String],
+) -> Vec<String> {
+    let ips = pod_ips(pod, runtime, host_ips);
+    let all_stopped = !runtime.sandboxes.is_empty()
+        && runtime
+            .sandboxes
+            .iter()
+            .all(|s| s.state != SandboxState::Ready);
+    if ips.is_empty() && all_stopped {
+        return previous.to_vec();
+    }
+    ips
+}
+
 fn family(ip: &str) -> Option<bool> {
     ip.parse::<IpAddr>().ok().map(|ip| ip.is_ipv6())
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+    use k8s_openapi::api::core::v1::PodSpec;
+
+    use super::*;
+    use crate::plan::SandboxStatus;
+
+    fn runtime(states: &[(SandboxState, &[&str])]) -> PodRuntimeStatus {
+        let mut view = PodRuntimeStatus {
+            uid: "uid-1".into(),
+            sandboxes: states
+                .iter()
+                .enumerate()
+                .map(|(i, (state, ips))| SandboxStatus {
+                    id: format!("sb-{i}"),
+                    attempt: i as u32,
+                    state: *state,
+                    created_at: Timestamp::from_second(i as i64 + 1).unwrap(),
+                    ips: ips.iter().map(|s| s.to_string()).collect(),
+                    host_network: false,
+                })
+                .collect(),
+            containers: vec![],
+        };
+        view.sort();
+        view
+    }
+
+    /// A completed pod keeps the IP it had once its sandbox stopped, as the kubelet's PLEG
+    /// keeps it (seen in the differential suite: the kubelet's Succeeded and Failed pods still
+    /// report `podIP`); a pod being given a new sandbox, or with none left, does not.
+    #[test]
+    fn stopped_sandboxes_keep_the_previous_ips() {
+        let pod = Pod {
+            spec: Some(PodSpec::default()),
+            ..Default::default()
+        };
+        let previous = ["10.1.0.7".to_string()];
+        let ips = |states: &[(SandboxState, &[&str])]| {
+            pod_ips_keeping_stopped(&pod, &runtime(states), &[], &previous)
+        };
+        assert_eq!(ips(&[(SandboxState::NotReady, &[])]), previous);
+        assert_eq!(ips(&[]), Vec::<String>::new(), "no sandbox at all");
+        assert_eq!(
+            ips(&[
+                (SandboxState::NotReady, &[]),
+                (SandboxState::Ready, &["10.1.0.9"])
+            ]),
+            ["10.1.0.9"],
+            "a ready sandbox's IPs win"
+        );
+        assert_eq!(
+            ips(&[(SandboxState::NotReady, &[]), (SandboxState::Ready, &[])]),
+            Vec::<String>::new(),
+            "a ready sandbox without IPs keeps nothing"
+        );
+    }
 }

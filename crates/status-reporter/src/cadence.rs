@@ -1,0 +1,132 @@
+//! When to send: the jittered periods of the kubelet's loops, and the rule that an unchanged
+//! node status is patched only once per report period
+//! (`kubelet_node_status.go`: `tryUpdateNodeStatus`, `isUpdateStatusPeriodExpired`,
+//! `calculateDelay`).
+
+use std::time::{Duration, Instant};
+
+/// `period` stretched by up to `factor` of itself at random, as `wait.JitterUntil` does
+/// (the kubelet's node status and lease loops use a factor of 0.04, measured from the end of
+/// the previous run).
+pub fn jittered(period: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(period.as_secs_f64() * (1.0 + factor * fastrand::f64()))
+        .unwrap_or(period)
+}
+
+/// The instant `period` from now, or a year from now for a period too long to add.
+pub(crate) fn deadline_after(period: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(period)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
+/// Whether an unchanged status is due for a report.
+///
+/// After a report of a change (or the first report), the next unchanged report waits the report
+/// frequency plus a random delay in [-½, ½) of it, so the nodes of a cluster that changed
+/// together do not all report together afterwards; after a report that was only due by time,
+/// the delay is reset to zero, so the period is steady from then on.
+#[derive(Debug, Clone)]
+pub struct ReportCadence {
+    frequency: Duration,
+    last_report: Option<Instant>,
+    /// Signed, in seconds.
+    delay: f64,
+}
+
+impl ReportCadence {
+    /// A cadence with `nodeStatusReportFrequency` = `frequency`, nothing reported yet.
+    pub fn new(frequency: Duration) -> ReportCadence {
+        ReportCadence {
+            frequency,
+            last_report: None,
+            delay: 0.0,
+        }
+    }
+
+    /// Whether a status must be sent at `now`: when it `changed`, or when the report
+    /// period has expired (always, before the first report).
+    pub fn should_report(&self, changed: bool, now: Instant) -> bool {
+        changed || self.expired(now)
+    }
+
+    fn expired(&self, now: Instant) -> bool {
+        let Some(last) = self.last_report else {
+            return true;
+        };
+        let elapsed = now.saturating_duration_since(last).as_secs_f64();
+        elapsed >= self.frequency.as_secs_f64() + self.delay
+    }
+
+    /// Picks the delay before a report is sent (`calculateDelay` for a change or a first
+    /// report, zero otherwise); `random` is in [0, 1).
+    pub fn before_report(&mut self, changed: bool, random: f64) {
+        self.delay = if changed || self.last_report.is_none() {
+            self.frequency.as_secs_f64() * (random - 0.5)
+        } else {
+            0.0
+        };
+    }
+
+    /// Records a report that the API server accepted at `now`.
+    pub fn reported(&mut self, now: Instant) {
+        self.last_report = Some(now);
+    }
+
+    /// Forgets the reports, so the next status is sent whatever it is (a Node registered
+    /// again).
+    pub fn reset(&mut self) {
+        self.last_report = None;
+        self.delay = 0.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_status_is_always_reported() {
+        let cadence = ReportCadence::new(Duration::from_secs(300));
+        assert!(cadence.should_report(false, Instant::now()));
+    }
+
+    #[test]
+    fn unchanged_status_waits_for_the_report_period_plus_delay() {
+        let start = Instant::now();
+        let mut cadence = ReportCadence::new(Duration::from_secs(300));
+        // A change, with the largest negative delay: -150 s.
+        cadence.before_report(true, 0.0);
+        cadence.reported(start);
+        let at = |s: u64| start + Duration::from_secs(s);
+        assert!(!cadence.should_report(false, at(10)));
+        assert!(!cadence.should_report(false, at(149)));
+        assert!(cadence.should_report(false, at(150)));
+        assert!(cadence.should_report(true, at(11)));
+        // The period expired: no delay from now on.
+        cadence.before_report(false, 0.9);
+        cadence.reported(at(150));
+        assert!(!cadence.should_report(false, at(449)));
+        assert!(cadence.should_report(false, at(450)));
+    }
+
+    #[test]
+    fn delay_is_within_half_a_period() {
+        for random in [0.0, 0.25, 0.5, 0.999] {
+            let start = Instant::now();
+            let mut cadence = ReportCadence::new(Duration::from_secs(300));
+            cadence.before_report(true, random);
+            cadence.reported(start);
+            assert!(!cadence.should_report(false, start + Duration::from_secs(149)));
+            assert!(cadence.should_report(false, start + Duration::from_secs(450)));
+        }
+    }
+
+    #[test]
+    fn jitter_stretches_only() {
+        for _ in 0..100 {
+            let d = jittered(Duration::from_secs(10), 0.04);
+            assert!(d >= Duration::from_secs(10) && d <= Duration::from_millis(10_400));
+        }
+    }
+}
