@@ -14,6 +14,8 @@
 //!   volumes on disk where the kubelet puts them, the atomic writer, safe subPaths.
 //! - [`cgroup_enforcer`]: QoS classes, the kubelet's resource formulas, pod and QoS cgroups on
 //!   cgroup v1 and v2, node allocatable.
+//! - [`status_reporter`]: cluster mode's bridge to the API server: node registration with the
+//!   kubelet's fields, the node lease, node status and conditions.
 //!
 //! ```no_run
 //! use nodelet::cri_client::{GrpcRuntime, RuntimeService, v1};
@@ -31,4 +33,5 @@ pub use cgroup_enforcer;
 pub use cri_client;
 pub use pod_lifecycle;
 pub use probes;
+pub use status_reporter;
 pub use volume_manager;

@@ -38,6 +38,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// A YAML text could not be read as Kubernetes reads YAML ([`crate::yaml`]): a syntax
+    /// error, an alias to an unknown anchor, a null mapping key, a float JSON cannot hold.
+    #[error("invalid YAML: line {line} column {column}: {reason}")]
+    Yaml {
+        /// The line where the problem was found, from 1.
+        line: usize,
+        /// The column where the problem was found, from 1.
+        column: usize,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A value is out of range or inconsistent (`maxPods: -1`, `healthzPort: 70000`).
     #[error("invalid configuration in {origin}: {field}: {reason}")]
     InvalidConfig {

@@ -68,7 +68,7 @@ pub trait HttpState: Send + Sync + 'static {
     /// `/healthz` is healthy when every check is.
     fn healthz(&self) -> Vec<HealthCheck>;
     /// The metrics in the Prometheus text format (`/metrics`), e.g.
-    /// [`KubeletMetrics::render`](crate::metrics::KubeletMetrics::render).
+    /// [`AgentRegistry::render_metrics`](crate::metrics::AgentRegistry::render_metrics).
     fn metrics(&self) -> String;
     /// The probe metrics in the Prometheus text format (`/metrics/probes`:
     /// `prober_probe_total`, `prober_probe_duration_seconds`), e.g.

@@ -8,8 +8,10 @@
 //!   rules, and keeps them current from inotify and a periodic rescan.
 //! - [`http`]: `/healthz`, `/pods`, `/metrics`, `/configz` and `/errors`, over an
 //!   [`HttpState`](http::HttpState) the composed agent implements.
-//! - [`metrics`]: a small Prometheus registry and the kubelet's metric families.
+//! - [`metrics`]: the kubelet's metric families and the agent's prometheus-client registries.
 //! - [`logging`]: text or JSON log lines carrying span fields.
+//! - [`yaml`]: YAML read as the kubelet reads it (YAML 1.1 through `sigs.k8s.io/yaml`), into
+//!   JSON values, for manifests and the config file.
 //!
 //! # Why the agent only wires
 //!
@@ -64,6 +66,7 @@ pub mod logging;
 pub mod metrics;
 pub mod node;
 pub mod static_pods;
+pub mod yaml;
 
 pub use error::{Error, Result};
 pub use static_pods::{Snapshot, SourceError, StaticPodSource};

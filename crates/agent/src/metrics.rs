@@ -1,16 +1,17 @@
-//! A small Prometheus registry (counters, gauges, histograms with labels) rendering the
-//! text exposition format, and the kubelet's metrics pre-registered in it.
+//! The kubelet's metric families, as `prometheus-client` metrics, and the agent's registries.
 //!
-//! The agent needs a dozen metric families and one output format, so it carries its own
-//! registry (a few hundred lines, no global state) instead of a metrics framework: every
-//! handle is an `Arc` around atomics, cheap to clone into pod workers, and
-//! [`Registry::render`] writes what Prometheus scrapes from the kubelet's `/metrics`.
+//! Every crate's metrics are `prometheus-client` families that register into a caller's
+//! [`Registry`]: [`KubeletMetrics::register`] for the kubelet's `/metrics` families (filled
+//! by observers: the CRI wrapper, the pod workers), `probes::metrics::ProbeMetrics::register`
+//! for the prober's. [`AgentRegistry`] composes them the way the kubelet does: one registry
+//! for `/metrics` and, apart, the prober's for `/metrics/probes`, both encoded by
+//! `prometheus-client` in the Prometheus text format (version 0.0.4) the kubelet serves.
 //!
 //! ```
 //! use agent::metrics::KubeletMetrics;
 //!
 //! let metrics = KubeletMetrics::new("node-1");
-//! metrics.running_pods.set(3.0);
+//! metrics.running_pods.set(3);
 //! metrics.runtime_operations_total.with_label_values(&["RunPodSandbox"]).inc();
 //! metrics
 //!     .runtime_operations_duration_seconds
@@ -22,13 +23,20 @@
 //! assert!(text.contains("kubelet_node_name{node=\"node-1\"} 1\n"));
 //! ```
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::fmt;
+use std::sync::Arc;
 
-/// The `Content-Type` of [`Registry::render`]'s output.
-pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+use pod_lifecycle::plan::ContainerKind;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Metric, Registry};
+
+/// The `Content-Type` of [`KubeletMetrics::render`]'s and [`AgentRegistry`]'s output: the
+/// Prometheus text format, version 0.0.4, as the kubelet serves it.
+pub const TEXT_CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Prometheus' default histogram buckets (`DefBuckets`), in seconds.
 pub const DEFAULT_BUCKETS: &[f64] = &[
@@ -49,478 +57,123 @@ pub fn exponential_buckets(start: f64, factor: f64, count: usize) -> Vec<f64> {
         .collect()
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Encodes `registry` in the Prometheus text format (version 0.0.4).
+pub fn encode(registry: &Registry) -> String {
+    let mut out = String::new();
+    prometheus_text::encode(&mut out, registry).expect("encoding into a String cannot fail");
+    out
 }
 
-/// An `f64` updated atomically.
-#[derive(Debug, Default)]
-struct AtomicF64(AtomicU64);
+/// The label set of a [`MetricVec`] series: `(name, value)` pairs in registration order.
+type LabelPairs = Vec<(&'static str, String)>;
 
-impl AtomicF64 {
-    fn get(&self) -> f64 {
-        f64::from_bits(self.0.load(Ordering::Relaxed))
-    }
-
-    fn set(&self, value: f64) {
-        self.0.store(value.to_bits(), Ordering::Relaxed);
-    }
-
-    fn add(&self, delta: f64) {
-        let _ = self
-            .0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
-                Some((f64::from_bits(bits) + delta).to_bits())
-            });
-    }
-}
-
-/// A value that only goes up (reset only by a restart).
+/// Makes the histogram of a new series, with its family's buckets.
 #[derive(Clone, Debug)]
-pub struct Counter(Arc<AtomicF64>);
+pub struct Buckets(Arc<[f64]>);
 
-impl Counter {
-    /// Adds one.
-    pub fn inc(&self) {
-        self.0.add(1.0);
-    }
-
-    /// Adds `delta`; a negative or NaN `delta` is ignored, since a counter never decreases.
-    pub fn inc_by(&self, delta: f64) {
-        if delta >= 0.0 {
-            self.0.add(delta);
-        }
-    }
-
-    /// The current value.
-    pub fn get(&self) -> f64 {
-        self.0.get()
+impl MetricConstructor<Histogram> for Buckets {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(self.0.iter().copied())
     }
 }
 
-/// A value that goes up and down.
-#[derive(Clone, Debug)]
-pub struct Gauge(Arc<AtomicF64>);
-
-impl Gauge {
-    /// Sets the value.
-    pub fn set(&self, value: f64) {
-        self.0.set(value);
-    }
-
-    /// Adds one.
-    pub fn inc(&self) {
-        self.0.add(1.0);
-    }
-
-    /// Subtracts one.
-    pub fn dec(&self) {
-        self.0.add(-1.0);
-    }
-
-    /// Adds `delta` (which may be negative).
-    pub fn add(&self, delta: f64) {
-        self.0.add(delta);
-    }
-
-    /// The current value.
-    pub fn get(&self) -> f64 {
-        self.0.get()
-    }
+/// A family of metrics with fixed label names, addressed by label values in the order the
+/// names were given (the Go client's `*Vec` types, which the kubelet's code uses), over a
+/// `prometheus-client` [`Family`].
+pub struct MetricVec<M, C = fn() -> M> {
+    labels: &'static [&'static str],
+    family: Family<LabelPairs, M, C>,
 }
 
-#[derive(Debug)]
-struct HistogramData {
-    /// Per bucket, not cumulative; one more than the bounds, for `+Inf`.
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
-}
-
-/// Observations counted into buckets, with their sum and count.
-#[derive(Clone, Debug)]
-pub struct Histogram {
-    bounds: Arc<[f64]>,
-    data: Arc<Mutex<HistogramData>>,
-}
-
-impl Histogram {
-    fn new(bounds: Arc<[f64]>) -> Self {
-        let data = HistogramData {
-            counts: vec![0; bounds.len() + 1],
-            sum: 0.0,
-            count: 0,
-        };
-        Histogram {
-            bounds,
-            data: Arc::new(Mutex::new(data)),
-        }
-    }
-
-    /// Records one observation (seconds, for the kubelet's duration metrics).
-    pub fn observe(&self, value: f64) {
-        let bucket = self.bounds.partition_point(|bound| *bound < value);
-        let mut data = lock(&self.data);
-        data.counts[bucket] += 1;
-        data.sum += value;
-        data.count += 1;
-    }
-
-    /// How many observations were recorded.
-    pub fn count(&self) -> u64 {
-        lock(&self.data).count
-    }
-
-    /// The sum of the observations.
-    pub fn sum(&self) -> f64 {
-        lock(&self.data).sum
-    }
-}
-
-/// The three metric types.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum MetricType {
-    /// Only goes up.
-    Counter,
-    /// Goes up and down.
-    Gauge,
-    /// Bucketed observations.
-    Histogram,
-}
-
-impl MetricType {
-    fn as_str(self) -> &'static str {
-        match self {
-            MetricType::Counter => "counter",
-            MetricType::Gauge => "gauge",
-            MetricType::Histogram => "histogram",
+impl<M, C: Clone> Clone for MetricVec<M, C> {
+    fn clone(&self) -> Self {
+        MetricVec {
+            labels: self.labels,
+            family: self.family.clone(),
         }
     }
 }
 
-#[derive(Clone, Debug)]
-enum Series {
-    Value(Arc<AtomicF64>),
-    Histogram(Histogram),
-}
-
-/// One metric family: a name, help, type, label names and a series per label value set.
-#[derive(Debug)]
-struct Family {
-    name: String,
-    help: String,
-    kind: MetricType,
-    labels: Vec<String>,
-    bounds: Arc<[f64]>,
-    series: Mutex<BTreeMap<Vec<String>, Series>>,
-}
-
-impl Family {
-    #[track_caller]
-    fn series(&self, values: &[&str]) -> Series {
-        assert_eq!(
-            values.len(),
-            self.labels.len(),
-            "metric {} has labels {:?}, got values {values:?}",
-            self.name,
-            self.labels
-        );
-        let key: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
-        lock(&self.series)
-            .entry(key)
-            .or_insert_with(|| match self.kind {
-                MetricType::Histogram => {
-                    Series::Histogram(Histogram::new(Arc::clone(&self.bounds)))
-                }
-                MetricType::Counter | MetricType::Gauge => Series::Value(Arc::default()),
-            })
-            .clone()
+impl<M: fmt::Debug, C> fmt::Debug for MetricVec<M, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricVec")
+            .field("labels", &self.labels)
+            .field("family", &self.family)
+            .finish()
     }
+}
 
-    fn render(&self, out: &mut String) {
-        let _ = writeln!(out, "# HELP {} {}", self.name, escape_help(&self.help));
-        let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind.as_str());
-        for (values, series) in lock(&self.series).iter() {
-            let labels = |extra: Option<(&str, &str)>| {
-                let mut pairs: Vec<String> = self
-                    .labels
-                    .iter()
-                    .zip(values)
-                    .map(|(name, value)| format!("{name}=\"{}\"", escape_label(value)))
-                    .collect();
-                if let Some((name, value)) = extra {
-                    pairs.push(format!("{name}=\"{value}\""));
-                }
-                if pairs.is_empty() {
-                    String::new()
-                } else {
-                    format!("{{{}}}", pairs.join(","))
-                }
-            };
-            match series {
-                Series::Value(value) => {
-                    let _ = writeln!(out, "{}{} {}", self.name, labels(None), number(value.get()));
-                }
-                Series::Histogram(histogram) => {
-                    let data = lock(&histogram.data);
-                    let mut cumulative = 0;
-                    for (bound, count) in histogram.bounds.iter().zip(&data.counts) {
-                        cumulative += count;
-                        let le = number(*bound);
-                        let _ = writeln!(
-                            out,
-                            "{}_bucket{} {cumulative}",
-                            self.name,
-                            labels(Some(("le", &le)))
-                        );
-                    }
-                    let _ = writeln!(
-                        out,
-                        "{}_bucket{} {}",
-                        self.name,
-                        labels(Some(("le", "+Inf"))),
-                        data.count
-                    );
-                    let _ = writeln!(
-                        out,
-                        "{}_sum{} {}",
-                        self.name,
-                        labels(None),
-                        number(data.sum)
-                    );
-                    let _ = writeln!(out, "{}_count{} {}", self.name, labels(None), data.count);
-                }
-            }
+impl<M: Default> MetricVec<M> {
+    fn new(labels: &'static [&'static str]) -> Self {
+        MetricVec {
+            labels,
+            family: Family::default(),
         }
     }
 }
 
-/// A counter family with labels; [`with_label_values`](Self::with_label_values) gives the
-/// counter of one label value set.
-#[derive(Clone, Debug)]
-pub struct CounterVec(Arc<Family>);
+impl MetricVec<Histogram, Buckets> {
+    fn histograms(labels: &'static [&'static str], buckets: &[f64]) -> Self {
+        MetricVec {
+            labels,
+            family: Family::new_with_constructor(Buckets(buckets.into())),
+        }
+    }
+}
 
-impl CounterVec {
-    /// The counter for these label values (in the order the labels were registered),
-    /// created at zero on first use.
+impl<M: Clone, C: MetricConstructor<M>> MetricVec<M, C> {
+    /// The metric for these label values (in the order of the label names), created at
+    /// zero on first use.
     ///
     /// # Panics
     ///
     /// If the number of values is not the number of labels (a programming error, as in
     /// every Prometheus client).
     #[track_caller]
-    pub fn with_label_values(&self, values: &[&str]) -> Counter {
-        match self.0.series(values) {
-            Series::Value(value) => Counter(value),
-            Series::Histogram(_) => unreachable!("a counter family holds values"),
-        }
+    pub fn with_label_values(&self, values: &[&str]) -> M {
+        assert_eq!(
+            values.len(),
+            self.labels.len(),
+            "metric has labels {:?}, got values {values:?}",
+            self.labels
+        );
+        let key: LabelPairs = self
+            .labels
+            .iter()
+            .zip(values)
+            .map(|(name, value)| (*name, (*value).to_owned()))
+            .collect();
+        self.family.get_or_create_owned(&key)
     }
 }
 
+impl<M, C> MetricVec<M, C>
+where
+    Family<LabelPairs, M, C>: Metric,
+    C: Clone,
+{
+    fn register(&self, registry: &mut Registry, name: &str, help: &str) {
+        registry.register(name, help, self.family.clone());
+    }
+}
+
+/// A counter family with labels.
+pub type CounterVec = MetricVec<Counter>;
 /// A gauge family with labels.
-#[derive(Clone, Debug)]
-pub struct GaugeVec(Arc<Family>);
-
-impl GaugeVec {
-    /// The gauge for these label values, created at zero on first use.
-    ///
-    /// # Panics
-    ///
-    /// If the number of values is not the number of labels.
-    #[track_caller]
-    pub fn with_label_values(&self, values: &[&str]) -> Gauge {
-        match self.0.series(values) {
-            Series::Value(value) => Gauge(value),
-            Series::Histogram(_) => unreachable!("a gauge family holds values"),
-        }
-    }
-
-    /// Drops every series (for gauges recomputed from scratch, like running containers by
-    /// state).
-    pub fn reset(&self) {
-        lock(&self.0.series).clear();
-    }
-}
-
+pub type GaugeVec = MetricVec<Gauge>;
 /// A histogram family with labels.
-#[derive(Clone, Debug)]
-pub struct HistogramVec(Arc<Family>);
-
-impl HistogramVec {
-    /// The histogram for these label values, created empty on first use.
-    ///
-    /// # Panics
-    ///
-    /// If the number of values is not the number of labels.
-    #[track_caller]
-    pub fn with_label_values(&self, values: &[&str]) -> Histogram {
-        match self.0.series(values) {
-            Series::Histogram(histogram) => histogram,
-            Series::Value(_) => unreachable!("a histogram family holds histograms"),
-        }
-    }
-}
-
-/// Metric families, rendered in registration order.
-///
-/// Registration takes names the caller controls (constants), so an invalid or duplicate
-/// name is a programming error and panics, as in the Prometheus clients.
-#[derive(Debug, Default)]
-pub struct Registry {
-    families: Mutex<Vec<Arc<Family>>>,
-}
-
-impl Registry {
-    /// An empty registry.
-    pub fn new() -> Self {
-        Registry::default()
-    }
-
-    #[track_caller]
-    fn register(
-        &self,
-        name: &str,
-        help: &str,
-        kind: MetricType,
-        labels: &[&str],
-        bounds: &[f64],
-    ) -> Arc<Family> {
-        assert!(valid_name(name, true), "invalid metric name {name:?}");
-        for label in labels {
-            assert!(
-                valid_name(label, false) && !label.starts_with("__"),
-                "invalid label name {label:?} for {name}"
-            );
-            assert!(
-                !(kind == MetricType::Histogram && *label == "le"),
-                "histogram {name} cannot have a label named le"
-            );
-        }
-        assert!(
-            bounds.windows(2).all(|w| w[0] < w[1]),
-            "buckets of {name} must be strictly increasing"
-        );
-        let mut families = lock(&self.families);
-        assert!(
-            families.iter().all(|family| family.name != name),
-            "metric {name} registered twice"
-        );
-        let family = Arc::new(Family {
-            name: name.to_owned(),
-            help: help.to_owned(),
-            kind,
-            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
-            bounds: bounds.iter().copied().filter(|b| b.is_finite()).collect(),
-            series: Mutex::new(BTreeMap::new()),
-        });
-        families.push(Arc::clone(&family));
-        family
-    }
-
-    /// Registers a counter without labels (rendered from the start, at 0).
-    #[track_caller]
-    pub fn counter(&self, name: &str, help: &str) -> Counter {
-        CounterVec(self.register(name, help, MetricType::Counter, &[], &[])).with_label_values(&[])
-    }
-
-    /// Registers a counter family with labels.
-    #[track_caller]
-    pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> CounterVec {
-        CounterVec(self.register(name, help, MetricType::Counter, labels, &[]))
-    }
-
-    /// Registers a gauge without labels (rendered from the start, at 0).
-    #[track_caller]
-    pub fn gauge(&self, name: &str, help: &str) -> Gauge {
-        GaugeVec(self.register(name, help, MetricType::Gauge, &[], &[])).with_label_values(&[])
-    }
-
-    /// Registers a gauge family with labels.
-    #[track_caller]
-    pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
-        GaugeVec(self.register(name, help, MetricType::Gauge, labels, &[]))
-    }
-
-    /// Registers a histogram without labels, with these bucket upper bounds (`+Inf` is
-    /// implied).
-    #[track_caller]
-    pub fn histogram(&self, name: &str, help: &str, buckets: &[f64]) -> Histogram {
-        HistogramVec(self.register(name, help, MetricType::Histogram, &[], buckets))
-            .with_label_values(&[])
-    }
-
-    /// Registers a histogram family with labels.
-    #[track_caller]
-    pub fn histogram_vec(
-        &self,
-        name: &str,
-        help: &str,
-        labels: &[&str],
-        buckets: &[f64],
-    ) -> HistogramVec {
-        HistogramVec(self.register(name, help, MetricType::Histogram, labels, buckets))
-    }
-
-    /// Every family in the Prometheus text format (version 0.0.4): `# HELP` and `# TYPE`
-    /// lines, then one line per series; histograms as cumulative `_bucket{le=...}` lines,
-    /// `_sum` and `_count`. A labelled family with no series yet still shows its `HELP`
-    /// and `TYPE`, so scrapers and tests see every name from the start.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for family in lock(&self.families).iter() {
-            family.render(&mut out);
-        }
-        out
-    }
-}
-
-fn valid_name(name: &str, allow_colon: bool) -> bool {
-    let ok = |c: char, first: bool| {
-        c.is_ascii_alphabetic()
-            || c == '_'
-            || (allow_colon && c == ':')
-            || (!first && c.is_ascii_digit())
-    };
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| ok(c, true)) && chars.all(|c| ok(c, false))
-}
-
-fn escape_help(help: &str) -> String {
-    help.replace('\\', "\\\\").replace('\n', "\\n")
-}
-
-fn escape_label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// A sample value as Prometheus writes it: `+Inf`, `-Inf`, `NaN`, else the shortest
-/// decimal that round-trips (`1`, `0.005`).
-fn number(value: f64) -> String {
-    if value.is_nan() {
-        "NaN".into()
-    } else if value == f64::INFINITY {
-        "+Inf".into()
-    } else if value == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        value.to_string()
-    }
-}
+pub type HistogramVec = MetricVec<Histogram, Buckets>;
 
 /// The kubelet's `/metrics` families that nodelet fills (`pkg/kubelet/metrics/metrics.go`,
-/// subsystem `kubelet`), pre-registered with the kubelet's names, labels and buckets.
+/// subsystem `kubelet`), with the kubelet's names, labels, help texts and buckets.
 ///
-/// The fields are handles: clone them into whatever observes the event (the CRI wrapper
-/// for `runtime_operations_*`, the pod workers for `pod_worker_duration_seconds`, PLEG for
-/// `pleg_relist_duration_seconds`).
-#[derive(Debug)]
+/// The fields are handles: clone them into whatever observes the event. `KubeletMetrics`
+/// is itself the observer of the CRI wrapper (`runtime_operations_*`) and of the pod
+/// workers (`pod_worker_duration_seconds`, `pod_start_duration_seconds`,
+/// `started_containers_total`). Counters are only ever incremented by those observers, at
+/// the event, never recounted from a log.
+#[derive(Debug, Clone)]
 pub struct KubeletMetrics {
-    registry: Registry,
     /// `kubelet_node_name{node}`: always 1, for the node's name.
     pub node_name: GaugeVec,
     /// `kubelet_running_pods`: pods with a running sandbox.
@@ -562,97 +215,177 @@ pub struct KubeletMetrics {
 }
 
 impl KubeletMetrics {
-    /// Registers every family in a new registry and sets `kubelet_node_name{node}` to 1.
+    /// Every family, `kubelet_node_name{node}` set to 1 and
+    /// `kubelet_running_containers` at 0 for every state.
     pub fn new(node_name: &str) -> Self {
-        let registry = Registry::new();
         let metrics = KubeletMetrics {
-            node_name: registry.gauge_vec("kubelet_node_name", "The node's name; the value is always 1.", &["node"]),
-            running_pods: registry.gauge("kubelet_running_pods", "Number of pods with a running pod sandbox."),
-            running_containers: registry.gauge_vec(
-                "kubelet_running_containers",
-                "Number of containers, by state.",
-                &["container_state"],
-            ),
-            pod_start_duration_seconds: registry.histogram(
-                "kubelet_pod_start_duration_seconds",
-                "Seconds from the agent first seeing a pod to the pod running.",
-                POD_STARTUP_BUCKETS,
-            ),
-            pod_start_sli_duration_seconds: registry.histogram_vec(
-                "kubelet_pod_start_sli_duration_seconds",
-                "Seconds to start a pod, excluding image pulls and init containers.",
+            node_name: GaugeVec::new(&["node"]),
+            running_pods: Gauge::default(),
+            running_containers: GaugeVec::new(&["container_state"]),
+            pod_start_duration_seconds: Histogram::new(POD_STARTUP_BUCKETS.iter().copied()),
+            pod_start_sli_duration_seconds: HistogramVec::histograms(
                 &["first_with_network"],
                 POD_STARTUP_BUCKETS,
             ),
-            pod_worker_duration_seconds: registry.histogram_vec(
-                "kubelet_pod_worker_duration_seconds",
-                "Seconds to sync one pod, by operation type: create, update or sync.",
+            pod_worker_duration_seconds: HistogramVec::histograms(
                 &["operation_type"],
                 DEFAULT_BUCKETS,
             ),
-            runtime_operations_total: registry.counter_vec(
-                "kubelet_runtime_operations_total",
-                "Number of container runtime operations, by operation type.",
-                &["operation_type"],
-            ),
-            runtime_operations_duration_seconds: registry.histogram_vec(
-                "kubelet_runtime_operations_duration_seconds",
-                "Seconds per container runtime operation, by operation type.",
+            runtime_operations_total: CounterVec::new(&["operation_type"]),
+            runtime_operations_duration_seconds: HistogramVec::histograms(
                 &["operation_type"],
                 &exponential_buckets(0.005, 2.5, 14),
             ),
-            runtime_operations_errors_total: registry.counter_vec(
-                "kubelet_runtime_operations_errors_total",
-                "Number of failed container runtime operations, by operation type.",
-                &["operation_type"],
-            ),
-            pleg_relist_duration_seconds: registry.histogram(
-                "kubelet_pleg_relist_duration_seconds",
-                "Seconds for one PLEG relist.",
-                DEFAULT_BUCKETS,
-            ),
-            pleg_relist_interval_seconds: registry.histogram(
-                "kubelet_pleg_relist_interval_seconds",
-                "Seconds between two PLEG relists.",
-                DEFAULT_BUCKETS,
-            ),
-            started_pods_total: registry.counter("kubelet_started_pods_total", "Number of pods started."),
-            started_pods_errors_total: registry.counter(
-                "kubelet_started_pods_errors_total",
-                "Number of errors starting pods.",
-            ),
-            started_containers_total: registry.counter_vec(
-                "kubelet_started_containers_total",
-                "Number of containers started, by container type.",
-                &["container_type"],
-            ),
-            started_containers_errors_total: registry.counter_vec(
-                "kubelet_started_containers_errors_total",
-                "Number of errors starting containers, by container type and error code.",
-                &["container_type", "code"],
-            ),
-            restarted_pods_total: registry.counter_vec(
-                "kubelet_restarted_pods_total",
-                "Number of pods deleted and recreated with the same UID while the agent watched them.",
-                &["static"],
-            ),
-            registry,
+            runtime_operations_errors_total: CounterVec::new(&["operation_type"]),
+            pleg_relist_duration_seconds: Histogram::new(DEFAULT_BUCKETS.iter().copied()),
+            pleg_relist_interval_seconds: Histogram::new(DEFAULT_BUCKETS.iter().copied()),
+            started_pods_total: Counter::default(),
+            started_pods_errors_total: Counter::default(),
+            started_containers_total: CounterVec::new(&["container_type"]),
+            started_containers_errors_total: CounterVec::new(&["container_type", "code"]),
+            restarted_pods_total: CounterVec::new(&["static"]),
         };
-        metrics.node_name.with_label_values(&[node_name]).set(1.0);
+        metrics.node_name.with_label_values(&[node_name]).set(1);
         for state in ["created", "running", "exited", "unknown"] {
             metrics.running_containers.with_label_values(&[state]);
         }
         metrics
     }
 
-    /// The registry, to register more families beside the kubelet's.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// Registers every family into `registry`, sharing the series with `self`.
+    ///
+    /// prometheus-client appends `_total` to counter names and a final `.` to help texts,
+    /// so counters are registered without the suffix and help texts without the period:
+    /// the exposition carries the kubelet's names and texts.
+    pub fn register(&self, registry: &mut Registry) {
+        self.node_name.register(
+            registry,
+            "kubelet_node_name",
+            "The node's name; the value is always 1",
+        );
+        registry.register(
+            "kubelet_running_pods",
+            "Number of pods with a running pod sandbox",
+            self.running_pods.clone(),
+        );
+        self.running_containers.register(
+            registry,
+            "kubelet_running_containers",
+            "Number of containers, by state",
+        );
+        registry.register(
+            "kubelet_pod_start_duration_seconds",
+            "Seconds from the agent first seeing a pod to the pod running",
+            self.pod_start_duration_seconds.clone(),
+        );
+        self.pod_start_sli_duration_seconds.register(
+            registry,
+            "kubelet_pod_start_sli_duration_seconds",
+            "Seconds to start a pod, excluding image pulls and init containers",
+        );
+        self.pod_worker_duration_seconds.register(
+            registry,
+            "kubelet_pod_worker_duration_seconds",
+            "Seconds to sync one pod, by operation type: create, update or sync",
+        );
+        self.runtime_operations_total.register(
+            registry,
+            "kubelet_runtime_operations",
+            "Number of container runtime operations, by operation type",
+        );
+        self.runtime_operations_duration_seconds.register(
+            registry,
+            "kubelet_runtime_operations_duration_seconds",
+            "Seconds per container runtime operation, by operation type",
+        );
+        self.runtime_operations_errors_total.register(
+            registry,
+            "kubelet_runtime_operations_errors",
+            "Number of failed container runtime operations, by operation type",
+        );
+        registry.register(
+            "kubelet_pleg_relist_duration_seconds",
+            "Seconds for one PLEG relist",
+            self.pleg_relist_duration_seconds.clone(),
+        );
+        registry.register(
+            "kubelet_pleg_relist_interval_seconds",
+            "Seconds between two PLEG relists",
+            self.pleg_relist_interval_seconds.clone(),
+        );
+        registry.register(
+            "kubelet_started_pods",
+            "Number of pods started",
+            self.started_pods_total.clone(),
+        );
+        registry.register(
+            "kubelet_started_pods_errors",
+            "Number of errors starting pods",
+            self.started_pods_errors_total.clone(),
+        );
+        self.started_containers_total.register(
+            registry,
+            "kubelet_started_containers",
+            "Number of containers started, by container type",
+        );
+        self.started_containers_errors_total.register(
+            registry,
+            "kubelet_started_containers_errors",
+            "Number of errors starting containers, by container type and error code",
+        );
+        self.restarted_pods_total.register(
+            registry,
+            "kubelet_restarted_pods",
+            "Number of pods deleted and recreated with the same UID while the agent watched them",
+        );
     }
 
-    /// Every family in the Prometheus text format.
+    /// These families alone in the Prometheus text format (a registry of their own, for
+    /// tests and embedders without a registry).
     pub fn render(&self) -> String {
-        self.registry.render()
+        let mut registry = Registry::default();
+        self.register(&mut registry);
+        encode(&registry)
+    }
+}
+
+/// The agent's metrics, composed the kubelet's way: every family of `/metrics` in one
+/// registry, and the prober's families in a registry of their own for `/metrics/probes`
+/// (the kubelet's prober metrics live apart from its legacy registry too).
+#[derive(Debug, Default)]
+pub struct AgentRegistry {
+    /// Served on `/metrics`.
+    pub metrics: Registry,
+    /// Served on `/metrics/probes`.
+    pub probes: Registry,
+}
+
+impl AgentRegistry {
+    /// `kubelet` on `/metrics`, `probes` on `/metrics/probes`.
+    pub fn new(kubelet: &KubeletMetrics, probes: &probes::metrics::ProbeMetrics) -> Self {
+        let mut registry = AgentRegistry::default();
+        kubelet.register(&mut registry.metrics);
+        probes.register(&mut registry.probes);
+        registry
+    }
+
+    /// `/metrics`, in the Prometheus text format.
+    pub fn render_metrics(&self) -> String {
+        encode(&self.metrics)
+    }
+
+    /// `/metrics/probes`, in the Prometheus text format.
+    pub fn render_probes(&self) -> String {
+        encode(&self.probes)
+    }
+}
+
+/// The kubelet's `container_type` label value: sidecars are init containers.
+pub fn container_type(kind: ContainerKind) -> &'static str {
+    match kind {
+        ContainerKind::Init | ContainerKind::Sidecar => "init_container",
+        ContainerKind::Regular => "container",
+        ContainerKind::Ephemeral => "ephemeral_container",
     }
 }
 
@@ -673,7 +406,7 @@ impl cri_client::OperationObserver for KubeletMetrics {
     }
 }
 
-/// Pod worker syncs and pod start-ups.
+/// Pod worker syncs, pod start-ups and container starts.
 impl pod_lifecycle::worker::WorkerObserver for KubeletMetrics {
     fn pod_synced(
         &self,
@@ -689,68 +422,46 @@ impl pod_lifecycle::worker::WorkerObserver for KubeletMetrics {
     fn pod_started(&self, _pod: &k8s_openapi::api::core::v1::Pod, took: std::time::Duration) {
         self.pod_start_duration_seconds.observe(took.as_secs_f64());
     }
+
+    fn container_started(&self, _pod: &k8s_openapi::api::core::v1::Pod, kind: ContainerKind) {
+        self.started_containers_total
+            .with_label_values(&[container_type(kind)])
+            .inc();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pod_lifecycle::worker::WorkerObserver;
 
     #[test]
-    fn counter_and_gauge_lines() {
-        let registry = Registry::new();
-        let counter = registry.counter_vec("ops_total", "Ops.", &["op", "code"]);
-        counter.with_label_values(&["Run", "ok"]).inc();
-        counter.with_label_values(&["Run", "ok"]).inc_by(2.5);
-        counter.with_label_values(&["Run", "ok"]).inc_by(-1.0);
-        let gauge = registry.gauge("temperature", "Line one\nline \\two");
-        gauge.set(1.5);
-        gauge.dec();
-        assert_eq!(
-            registry.render(),
-            "# HELP ops_total Ops.\n# TYPE ops_total counter\nops_total{op=\"Run\",code=\"ok\"} 3.5\n\
-             # HELP temperature Line one\\nline \\\\two\n# TYPE temperature gauge\ntemperature 0.5\n"
-        );
-    }
-
-    #[test]
-    fn histogram_lines_are_cumulative() {
-        let registry = Registry::new();
-        let h = registry.histogram("latency_seconds", "Latency.", &[0.1, 1.0]);
-        for v in [0.05, 0.1, 0.5, 7.0] {
-            h.observe(v);
+    fn counter_gauge_and_histogram_lines() {
+        let metrics = KubeletMetrics::new("node-1");
+        metrics
+            .started_containers_errors_total
+            .with_label_values(&["container", "ErrImagePull"])
+            .inc_by(3);
+        metrics.running_pods.set(2);
+        for v in [0.2, 0.5, 7.0] {
+            metrics.pleg_relist_duration_seconds.observe(v);
         }
-        assert_eq!(
-            registry.render(),
-            "# HELP latency_seconds Latency.\n# TYPE latency_seconds histogram\n\
-             latency_seconds_bucket{le=\"0.1\"} 2\nlatency_seconds_bucket{le=\"1\"} 3\n\
-             latency_seconds_bucket{le=\"+Inf\"} 4\nlatency_seconds_sum 7.65\nlatency_seconds_count 4\n"
-        );
-        assert_eq!(h.count(), 4);
-    }
-
-    #[test]
-    fn labelled_histograms_and_escaping() {
-        let registry = Registry::new();
-        let h = registry.histogram_vec("d_seconds", "D.", &["path"], &[1.0]);
-        h.with_label_values(&["a\"b\\c\nd"]).observe(2.0);
-        let text = registry.render();
-        assert!(
-            text.contains("d_seconds_bucket{path=\"a\\\"b\\\\c\\nd\",le=\"1\"} 0\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("d_seconds_count{path=\"a\\\"b\\\\c\\nd\"} 1\n"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn numbers() {
-        assert_eq!(number(f64::INFINITY), "+Inf");
-        assert_eq!(number(f64::NEG_INFINITY), "-Inf");
-        assert_eq!(number(f64::NAN), "NaN");
-        assert_eq!(number(3.0), "3");
-        assert_eq!(number(0.005), "0.005");
+        let text = metrics.render();
+        for line in [
+            "# HELP kubelet_started_containers_errors_total Number of errors starting containers, by container type and error code.\n",
+            "# TYPE kubelet_started_containers_errors_total counter\n",
+            "kubelet_started_containers_errors_total{container_type=\"container\",code=\"ErrImagePull\"} 3\n",
+            "# HELP kubelet_running_pods Number of pods with a running pod sandbox.\n",
+            "# TYPE kubelet_running_pods gauge\nkubelet_running_pods 2\n",
+            "kubelet_pleg_relist_duration_seconds_bucket{le=\"0.25\"} 1\n",
+            "kubelet_pleg_relist_duration_seconds_bucket{le=\"1\"} 2\n",
+            "kubelet_pleg_relist_duration_seconds_bucket{le=\"+Inf\"} 3\n",
+            "kubelet_pleg_relist_duration_seconds_count 3\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing:\n{text}");
+        }
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(!text.contains("_total_total"), "{text}");
     }
 
     #[test]
@@ -762,24 +473,35 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "registered twice")]
-    fn duplicate_names_panic() {
-        let registry = Registry::new();
-        registry.counter("a_total", "A.");
-        registry.gauge("a_total", "A.");
-    }
-
-    #[test]
     #[should_panic(expected = "has labels")]
     fn wrong_label_arity_panics() {
-        Registry::new()
-            .counter_vec("b_total", "B.", &["x"])
-            .with_label_values(&[]);
+        CounterVec::new(&["x"]).with_label_values(&[]);
     }
 
     #[test]
     fn kubelet_families_are_present() {
-        let text = KubeletMetrics::new("node-1").render();
+        let metrics = KubeletMetrics::new("node-1");
+        // Like the Go client, a labelled family shows once it has a series.
+        metrics
+            .runtime_operations_total
+            .with_label_values(&["Version"]);
+        metrics
+            .runtime_operations_errors_total
+            .with_label_values(&["Version"]);
+        metrics
+            .runtime_operations_duration_seconds
+            .with_label_values(&["Version"]);
+        metrics
+            .pod_start_sli_duration_seconds
+            .with_label_values(&["true"]);
+        metrics
+            .pod_worker_duration_seconds
+            .with_label_values(&["sync"]);
+        metrics
+            .started_containers_total
+            .with_label_values(&["container"]);
+        metrics.restarted_pods_total.with_label_values(&["true"]);
+        let text = metrics.render();
         for name in [
             "kubelet_node_name",
             "kubelet_running_pods",
@@ -800,5 +522,171 @@ mod tests {
             );
         }
         assert!(text.contains("kubelet_running_containers{container_state=\"running\"} 0\n"));
+    }
+
+    /// The counter is incremented by the worker observer, so it keeps counting past any
+    /// cap of the events debug buffer (10,000 entries), which it once was recounted from.
+    #[test]
+    fn started_containers_count_past_the_event_buffer_cap() {
+        let metrics = KubeletMetrics::new("node-1");
+        let pod = k8s_openapi::api::core::v1::Pod::default();
+        for _ in 0..10_050 {
+            metrics.container_started(&pod, ContainerKind::Regular);
+        }
+        metrics.container_started(&pod, ContainerKind::Sidecar);
+        metrics.container_started(&pod, ContainerKind::Ephemeral);
+        let text = metrics.render();
+        assert!(
+            text.contains("kubelet_started_containers_total{container_type=\"container\"} 10050\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "kubelet_started_containers_total{container_type=\"init_container\"} 1\n"
+            )
+        );
+        assert!(text.contains(
+            "kubelet_started_containers_total{container_type=\"ephemeral_container\"} 1\n"
+        ));
+    }
+
+    #[test]
+    fn agent_registry_keeps_probes_apart() {
+        let kubelet = KubeletMetrics::new("node-1");
+        let probes = probes::metrics::ProbeMetrics::new();
+        let registry = AgentRegistry::new(&kubelet, &probes);
+        let pod = probes::PodRef {
+            uid: "u".into(),
+            namespace: "default".into(),
+            name: "web".into(),
+        };
+        probes.record(
+            &probes::metrics::ProbeLabels::new(&pod, "web", probes::ProbeKind::Liveness),
+            probes::metrics::MetricResult::Failed,
+            None,
+        );
+        kubelet.running_pods.set(1);
+        let (metrics, probe_text) = (registry.render_metrics(), registry.render_probes());
+        assert!(metrics.contains("kubelet_running_pods 1\n"), "{metrics}");
+        assert!(!metrics.contains("prober_"), "{metrics}");
+        assert!(probe_text.contains("prober_probe_total{"), "{probe_text}");
+        assert!(!probe_text.contains("kubelet_"), "{probe_text}");
+    }
+
+    /// Names, types and help texts are the kubelet's, exactly as before prometheus-client.
+    #[test]
+    fn help_and_type_lines_are_unchanged() {
+        let metrics = KubeletMetrics::new("node-1");
+        metrics
+            .pod_start_sli_duration_seconds
+            .with_label_values(&["true"]);
+        metrics
+            .pod_worker_duration_seconds
+            .with_label_values(&["sync"]);
+        metrics
+            .runtime_operations_total
+            .with_label_values(&["Version"]);
+        metrics
+            .runtime_operations_duration_seconds
+            .with_label_values(&["Version"]);
+        metrics
+            .runtime_operations_errors_total
+            .with_label_values(&["Version"]);
+        metrics
+            .started_containers_total
+            .with_label_values(&["container"]);
+        metrics
+            .started_containers_errors_total
+            .with_label_values(&["container", "x"]);
+        metrics.restarted_pods_total.with_label_values(&["true"]);
+        let text = metrics.render();
+        let comments: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+        let mut expected = Vec::new();
+        for (name, kind, help) in [
+            (
+                "kubelet_node_name",
+                "gauge",
+                "The node's name; the value is always 1.",
+            ),
+            (
+                "kubelet_running_pods",
+                "gauge",
+                "Number of pods with a running pod sandbox.",
+            ),
+            (
+                "kubelet_running_containers",
+                "gauge",
+                "Number of containers, by state.",
+            ),
+            (
+                "kubelet_pod_start_duration_seconds",
+                "histogram",
+                "Seconds from the agent first seeing a pod to the pod running.",
+            ),
+            (
+                "kubelet_pod_start_sli_duration_seconds",
+                "histogram",
+                "Seconds to start a pod, excluding image pulls and init containers.",
+            ),
+            (
+                "kubelet_pod_worker_duration_seconds",
+                "histogram",
+                "Seconds to sync one pod, by operation type: create, update or sync.",
+            ),
+            (
+                "kubelet_runtime_operations_total",
+                "counter",
+                "Number of container runtime operations, by operation type.",
+            ),
+            (
+                "kubelet_runtime_operations_duration_seconds",
+                "histogram",
+                "Seconds per container runtime operation, by operation type.",
+            ),
+            (
+                "kubelet_runtime_operations_errors_total",
+                "counter",
+                "Number of failed container runtime operations, by operation type.",
+            ),
+            (
+                "kubelet_pleg_relist_duration_seconds",
+                "histogram",
+                "Seconds for one PLEG relist.",
+            ),
+            (
+                "kubelet_pleg_relist_interval_seconds",
+                "histogram",
+                "Seconds between two PLEG relists.",
+            ),
+            (
+                "kubelet_started_pods_total",
+                "counter",
+                "Number of pods started.",
+            ),
+            (
+                "kubelet_started_pods_errors_total",
+                "counter",
+                "Number of errors starting pods.",
+            ),
+            (
+                "kubelet_started_containers_total",
+                "counter",
+                "Number of containers started, by container type.",
+            ),
+            (
+                "kubelet_started_containers_errors_total",
+                "counter",
+                "Number of errors starting containers, by container type and error code.",
+            ),
+            (
+                "kubelet_restarted_pods_total",
+                "counter",
+                "Number of pods deleted and recreated with the same UID while the agent watched them.",
+            ),
+        ] {
+            expected.push(format!("# HELP {name} {help}"));
+            expected.push(format!("# TYPE {name} {kind}"));
+        }
+        assert_eq!(comments, expected);
     }
 }

@@ -28,7 +28,7 @@ use volume_manager::{VolumeManager, VolumeManagerConfig};
 
 use crate::config::{AgentConfig, KubeletConfiguration};
 use crate::http::{HealthCheck, HttpServer, HttpState, plan_servers};
-use crate::metrics::KubeletMetrics;
+use crate::metrics::{AgentRegistry, KubeletMetrics};
 use crate::static_pods::{Snapshot, SourceError, StaticPodSource};
 use crate::{Error, Result};
 
@@ -89,13 +89,12 @@ struct NodeState {
     sync_loop: Arc<SyncLoopMonitor>,
     config: KubeletConfiguration,
     statuses: MemoryStatusSink,
-    events: MemoryEvents,
     pleg: Pleg,
-    probes: ProbeManager,
     metrics: Arc<KubeletMetrics>,
+    /// `/metrics` and `/metrics/probes`, filled by `metrics` and the probe manager.
+    registry: AgentRegistry,
     errors: watch::Receiver<Snapshot>,
     relists_seen: AtomicU64,
-    started_seen: AtomicU64,
 }
 
 impl HttpState for NodeState {
@@ -112,11 +111,11 @@ impl HttpState for NodeState {
 
     fn metrics(&self) -> String {
         self.refresh_metrics();
-        self.metrics.render()
+        self.registry.render_metrics()
     }
 
     fn probe_metrics(&self) -> String {
-        self.probes.metrics().render()
+        self.registry.render_probes()
     }
 
     fn errors(&self) -> Vec<SourceError> {
@@ -129,8 +128,9 @@ impl HttpState for NodeState {
 }
 
 impl NodeState {
-    /// Gauges are computed from the pods' current statuses and counters from the event log
-    /// at scrape time, so they always match what the workers last saw in the runtime.
+    /// Gauges are computed from the pods' current statuses at scrape time, so they always
+    /// match what the workers last saw in the runtime. Counters are not: observers
+    /// increment them as things happen.
     fn refresh_metrics(&self) {
         let pods = self.statuses.pods();
         let running_pods = pods
@@ -143,7 +143,9 @@ impl NodeState {
                     .any(|c| c.type_ == "PodReadyToStartContainers" && c.status == "True")
             })
             .count();
-        self.metrics.running_pods.set(running_pods as f64);
+        self.metrics
+            .running_pods
+            .set(i64::try_from(running_pods).unwrap_or(i64::MAX));
         // Container states as the runtime reports them (PLEG cache), like the kubelet.
         let cache = self.pleg.cache();
         let mut by_state = std::collections::BTreeMap::<&str, u64>::new();
@@ -166,7 +168,7 @@ impl NodeState {
             self.metrics
                 .running_containers
                 .with_label_values(&[state])
-                .set(n as f64);
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
 
         let pleg = self.pleg.metrics();
@@ -177,14 +179,6 @@ impl NodeState {
             self.metrics
                 .pleg_relist_duration_seconds
                 .observe(d.as_secs_f64());
-        }
-        let started = self.events.with_reason("Started").len() as u64;
-        let counted = self.started_seen.swap(started, Ordering::SeqCst);
-        if started > counted {
-            self.metrics
-                .started_containers_total
-                .with_label_values(&["container"])
-                .inc_by((started - counted) as f64);
         }
     }
 }
@@ -573,13 +567,11 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         sync_loop,
         config: kubelet.clone(),
         statuses,
-        events,
         pleg: pleg.clone(),
-        probes,
+        registry: AgentRegistry::new(&metrics, probes.metrics()),
         metrics,
         errors: snapshot_rx,
         relists_seen: AtomicU64::new(0),
-        started_seen: AtomicU64::new(0),
     });
     let mut servers = Vec::new();
     for plan in plan_servers(&kubelet) {

@@ -52,11 +52,11 @@ fn fake_agent() -> Arc<FakeAgent> {
     std::fs::write(dir.path().join("bad.yaml"), "apiVersion: v1\nkind: Pod\n").unwrap();
     let snapshot = StaticPodSource::new(dir.path(), "node-1").scan();
     let metrics = KubeletMetrics::new("node-1");
-    metrics.running_pods.set(1.0);
+    metrics.running_pods.set(1);
     metrics
         .running_containers
         .with_label_values(&["running"])
-        .set(1.0);
+        .set(1);
     metrics
         .pod_worker_duration_seconds
         .with_label_values(&["create"])
@@ -67,6 +67,24 @@ fn fake_agent() -> Arc<FakeAgent> {
         .observe(0.2);
     metrics.pleg_relist_duration_seconds.observe(0.01);
     metrics.pod_start_duration_seconds.observe(1.5);
+    // A labelled family is exposed once it has a series (as with the Go client the kubelet
+    // uses), so the agent has done a bit of everything.
+    metrics
+        .pod_start_sli_duration_seconds
+        .with_label_values(&["true"])
+        .observe(1.2);
+    metrics
+        .runtime_operations_total
+        .with_label_values(&["RunPodSandbox"])
+        .inc();
+    metrics
+        .runtime_operations_errors_total
+        .with_label_values(&["RunPodSandbox"]);
+    metrics
+        .started_containers_total
+        .with_label_values(&["container"])
+        .inc();
+    metrics.restarted_pods_total.with_label_values(&["true"]);
     Arc::new(FakeAgent {
         pods: snapshot.pods,
         pleg: Mutex::new(Ok(())),

@@ -337,7 +337,8 @@ fn multi_document_files() {
         reasons,
         [
             "document 5: invalid pod: name is needed for the pod",
-            "document 6: unsupported kind \"Service\": a static manifest holds Pods, ConfigMaps and Secrets",
+            "document 6: unsupported kind \"Service\": a static manifest holds Pods, \
+             ConfigMaps and Secrets, or a PodList or List of them",
         ]
     );
 }
@@ -401,6 +402,149 @@ fn wrong_field_types_name_the_field() {
             .starts_with("spec.containers[0].ports: invalid type"),
         "{}",
         snapshot.errors[0]
+    );
+}
+
+/// Issue 13: the kubelet reads manifests as YAML 1.1 (`sigs.k8s.io/yaml`), where `0644` is
+/// octal. A configMap volume with `mode: 0400` used to be refused ("invalid type: string
+/// \"0400\", expected i32"); it is 256 now, `defaultMode: 0644` 420, as kubectl and the
+/// kubelet read them.
+#[test]
+fn sp_01_octal_modes_in_volumes_are_read_as_the_kubelet_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "web.yaml",
+        &format!(
+            "{}    volumeMounts:\n    - {{name: config, mountPath: /etc/web}}\n  volumes:\n  \
+             - name: config\n    configMap:\n      name: web-config\n      defaultMode: 0644\n      \
+             items:\n      - key: web.conf\n        path: web.conf\n        mode: 0400\n",
+            pod_yaml("web", "busybox")
+        ),
+    );
+    let snapshot = StaticPodSource::new(dir.path(), "node-1").scan();
+    assert!(snapshot.errors.is_empty(), "{:?}", snapshot.errors);
+    let volumes = snapshot.pods[0]
+        .spec
+        .as_ref()
+        .unwrap()
+        .volumes
+        .clone()
+        .unwrap();
+    let config_map = volumes[0].config_map.as_ref().unwrap();
+    assert_eq!(config_map.default_mode, Some(420));
+    assert_eq!(config_map.items.as_ref().unwrap()[0].mode, Some(256));
+}
+
+/// Issue 13: an unquoted `yes` is a YAML 1.1 boolean, which a string field refuses, as the
+/// kubelet refuses it ("cannot unmarshal bool into Go struct field EnvVar...value of type
+/// string"). Only that document is refused; the error names the file, the document and the
+/// field, and says to quote the value.
+#[test]
+fn sp_02_an_unquoted_yes_in_an_env_value_refuses_only_its_document_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "stack.yaml",
+        &format!(
+            "{}---\n{}    env:\n    - name: DEBUG\n      value: yes\n",
+            pod_yaml("web", "busybox"),
+            pod_yaml("debug", "busybox")
+        ),
+    );
+    let snapshot = StaticPodSource::new(dir.path(), "node-1").scan();
+    assert_eq!(names(&snapshot), ["web-node-1"]);
+    assert_eq!(snapshot.errors.len(), 1);
+    let error = &snapshot.errors[0];
+    assert!(error.file.ends_with("stack.yaml"), "{error}");
+    assert_eq!(
+        error.reason,
+        "document 2: spec.containers[0].env[0].value: invalid type: boolean `true`, expected a \
+         string (unquoted, yes/no/on/off/y/n/true/false are booleans in Kubernetes YAML, as the \
+         kubelet reads it: quote the value to keep it a string)"
+    );
+}
+
+/// Issue 13: anchors belong to their document. An alias to an anchor of an earlier
+/// document refuses its own document (with the line and column), not the file; the same
+/// anchor name defined again in a later document is that document's.
+#[test]
+fn sp_02_anchors_are_scoped_to_their_document_in_a_multi_document_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "anchors.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n\
+         spec: {containers: [{name: c, image: &image busybox}]}\n\
+         ---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: b}\n\
+         spec: {containers: [{name: c, image: *image}]}\n\
+         ---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: c}\n\
+         spec: {containers: [{name: c, image: &image nginx}, {name: d, image: *image}]}\n",
+    );
+    let snapshot = StaticPodSource::new(dir.path(), "node-1").scan();
+    assert_eq!(names(&snapshot), ["a-node-1", "c-node-1"]);
+    let images: Vec<_> = snapshot.pods[1]
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers
+        .iter()
+        .map(|c| c.image.as_deref().unwrap())
+        .collect();
+    assert_eq!(images, ["nginx", "nginx"]);
+    assert_eq!(snapshot.errors.len(), 1);
+    assert_eq!(
+        snapshot.errors[0].reason,
+        "document 2: invalid YAML: line 9 column 38: an alias refers to an anchor that is not \
+         defined earlier in its document (anchors are scoped to their document)"
+    );
+}
+
+/// Issue 13: a `PodList` (as the API server writes it: items without `kind`) or a v1 `List`
+/// (as `kubectl get -o yaml` prints it) is read like that many documents. The kubelet's own
+/// file source takes one Pod per file and refuses both (only its HTTP source takes a
+/// PodList); nodelet already reads several documents per file, and a list is the same in
+/// one document. A bad item is refused alone, named by document and index.
+#[test]
+fn a_pod_list_and_a_list_are_read_like_several_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a-podlist.yaml",
+        "apiVersion: v1\nkind: PodList\nitems:\n\
+         - metadata: {name: one}\n  spec: {containers: [{name: c, image: busybox}]}\n\
+         - metadata: {name: two}\n  spec: {containers: [{name: c, image: busybox}]}\n",
+    );
+    write(
+        dir.path(),
+        "b-list.yaml",
+        "apiVersion: v1\nkind: List\nitems:\n\
+         - apiVersion: v1\n  kind: Pod\n  metadata: {name: three}\n  \
+           spec: {containers: [{name: c, image: busybox}]}\n\
+         - apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: settings}\n  data: {a: b}\n\
+         - apiVersion: v1\n  kind: Pod\n  metadata: {name: four}\n  spec: {containers: [{name: c}]}\n\
+         ---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: one}\nspec: {containers: [{name: c, image: busybox}]}\n",
+    );
+    let snapshot = StaticPodSource::new(dir.path(), "node-1").scan();
+    assert_eq!(
+        names(&snapshot),
+        ["one-node-1", "two-node-1", "three-node-1"]
+    );
+    assert_ne!(uid(&snapshot.pods[0]), uid(&snapshot.pods[1]));
+    assert_eq!(snapshot.config_maps.len(), 1);
+    let reasons: Vec<&str> = snapshot.errors.iter().map(|e| e.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(
+        reasons[0],
+        "document 1: items[2]: invalid pod: spec.containers[0].image: Required value"
+    );
+    assert!(
+        reasons[1].starts_with("document 2: duplicate pod default/one-node-1: already defined in "),
+        "{}",
+        reasons[1]
     );
 }
 

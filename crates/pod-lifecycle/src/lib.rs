@@ -25,9 +25,11 @@
 //! - [`pod_manager`]: from source snapshots to workers (admission, static pod replacement,
 //!   orphans).
 //! - [`image_gc`]: image garbage collection when the image filesystem fills up.
-//! - [`validation`]: what a pod's identity (name, namespace, UID, container names) must be
-//!   before anything is done for it; every pod source calls it, and the path builders
-//!   check their components again.
+//! - [`validation`]: what a pod's identity (name, namespace, UID, container names) and its
+//!   enumerated spec fields must be before anything is done for it; every pod source calls
+//!   it, and the path builders check their components again.
+//! - [`defaults`]: the API's defaults, applied by the pod manager to every source's pods
+//!   (static pods are not defaulted by an API server).
 //!
 //! [`cri_config`] turns a pod spec into CRI sandbox and container configs, also purely.
 //! [`logs`] keeps container log files bounded (size-based rotation through CRI
@@ -76,6 +78,7 @@
 #![deny(missing_docs)]
 
 pub mod cri_config;
+pub mod defaults;
 mod error;
 pub mod image_gc;
 pub mod labels;

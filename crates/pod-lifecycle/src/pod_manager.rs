@@ -17,6 +17,7 @@ use cgroup_enforcer::allocatable::NodeResources;
 use cri_client::{RuntimeService, v1};
 use k8s_openapi::api::core::v1::Pod;
 
+use crate::defaults;
 use crate::labels;
 use crate::plan::{self, PodFailure};
 use crate::validation;
@@ -124,19 +125,26 @@ impl PodManager {
     /// A full snapshot of what `source` wants. New pods are admitted or rejected, changed
     /// pods updated, pods no longer listed terminated.
     ///
-    /// A pod whose identity breaks [`validation::validate_pod_identity`] (a UID such as
-    /// `../../x`, a name that is not a DNS subdomain) is left out with a warning, as if the
-    /// source had not listed it: sources refuse such pods themselves, and this keeps one
-    /// that did not from ever reaching a worker, which would build paths from it.
+    /// Each pod is first given the API's defaults ([`defaults::default_pod`]: a static pod
+    /// never passed an API server; an API pod is unchanged), then validated: a pod that
+    /// breaks [`validation::validate_pod`] (a UID such as `../../x`, a name that is not a DNS
+    /// subdomain, `restartPolicy: Sometimes`, an unknown `imagePullPolicy`) is left out with
+    /// a warning, as if the source had not listed it, as the kubelet refuses what its
+    /// validation refuses: sources refuse such pods themselves, and this keeps one that did
+    /// not from ever reaching a worker.
     pub fn set_source_pods(&self, source: &str, pods: Vec<Pod>) {
         let mut state = self.state.lock().expect("pod manager lock");
         state.seen.insert(source.to_string());
         let new: BTreeMap<String, Pod> = pods
             .into_iter()
-            .filter(|p| match validation::validate_pod_identity(p) {
+            .map(|mut p| {
+                defaults::default_pod(&mut p);
+                p
+            })
+            .filter(|p| match validation::validate_pod(p) {
                 Ok(()) => true,
                 Err(e) => {
-                    tracing::warn!(source, error = %e, "pod refused: invalid identity");
+                    tracing::warn!(source, error = %e, "pod refused: invalid pod");
                     false
                 }
             })

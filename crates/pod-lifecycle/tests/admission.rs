@@ -171,3 +171,47 @@ async fn without_allocatable_only_the_pod_count_is_checked() {
     assert_eq!(reason_and_message(&statuses, "huge").0, None);
     manager.workers().shutdown();
 }
+
+/// `static-pod-defaulting` (differential suite): the manager gives every pod the API's
+/// defaults before admission, so a container with a limit and no request requests its limit
+/// (as a static pod decoded by the kubelet does), and admission counts it.
+#[tokio::test]
+async fn static_pod_defaulting_requests_default_to_limits_before_admission() {
+    let (manager, statuses, _logs) = manager(Some(NODE));
+    let mut limited = pod("limited", &[], None);
+    let app = &mut limited.spec.as_mut().unwrap().containers[0];
+    app.resources = Some(ResourceRequirements {
+        limits: Some([("cpu".to_string(), Quantity("3".into()))].into()),
+        ..Default::default()
+    });
+    manager.set_source_pods("file", vec![limited]);
+    let (reason, _) = reason_and_message(&statuses, "limited");
+    assert_eq!(reason.as_deref(), Some("OutOfcpu"), "3 CPUs requested on 2");
+    manager.workers().shutdown();
+}
+
+/// `restart-policy-not-validated` (differential suite): a pod with an unknown
+/// `restartPolicy` or `imagePullPolicy`, from any source, never reaches a worker.
+#[tokio::test]
+async fn sp_02_unknown_restart_or_pull_policy_is_refused_for_every_source() {
+    let (manager, statuses, _logs) = manager(None);
+    let mut sometimes = pod("sometimes", &[], None);
+    sometimes.spec.as_mut().unwrap().restart_policy = Some("Sometimes".into());
+    let mut pull = pod("pull", &[], None);
+    pull.spec.as_mut().unwrap().containers[0].image_pull_policy = Some("Sometimes".into());
+    let good = pod("good", &[], None);
+    manager.set_source_pods("api", vec![sometimes, pull, good]);
+    for refused in ["sometimes", "pull"] {
+        assert_eq!(
+            manager.workers().phase(&format!("uid-{refused}")),
+            None,
+            "{refused}"
+        );
+        assert!(
+            statuses.get(&format!("uid-{refused}")).is_none(),
+            "{refused}"
+        );
+    }
+    assert!(manager.workers().phase("uid-good").is_some());
+    manager.workers().shutdown();
+}

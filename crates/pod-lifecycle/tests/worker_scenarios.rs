@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::{
     Container, ExecAction, Lifecycle, LifecycleHandler, Pod, PodSpec, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use pod_lifecycle::plan::ContainerKind;
 use pod_lifecycle::worker::{
     Clock, MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, SyncOperation, WorkerConfig,
     WorkerObserver, WorkerPhase,
@@ -722,6 +723,7 @@ async fn pl_04_idle_pod_is_resynced_every_60_to_90_seconds() {
 struct Observed {
     syncs: std::sync::Mutex<Vec<(String, SyncOperation)>>,
     starts: std::sync::Mutex<Vec<(String, Duration)>>,
+    containers: std::sync::Mutex<Vec<ContainerKind>>,
 }
 
 impl WorkerObserver for Observed {
@@ -732,6 +734,9 @@ impl WorkerObserver for Observed {
     fn pod_started(&self, pod: &Pod, took: Duration) {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         self.starts.lock().unwrap().push((uid, took));
+    }
+    fn container_started(&self, _pod: &Pod, kind: ContainerKind) {
+        self.containers.lock().unwrap().push(kind);
     }
 }
 
@@ -776,6 +781,11 @@ async fn ht_09_workers_report_sync_kinds_and_pod_start_once() {
     let starts = observed.starts.lock().unwrap().clone();
     assert_eq!(starts.len(), 1, "observed once: {starts:?}");
     assert!(starts[0].1 < Duration::from_secs(1), "{starts:?}");
+    // One container started once (the counter behind `kubelet_started_containers_total`).
+    assert_eq!(
+        *observed.containers.lock().unwrap(),
+        vec![ContainerKind::Regular]
+    );
 }
 
 /// Images from the fake's registry, each pull taking 5 s of virtual time; counts how many

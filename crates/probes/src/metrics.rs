@@ -1,15 +1,37 @@
-//! `prober_probe_total` and `prober_probe_duration_seconds`, rendered in the Prometheus text
-//! format for the agent's `/metrics/probes` (`pkg/kubelet/prober/prober_manager.go`).
+//! `prober_probe_total` and `prober_probe_duration_seconds` (`pkg/kubelet/prober/prober_manager.go`),
+//! as `prometheus-client` families that an embedder registers into its own
+//! [`Registry`] with [`ProbeMetrics::register`]; the agent serves them on `/metrics/probes`.
+//!
+//! ```
+//! use prometheus_client::registry::Registry;
+//! use probes::metrics::{MetricResult, ProbeLabels, ProbeMetrics};
+//! use probes::{PodRef, ProbeKind};
+//!
+//! let metrics = ProbeMetrics::new();
+//! let mut registry = Registry::default();
+//! metrics.register(&mut registry);
+//! let pod = PodRef { uid: "u".into(), namespace: "default".into(), name: "web".into() };
+//! metrics.record(&ProbeLabels::new(&pod, "web", ProbeKind::Liveness), MetricResult::Failed, None);
+//! let mut text = String::new();
+//! prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
+//! assert!(text.contains("# TYPE prober_probe_total counter\n"));
+//! ```
 
-use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::fmt;
 use std::time::Duration;
+
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use crate::{PodRef, ProbeKind};
 
-/// The `Content-Type` of [`ProbeMetrics::render`]'s output.
-pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The `Content-Type` of [`ProbeMetrics::render`]'s output: the Prometheus text format
+/// (version 0.0.4), which the kubelet serves.
+pub const TEXT_CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// The buckets of `prober_probe_duration_seconds`: Prometheus' default buckets, as the
 /// kubelet's histogram sets none.
@@ -26,6 +48,12 @@ pub enum MetricResult {
     Failed,
     /// `unknown`.
     Unknown,
+}
+
+impl EncodeLabelValue for MetricResult {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> fmt::Result {
+        fmt::Write::write_str(encoder, self.as_str())
+    }
 }
 
 impl MetricResult {
@@ -67,32 +95,74 @@ impl ProbeLabels {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-struct Histogram {
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
+/// The labels of one `prober_probe_total` series, in the kubelet's (sorted) order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TotalLabels {
+    container: String,
+    namespace: String,
+    pod: String,
+    pod_uid: String,
+    probe_type: &'static str,
+    result: MetricResult,
 }
 
-#[derive(Debug, Default)]
-struct MetricsState {
-    totals: BTreeMap<(ProbeLabels, MetricResult), u64>,
-    /// Keyed without `pod_uid`, which the histogram does not carry.
-    durations: BTreeMap<(ProbeKind, String, String, String), Histogram>,
+impl TotalLabels {
+    fn new(l: &ProbeLabels, result: MetricResult) -> Self {
+        TotalLabels {
+            container: l.container.clone(),
+            namespace: l.namespace.clone(),
+            pod: l.pod.clone(),
+            pod_uid: l.pod_uid.clone(),
+            probe_type: l.probe_type.as_str(),
+            result,
+        }
+    }
+}
+
+/// The labels of one `prober_probe_duration_seconds` series: those of the total without
+/// `pod_uid` and `result`, as in the kubelet.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DurationLabels {
+    container: String,
+    namespace: String,
+    pod: String,
+    probe_type: &'static str,
+}
+
+impl DurationLabels {
+    fn new(l: &ProbeLabels) -> Self {
+        DurationLabels {
+            container: l.container.clone(),
+            namespace: l.namespace.clone(),
+            pod: l.pod.clone(),
+            probe_type: l.probe_type.as_str(),
+        }
+    }
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS.iter().copied())
 }
 
 /// The probe metrics of one agent. Clones share the same series.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ProbeMetrics {
-    state: Arc<Mutex<MetricsState>>,
+    totals: Family<TotalLabels, Counter>,
+    durations: Family<DurationLabels, Histogram>,
+}
+
+impl Default for ProbeMetrics {
+    fn default() -> Self {
+        ProbeMetrics {
+            totals: Family::default(),
+            durations: Family::new_with_constructor(duration_histogram),
+        }
+    }
 }
 
 impl fmt::Debug for ProbeMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.lock();
-        f.debug_struct("ProbeMetrics")
-            .field("series", &st.totals.len())
-            .finish()
+        f.debug_struct("ProbeMetrics").finish_non_exhaustive()
     }
 }
 
@@ -102,122 +172,104 @@ impl ProbeMetrics {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, MetricsState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    /// Register both families into `registry` (the agent's registry for
+    /// `/metrics/probes`), with the kubelet's names and help texts. The registry shares the
+    /// series with `self` and its clones.
+    pub fn register(&self, registry: &mut Registry) {
+        // prometheus-client adds `_total` to counters and a final `.` to help texts.
+        registry.register(
+            "prober_probe",
+            "[BETA] Cumulative number of a liveness, readiness or startup probe for a container by result",
+            self.totals.clone(),
+        );
+        registry.register(
+            "prober_probe_duration_seconds",
+            "[ALPHA] Duration in seconds for a probe response",
+            self.durations.clone(),
+        );
     }
 
     /// Count one probe run, and observe its duration when `duration` is given. (The
     /// kubelet's worker observes the duration of successful and unknown runs, not of
     /// failed ones; [`Worker`](crate::ProbeWorker) does the same.)
     pub fn record(&self, labels: &ProbeLabels, result: MetricResult, duration: Option<Duration>) {
-        let mut st = self.lock();
-        *st.totals.entry((labels.clone(), result)).or_default() += 1;
+        self.totals
+            .get_or_create(&TotalLabels::new(labels, result))
+            .inc();
         if let Some(duration) = duration {
-            let h = st
-                .durations
-                .entry(duration_key(labels))
-                .or_insert_with(|| Histogram {
-                    counts: vec![0; DURATION_BUCKETS.len()],
-                    ..Default::default()
-                });
-            let secs = duration.as_secs_f64();
-            for (count, bound) in h.counts.iter_mut().zip(DURATION_BUCKETS) {
-                if secs <= *bound {
-                    *count += 1;
-                }
-            }
-            h.sum += secs;
-            h.count += 1;
+            self.durations
+                .get_or_create(&DurationLabels::new(labels))
+                .observe(duration.as_secs_f64());
         }
     }
 
     /// The count of `prober_probe_total` for these labels and result.
     pub fn probe_total(&self, labels: &ProbeLabels, result: MetricResult) -> u64 {
-        self.lock()
-            .totals
-            .get(&(labels.clone(), result))
-            .copied()
-            .unwrap_or(0)
+        self.totals
+            .get(&TotalLabels::new(labels, result))
+            .map_or(0, |c| c.get())
     }
 
     /// Delete a worker's series (the kubelet does this when a worker stops).
     pub fn remove(&self, labels: &ProbeLabels) {
-        let mut st = self.lock();
-        st.totals.retain(|(l, _), _| l != labels);
-        st.durations.remove(&duration_key(labels));
+        for result in [
+            MetricResult::Successful,
+            MetricResult::Failed,
+            MetricResult::Unknown,
+        ] {
+            self.totals.remove(&TotalLabels::new(labels, result));
+        }
+        self.durations.remove(&DurationLabels::new(labels));
     }
 
-    /// Every series in the Prometheus text exposition format (version 0.0.4).
+    /// These metrics alone in the Prometheus text format (version 0.0.4), encoded by
+    /// `prometheus-client` (for an embedder without a registry of its own, and tests).
     pub fn render(&self) -> String {
-        let st = self.lock();
+        let mut registry = Registry::default();
+        self.register(&mut registry);
         let mut out = String::new();
-        out.push_str(
-            "# HELP prober_probe_total [BETA] Cumulative number of a liveness, readiness or startup probe for a container by result.\n\
-             # TYPE prober_probe_total counter\n",
-        );
-        for ((l, result), value) in &st.totals {
-            let _ = writeln!(
-                out,
-                "prober_probe_total{{container=\"{}\",namespace=\"{}\",pod=\"{}\",pod_uid=\"{}\",probe_type=\"{}\",result=\"{}\"}} {value}",
-                escape(&l.container),
-                escape(&l.namespace),
-                escape(&l.pod),
-                escape(&l.pod_uid),
-                l.probe_type.as_str(),
-                result.as_str(),
-            );
-        }
-        out.push_str(
-            "# HELP prober_probe_duration_seconds [ALPHA] Duration in seconds for a probe response.\n\
-             # TYPE prober_probe_duration_seconds histogram\n",
-        );
-        for ((kind, container, pod, namespace), h) in &st.durations {
-            let labels = format!(
-                "container=\"{}\",namespace=\"{}\",pod=\"{}\",probe_type=\"{}\"",
-                escape(container),
-                escape(namespace),
-                escape(pod),
-                kind.as_str()
-            );
-            for (count, bound) in h.counts.iter().zip(DURATION_BUCKETS) {
-                let _ = writeln!(
-                    out,
-                    "prober_probe_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "prober_probe_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "prober_probe_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "prober_probe_duration_seconds_count{{{labels}}} {}",
-                h.count
-            );
-        }
+        prometheus_text::encode(&mut out, &registry).expect("encoding into a String cannot fail");
         out
     }
 }
 
-fn duration_key(l: &ProbeLabels) -> (ProbeKind, String, String, String) {
-    (
-        l.probe_type,
-        l.container.clone(),
-        l.pod.clone(),
-        l.namespace.clone(),
-    )
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A label value escaped for the text format (backslash, double quote, newline).
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    #[test]
+    fn exposition_keeps_the_kubelet_names_and_help() {
+        let metrics = ProbeMetrics::new();
+        assert_eq!(
+            metrics.render(),
+            "",
+            "no series, no families (as in the Go client)"
+        );
+        let pod = PodRef {
+            uid: "u".into(),
+            namespace: "ns".into(),
+            name: "p".into(),
+        };
+        let labels = ProbeLabels::new(&pod, "c", ProbeKind::Startup);
+        metrics.record(
+            &labels,
+            MetricResult::Unknown,
+            Some(Duration::from_millis(20)),
+        );
+        let text = metrics.render();
+        for line in [
+            "# HELP prober_probe_total [BETA] Cumulative number of a liveness, readiness or startup probe for a container by result.\n\
+             # TYPE prober_probe_total counter\n\
+             prober_probe_total{container=\"c\",namespace=\"ns\",pod=\"p\",pod_uid=\"u\",probe_type=\"Startup\",result=\"unknown\"} 1\n",
+            "# HELP prober_probe_duration_seconds [ALPHA] Duration in seconds for a probe response.\n\
+             # TYPE prober_probe_duration_seconds histogram\n",
+            "prober_probe_duration_seconds_bucket{container=\"c\",namespace=\"ns\",pod=\"p\",probe_type=\"Startup\",le=\"0.025\"} 1\n",
+            "prober_probe_duration_seconds_bucket{container=\"c\",namespace=\"ns\",pod=\"p\",probe_type=\"Startup\",le=\"0.01\"} 0\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing:\n{text}");
+        }
+        assert_eq!(metrics.probe_total(&labels, MetricResult::Unknown), 1);
+        metrics.remove(&labels);
+        assert_eq!(metrics.render(), "");
+    }
 }

@@ -38,8 +38,14 @@ fn cluster_is_ready_with_its_default_service_account_at_v1_37_2() {
     assert_eq!(account, "serviceaccount/default");
     let version: serde_json::Value =
         serde_json::from_str(&cluster.kubectl(&["version", "-o", "json"]).unwrap()).unwrap();
-    assert_eq!(version["clientVersion"]["gitVersion"], test_env::KUBE_VERSION);
-    assert_eq!(version["serverVersion"]["gitVersion"], test_env::KUBE_VERSION);
+    assert_eq!(
+        version["clientVersion"]["gitVersion"],
+        test_env::KUBE_VERSION
+    );
+    assert_eq!(
+        version["serverVersion"]["gitVersion"],
+        test_env::KUBE_VERSION
+    );
     // The root CA publisher has run: pods can mount their service-account token.
     cluster
         .kubectl(&["get", "configmap", "kube-root-ca.crt", "-n", "default"])
@@ -54,12 +60,18 @@ fn a_node_identity_reads_only_its_own_node() {
     let name = unique_name("authz");
     let kubeconfig = cluster.node_kubeconfig(&name).unwrap();
     let mut as_node = cluster.kubectl_command();
-    as_node
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
+    as_node.arg("--kubeconfig").arg(&kubeconfig).args([
+        "auth",
+        "whoami",
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+    ]);
     let out = as_node.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         format!("system:node:{name}")
@@ -71,7 +83,8 @@ fn a_node_identity_reads_only_its_own_node() {
     let out = list.output().unwrap();
     assert!(!out.status.success(), "a node may not list all nodes");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("can only read its own") || String::from_utf8_lossy(&out.stderr).contains("cannot read all nodes"),
+        String::from_utf8_lossy(&out.stderr).contains("can only read its own")
+            || String::from_utf8_lossy(&out.stderr).contains("cannot read all nodes"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -132,11 +145,19 @@ fn real_kubelet_joins_the_cluster_turns_ready_and_runs_a_two_replica_deployment(
     });
     assert_eq!(ready, "True");
     let kubelet_version = cluster
-        .kubectl(&["get", "node", &node, "-o", "jsonpath={.status.nodeInfo.kubeletVersion}"])
+        .kubectl(&[
+            "get",
+            "node",
+            &node,
+            "-o",
+            "jsonpath={.status.nodeInfo.kubeletVersion}",
+        ])
         .unwrap();
     assert_eq!(kubelet_version, test_env::KUBE_VERSION);
 
-    cluster.kubectl(&["create", "namespace", &namespace]).unwrap();
+    cluster
+        .kubectl(&["create", "namespace", &namespace])
+        .unwrap();
     let deployment = serde_json::json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",

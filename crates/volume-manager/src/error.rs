@@ -135,15 +135,6 @@ pub enum Error {
         /// What is wrong, without the value (`invalid value: not valid base64`).
         message: String,
     },
-
-    /// A document of a static object directory could not be read.
-    #[error("{}: {message}", path.display())]
-    ObjectSource {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        message: String,
-    },
 }
 
 fn first_failure(failures: &[Error]) -> String {

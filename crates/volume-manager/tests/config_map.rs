@@ -1,20 +1,18 @@
 //! configMap volumes through the manager (disk-backed: no mount needed): files, items,
-//! modes, optional keys and objects, updates from a static object directory, the
-//! FailedMount messages.
+//! modes, optional keys and objects, updates of the object at resync, the FailedMount
+//! messages.
 
 mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMapVolumeSource, KeyToPath, Volume};
 use volume_manager::Error;
-use volume_manager::objects::{InMemoryObjects, StaticDirObjects};
 
 fn cm_volume(
     name: &str,
@@ -193,21 +191,14 @@ fn vo_09_missing_keys_and_objects() {
     }
 }
 
+/// The agent replaces the objects of its `InMemoryObjects` at each scan of its sources
+/// (nodelet: the ConfigMaps beside the static manifests); the volume follows at the next
+/// resync of the pod.
 #[test]
-fn vo_10_update_in_the_static_directory_reaches_the_files() {
-    let objects_dir = tempfile::tempdir().unwrap();
-    let write = |value: &str| {
-        fs::write(
-            objects_dir.path().join("objects.yaml"),
-            format!(
-                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  key: {value}\n"
-            ),
-        )
-        .unwrap()
-    };
-    write("one");
-    let source = StaticDirObjects::new(objects_dir.path());
-    let root = TestRoot::with_objects(InMemoryObjects::new(), Arc::new(source));
+fn vo_10_an_updated_config_map_reaches_the_files_at_the_next_resync() {
+    let root = TestRoot::new();
+    root.objects
+        .set_config_map(config_map("cfg", &[("key", "one")]));
     let p = pod("uid-upd", vec![cm_volume("v", "cfg", None, None)], vec![]);
     root.manager.mount_pod(&p).unwrap();
     let dir = root
@@ -221,7 +212,8 @@ fn vo_10_update_in_the_static_directory_reaches_the_files() {
     let before = fs::read_link(dir.join("..data")).unwrap();
 
     // mount_pod alone does not rewrite a mounted volume; the periodic resync does.
-    write("two");
+    root.objects
+        .set_config_map(config_map("cfg", &[("key", "two")]));
     root.manager.mount_pod(&p).unwrap();
     assert_eq!(fs::read_to_string(dir.join("key")).unwrap(), "one");
     assert!(root.manager.resync_pod(&p).unwrap().is_empty());
@@ -238,7 +230,7 @@ fn vo_10_update_in_the_static_directory_reaches_the_files() {
     assert_eq!(fs::read_link(dir.join("..data")).unwrap(), after);
 
     // The object deleted: the volume keeps its last content; the failure is reported.
-    fs::remove_file(objects_dir.path().join("objects.yaml")).unwrap();
+    root.objects.remove_config_map("default", "cfg");
     let failures = root.manager.resync_pod(&p).unwrap();
     assert_eq!(failures.len(), 1);
     assert!(

@@ -232,10 +232,44 @@ impl Serialize for GoDuration {
 
 impl<'de> Deserialize<'de> for GoDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // metav1.Duration is a string in YAML and JSON; a bare number is refused, as the
-        // kubelet refuses it.
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+/// metav1.Duration is a string in YAML and JSON; a bare number (`syncFrequency: 20`, which
+/// YAML reads as the integer 20) is refused, as the kubelet refuses it, with a message that
+/// says what to write instead.
+struct DurationVisitor;
+
+impl DurationVisitor {
+    fn number<E: serde::de::Error>(number: impl fmt::Display) -> E {
+        E::custom(format!(
+            "invalid duration {number}: a duration is a string with a unit, such as \"{number}s\""
+        ))
+    }
+}
+
+impl serde::de::Visitor<'_> for DurationVisitor {
+    type Value = GoDuration;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a duration such as \"20s\"")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<GoDuration, E> {
+        text.parse().map_err(E::custom)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, number: u64) -> Result<GoDuration, E> {
+        Err(Self::number(number))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, number: i64) -> Result<GoDuration, E> {
+        Err(Self::number(number))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, number: f64) -> Result<GoDuration, E> {
+        Err(Self::number(number))
     }
 }
 

@@ -202,9 +202,44 @@ impl KubeletConfiguration {
             field,
             reason,
         };
-        let deserializer = serde_yaml::Deserializer::from_str(text);
+        // The kubelet decodes its config file through the same YAML-to-JSON conversion as
+        // manifests (`DecodeKubeletConfiguration`, apimachinery's YAML serializer), so
+        // `maxPods: 0110` is the octal 72 there too.
+        let mut documents = crate::yaml::documents(text).map_err(|err| match err {
+            Error::Yaml {
+                line,
+                column,
+                reason,
+            } => parse_error(
+                "invalid YAML".into(),
+                format!("line {line} column {column}: {reason}"),
+            ),
+            other => other,
+        })?;
+        documents.retain(|document| !document.is_null());
+        if documents.len() > 1 {
+            return Err(parse_error(
+                "document".into(),
+                format!(
+                    "the file holds {} YAML documents; a config file holds one",
+                    documents.len()
+                ),
+            ));
+        }
+        let document = documents.pop().unwrap_or_default();
+        if !document.is_object() {
+            let found = match document {
+                serde_json::Value::Null => "an empty document",
+                serde_json::Value::Array(_) => "a sequence",
+                _ => "a scalar",
+            };
+            return Err(parse_error(
+                "document".into(),
+                format!("expected a KubeletConfiguration mapping, found {found}"),
+            ));
+        }
         let raw: RawKubeletConfiguration =
-            serde_path_to_error::deserialize(deserializer).map_err(|err| {
+            serde_path_to_error::deserialize(document).map_err(|err| {
                 let path = err.path().to_string();
                 let message = err.into_inner().to_string();
                 let (field, reason) = describe_serde_error(&path, &message);
@@ -534,7 +569,7 @@ impl KubeletConfiguration {
 
 /// Turns a serde error into (field, reason). serde reports an unknown field against its
 /// parent and lists every known field; name the unknown field itself and drop the list.
-/// serde_yaml already prefixes nested errors with their path; keep it once.
+/// A message that already starts with the path keeps it once.
 fn describe_serde_error(path: &str, message: &str) -> (String, String) {
     let prefix = format!("{path}: ");
     let message = message.strip_prefix(&prefix).unwrap_or(message);
@@ -556,12 +591,11 @@ fn describe_serde_error(path: &str, message: &str) -> (String, String) {
         );
     }
     let field = match path {
-        // serde_path_to_error's "?" is a syntax error before any field.
-        "?" => "invalid YAML",
         "." => "document",
         field => field,
     };
-    (field.to_owned(), message.to_owned())
+    let hint = crate::yaml::string_field_hint(message);
+    (field.to_owned(), format!("{message}{hint}"))
 }
 
 /// A Kubernetes quantity (`10Mi`, `1.5Ki`, `2G`, `1e3`) as a byte count, read by
@@ -994,10 +1028,39 @@ mod tests {
             .to_string();
         assert!(
             err.contains(
-                "k.yaml: document: invalid type: sequence, expected a KubeletConfiguration mapping"
+                "k.yaml: document: expected a KubeletConfiguration mapping, found a sequence"
             ),
             "{err}"
         );
+        let err =
+            KubeletConfiguration::from_yaml(&format!("{HEADER}---\n{HEADER}"), Path::new("k.yaml"))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains(
+                "k.yaml: document: the file holds 2 YAML documents; a config file holds one"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_file_is_read_as_yaml_1_1_like_the_kubelet_reads_it() {
+        let c = parse("maxPods: 0x20\nserializeImagePulls: no\npodPidsLimit: 0o1750\n").unwrap();
+        assert_eq!(c.max_pods, 32);
+        assert!(!c.serialize_image_pulls);
+        assert_eq!(c.pod_pids_limit, 1000);
+        // map[string]string in the kubelet: an unquoted number is refused there too.
+        let err = error("kubeReserved:\n  cpu: 1\n");
+        assert!(
+            err.ends_with(
+                "kubeReserved.cpu: invalid type: integer `1`, expected a string (unquoted, 0644, \
+                 0x1F, 1_000 and 1e3 are numbers in Kubernetes YAML, as the kubelet reads it: \
+                 quote the value to keep it a string)"
+            ),
+            "{err}"
+        );
+        assert!(parse("kubeReserved:\n  cpu: \"1\"\n").is_ok());
     }
 
     #[test]
@@ -1121,7 +1184,11 @@ mod tests {
                 "systemReserved:\n  gpu: \"1\"\n",
                 "systemReserved: gpu: unsupported resource",
             ),
-            ("kubeReserved:\n  cpu: -1\n", "kubeReserved: cpu: "),
+            (
+                "kubeReserved:\n  cpu: -1\n",
+                "kubeReserved.cpu: invalid type: integer `-1`",
+            ),
+            ("kubeReserved:\n  cpu: \"-1\"\n", "kubeReserved: cpu: "),
             (
                 "evictionHard:\n  memory.free: 1Gi\n",
                 "evictionHard: memory.free: unknown",

@@ -6,10 +6,9 @@ use std::path::Path;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, PodStatus, Secret, Toleration};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use pod_lifecycle::validation::validate_pod_identity;
+use pod_lifecycle::validation as rules;
 
 /// The annotation naming the pod's source (`file` here).
 pub const CONFIG_SOURCE_ANNOTATION: &str = "kubernetes.io/config.source";
@@ -31,31 +30,82 @@ pub(crate) enum Object {
     Secret(Box<Secret>),
 }
 
+/// What one document holds: one object, or a list whose items are read each on its own.
+#[derive(Debug)]
+pub(crate) enum Decoded {
+    Object(Object),
+    /// The items of a `PodList` or `List`, in order; a bad item refuses only itself.
+    List(Vec<Result<Object, String>>),
+}
+
 /// Splits a file into documents: a JSON file (first non-blank byte `{` or `[`) is one or
-/// more concatenated JSON values, anything else a YAML stream (`---` separated). A syntax
-/// error refuses the whole file, since document boundaries cannot be trusted after it;
-/// empty documents (`---` at the end, a comment-only file) are skipped.
-pub(crate) fn split_documents(text: &str) -> Result<Vec<serde_json::Value>, String> {
+/// more concatenated JSON values, anything else a YAML stream (`---` separated) read as the
+/// kubelet reads YAML ([`crate::yaml`]: YAML 1.1, so `0644` is octal and an unquoted `yes`
+/// a boolean). A syntax error refuses the whole file, since document boundaries cannot be
+/// trusted after it; a YAML document that does not convert (an alias to another document's
+/// anchor) is refused alone. Empty documents (`---` at the end, a comment-only file) are
+/// skipped.
+pub(crate) fn split_documents(
+    text: &str,
+) -> Result<Vec<Result<serde_json::Value, String>>, String> {
     let trimmed = text.trim_start();
     let mut documents = Vec::new();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         for value in serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>() {
-            documents.push(value.map_err(|err| format!("invalid JSON: {err}"))?);
+            documents.push(Ok(value.map_err(|err| format!("invalid JSON: {err}"))?));
         }
     } else {
-        for document in serde_yaml::Deserializer::from_str(text) {
-            let value = serde_json::Value::deserialize(document)
-                .map_err(|err| format!("invalid YAML: {err}"))?;
-            documents.push(value);
+        for document in crate::yaml::document_results(text).map_err(|err| err.to_string())? {
+            documents.push(document.map_err(|err| err.to_string()));
         }
     }
-    documents.retain(|document| !document.is_null());
+    documents.retain(|document| !matches!(document, Ok(serde_json::Value::Null)));
     Ok(documents)
 }
 
-/// Decodes one document as the object its `apiVersion` and `kind` name.
-pub(crate) fn decode_object(document: serde_json::Value) -> Result<Object, String> {
-    let serde_json::Value::Object(fields) = &document else {
+/// Decodes one document: a `Pod`, `ConfigMap` or `Secret` (`apiVersion: v1`), or a v1
+/// `PodList` or `List` of them.
+///
+/// The kubelet's file source reads one Pod per file (`tryDecodeSinglePod` in
+/// `pkg/kubelet/config/file.go`) and refuses a `PodList`, which only its HTTP source takes
+/// (`tryDecodePodList`). nodelet already reads several documents per file, and a list is
+/// the same thing in one document, so it takes both: a `PodList` (items are Pods, their
+/// `kind` and `apiVersion` optional, as the API server writes them) and a `List` (what
+/// `kubectl get -o yaml` prints; each item a full object with `apiVersion` and `kind`).
+/// Each item is then read as its own document: a bad one is refused alone, with its index.
+pub(crate) fn decode_document(document: serde_json::Value) -> Result<Decoded, String> {
+    let kind = type_meta(&document)?;
+    match kind.as_str() {
+        "PodList" | "List" => {
+            let serde_json::Value::Object(mut fields) = document else {
+                unreachable!("type_meta checked that the document is an object")
+            };
+            let items = match fields.remove("items") {
+                None | Some(serde_json::Value::Null) => Vec::new(),
+                Some(serde_json::Value::Array(items)) => items,
+                Some(_) => return Err(format!("items: a {kind} holds a list of items")),
+            };
+            let decoded = items
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    let item = if kind == "PodList" {
+                        pod_list_item(item)
+                    } else {
+                        list_item(item)
+                    };
+                    item.map_err(|reason| format!("items[{index}]: {reason}"))
+                })
+                .collect();
+            Ok(Decoded::List(decoded))
+        }
+        _ => decode_object(&kind, document).map(Decoded::Object),
+    }
+}
+
+/// The document's `kind`, after checking it is an object with `apiVersion: v1`.
+fn type_meta(document: &serde_json::Value) -> Result<String, String> {
+    let serde_json::Value::Object(fields) = document else {
         return Err("expected an object with apiVersion and kind".into());
     };
     let kind = match fields.get("kind") {
@@ -64,16 +114,45 @@ pub(crate) fn decode_object(document: serde_json::Value) -> Result<Object, Strin
         None => return Err("Object 'Kind' is missing".into()),
     };
     match fields.get("apiVersion") {
-        Some(serde_json::Value::String(version)) if version == "v1" => {}
-        Some(serde_json::Value::String(version)) => {
-            return Err(format!(
-                "apiVersion: {kind} must be apiVersion v1, not {version:?}"
-            ));
-        }
-        Some(_) => return Err("apiVersion: expected a string".into()),
-        None => return Err("Object 'apiVersion' is missing".into()),
+        Some(serde_json::Value::String(version)) if version == "v1" => Ok(kind),
+        Some(serde_json::Value::String(version)) => Err(format!(
+            "apiVersion: {kind} must be apiVersion v1, not {version:?}"
+        )),
+        Some(_) => Err("apiVersion: expected a string".into()),
+        None => Err("Object 'apiVersion' is missing".into()),
     }
-    match kind.as_str() {
+}
+
+/// An item of a `PodList`: a Pod, whose `kind` and `apiVersion` may be left out.
+fn pod_list_item(item: serde_json::Value) -> Result<Object, String> {
+    if let serde_json::Value::Object(fields) = &item {
+        match fields.get("kind") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(kind)) if kind == "Pod" => {}
+            Some(other) => return Err(format!("kind: a PodList holds Pods, not {other}")),
+        }
+        match fields.get("apiVersion") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(version)) if version == "v1" => {}
+            Some(other) => {
+                return Err(format!(
+                    "apiVersion: Pod must be apiVersion v1, not {other}"
+                ));
+            }
+        }
+    }
+    decode_object("Pod", item)
+}
+
+/// An item of a `List`: a full object of a kind a manifest holds (lists do not nest).
+fn list_item(item: serde_json::Value) -> Result<Object, String> {
+    let kind = type_meta(&item)?;
+    decode_object(&kind, item)
+}
+
+/// Decodes one document as the object `kind` names.
+fn decode_object(kind: &str, document: serde_json::Value) -> Result<Object, String> {
+    match kind {
         "Pod" => typed(document).map(|pod| Object::Pod(Box::new(pod))),
         "ConfigMap" => typed(document).map(|map| Object::ConfigMap(Box::new(map))),
         // Never serde's message for a Secret: it quotes the value it could not use.
@@ -81,16 +160,24 @@ pub(crate) fn decode_object(document: serde_json::Value) -> Result<Object, Strin
             .map(|secret| Object::Secret(Box::new(secret)))
             .map_err(|e| e.to_string()),
         other => Err(format!(
-            "unsupported kind {other:?}: a static manifest holds Pods, ConfigMaps and Secrets"
+            "unsupported kind {other:?}: a static manifest holds Pods, ConfigMaps and \
+             Secrets, or a PodList or List of them"
         )),
     }
 }
 
 /// Deserializes with the failing field's path in the message (`spec.containers[0].ports`).
+///
+/// YAML 1.1 turns some unquoted words and numbers into booleans and numbers, which a string
+/// field then refuses, as the kubelet refuses them (`json: cannot unmarshal bool into Go
+/// struct field EnvVar.spec.containers.env.value of type string`); the message says so and
+/// how to fix it.
 fn typed<T: DeserializeOwned>(document: serde_json::Value) -> Result<T, String> {
     serde_path_to_error::deserialize(document).map_err(|err| {
         let path = err.path().to_string();
-        format!("{path}: {}", err.into_inner())
+        let message = err.into_inner().to_string();
+        let hint = crate::yaml::string_field_hint(&message);
+        format!("{path}: {message}{hint}")
     })
 }
 
@@ -175,12 +262,12 @@ pub(crate) fn static_pod(mut pod: Pod, node_name: &str, path: &Path) -> Result<P
 }
 
 /// The part of the API server's `ValidatePodCreate` a node agent cannot run without: the
-/// pod's identity as every pod source checks it
-/// ([`validate_pod_identity`]: name, namespace, a UID that is one safe path component,
-/// unique DNS-label container names), then at least one container, each with an image.
+/// rules every pod source checks ([`rules::validate_pod`]: name, namespace, a UID that is
+/// one safe path component, unique DNS-label container names, a supported restartPolicy
+/// and imagePullPolicy), then at least one container, each with an image.
 /// Anything finer is left to the runtime, as it is for the kubelet's API pods.
 fn validate_pod(pod: &Pod) -> Result<(), String> {
-    validate_pod_identity(pod).map_err(|e| e.to_string())?;
+    rules::validate_pod(pod).map_err(|e| e.to_string())?;
     let Some(spec) = pod.spec.as_ref() else {
         return Err("invalid pod: spec: Required value".into());
     };
@@ -248,6 +335,18 @@ pub(crate) fn secret(mut secret: Secret) -> Result<Secret, String> {
 mod tests {
     use super::*;
 
+    /// Decodes a document that holds one object.
+    fn object(document: serde_json::Value) -> Result<Object, String> {
+        match decode_document(document)? {
+            Decoded::Object(object) => Ok(object),
+            Decoded::List(_) => panic!("a list"),
+        }
+    }
+
+    fn doc(text: &str) -> serde_json::Value {
+        split_documents(text).unwrap().remove(0).unwrap()
+    }
+
     #[test]
     fn fnv128a_matches_the_reference_vectors() {
         // Go: fmt.Sprintf("%x", fnv.New128a().Sum(nil)) for "" and "a".
@@ -281,28 +380,27 @@ mod tests {
 
     #[test]
     fn decode_checks_kind_and_api_version() {
-        let doc = |s: &str| split_documents(s).unwrap().remove(0);
         assert!(
-            decode_object(doc("apiVersion: v1\nmetadata: {name: a}\n"))
+            object(doc("apiVersion: v1\nmetadata: {name: a}\n"))
                 .unwrap_err()
                 .contains("Kind' is missing")
         );
         assert!(
-            decode_object(doc("kind: Pod\nmetadata: {name: a}\n"))
+            object(doc("kind: Pod\nmetadata: {name: a}\n"))
                 .unwrap_err()
                 .contains("apiVersion' is missing")
         );
         assert!(
-            decode_object(doc("apiVersion: apps/v1\nkind: Pod\n"))
+            object(doc("apiVersion: apps/v1\nkind: Pod\n"))
                 .unwrap_err()
                 .contains("apiVersion")
         );
         assert!(
-            decode_object(doc("apiVersion: v1\nkind: Service\n"))
+            object(doc("apiVersion: v1\nkind: Service\n"))
                 .unwrap_err()
                 .contains("unsupported kind \"Service\"")
         );
-        let err = decode_object(doc(
+        let err = object(doc(
             "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, ports: 8}]}\n",
         ))
         .unwrap_err();
@@ -314,12 +412,9 @@ mod tests {
 
     #[test]
     fn secret_string_data_is_merged() {
-        let doc = split_documents(
-            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {user: admin}\n",
-        )
-        .unwrap()
-        .remove(0);
-        let Object::Secret(decoded) = decode_object(doc).unwrap() else {
+        let document =
+            doc("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {user: admin}\n");
+        let Object::Secret(decoded) = object(document).unwrap() else {
             panic!("not a secret")
         };
         let secret = secret(*decoded).unwrap();
@@ -330,14 +425,13 @@ mod tests {
 
     #[test]
     fn secret_errors_name_the_key_never_the_value() {
-        let doc = |s: &str| split_documents(s).unwrap().remove(0);
-        let err = decode_object(doc(
+        let err = object(doc(
             "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {pin: 918273645}\n",
         ))
         .unwrap_err();
         assert!(err.contains("stringData.pin: invalid type"), "{err}");
         assert!(!err.contains("918273645"), "{err}");
-        let err = decode_object(doc(
+        let err = object(doc(
             "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {token: \"s3cr3t-v@lue!!\"}\n",
         ))
         .unwrap_err();
@@ -351,13 +445,11 @@ mod tests {
     #[test]
     fn traversal_uid_and_names_are_refused_naming_the_field() {
         let pod = |meta: &str| -> Result<Pod, String> {
-            let doc = split_documents(&format!(
+            let document = doc(&format!(
                 "apiVersion: v1\nkind: Pod\nmetadata: {meta}\n\
                  spec: {{containers: [{{name: c, image: busybox}}]}}\n"
-            ))
-            .unwrap()
-            .remove(0);
-            let Object::Pod(pod) = decode_object(doc)? else {
+            ));
+            let Object::Pod(pod) = object(document)? else {
                 unreachable!()
             };
             static_pod(*pod, "node-1", Path::new("/m/trav.yaml"))
@@ -387,12 +479,10 @@ mod tests {
     #[test]
     fn validation() {
         let pod = |spec: &str| -> Result<Pod, String> {
-            let doc = split_documents(&format!(
+            let document = doc(&format!(
                 "apiVersion: v1\nkind: Pod\nmetadata: {{name: web}}\nspec: {spec}\n"
-            ))
-            .unwrap()
-            .remove(0);
-            let Object::Pod(pod) = decode_object(doc)? else {
+            ));
+            let Object::Pod(pod) = object(document)? else {
                 unreachable!()
             };
             static_pod(*pod, "node-1", Path::new("/m/web.yaml"))
@@ -417,6 +507,178 @@ mod tests {
             pod("{initContainers: [{name: c, image: x}], containers: [{name: c, image: x}]}")
                 .unwrap_err()
                 .contains("Duplicate value")
+        );
+    }
+
+    /// The Pod a single-document manifest decodes to, defaulted and validated.
+    fn static_pod_of(text: &str) -> Result<Pod, String> {
+        let Object::Pod(pod) = object(doc(text))? else {
+            panic!("not a pod")
+        };
+        static_pod(*pod, "node-1", Path::new("/m/p.yaml"))
+    }
+
+    const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  \
+                       - name: c\n    image: busybox\n";
+
+    #[test]
+    fn config_map_volume_modes_are_yaml_1_1_octal() {
+        let pod = static_pod_of(&format!(
+            "{POD}  volumes:\n  - name: v\n    configMap:\n      name: cm\n      \
+             defaultMode: 0644\n      items:\n      - {{key: k, path: k, mode: 0400}}\n  \
+             - name: s\n    secret: {{secretName: s, defaultMode: 0o600}}\n"
+        ))
+        .unwrap();
+        let volumes = pod.spec.unwrap().volumes.unwrap();
+        let config_map = volumes[0].config_map.as_ref().unwrap();
+        assert_eq!(config_map.default_mode, Some(0o644));
+        assert_eq!(config_map.items.as_ref().unwrap()[0].mode, Some(0o400));
+        assert_eq!(
+            volumes[1].secret.as_ref().unwrap().default_mode,
+            Some(0o600)
+        );
+    }
+
+    #[test]
+    fn hex_signed_underscored_and_integral_float_ports_are_integers() {
+        for (port, expected) in [
+            ("0x1F90", 8080),
+            ("+8080", 8080),
+            ("8_080", 8080),
+            ("8080.0", 8080),
+            ("8.08e3", 8080),
+        ] {
+            let pod = static_pod_of(&format!("{POD}    ports:\n    - containerPort: {port}\n"))
+                .unwrap_or_else(|e| panic!("{port}: {e}"));
+            let ports = pod.spec.unwrap().containers[0].ports.clone().unwrap();
+            assert_eq!(ports[0].container_port, expected, "{port}");
+        }
+        // A fraction is refused, as the kubelet refuses it.
+        let err =
+            static_pod_of(&format!("{POD}    ports:\n    - containerPort: 8080.5\n")).unwrap_err();
+        assert!(
+            err.starts_with(
+                "spec.containers[0].ports[0].containerPort: invalid type: floating point"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unquoted_yes_in_a_string_field_is_refused_like_the_kubelet_and_says_quote_it() {
+        let err = static_pod_of(&format!(
+            "{POD}    env:\n    - name: DEBUG\n      value: yes\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "spec.containers[0].env[0].value: invalid type: boolean `true`, expected a string \
+             (unquoted, yes/no/on/off/y/n/true/false are booleans in Kubernetes YAML, as the \
+             kubelet reads it: quote the value to keep it a string)"
+        );
+        let err = static_pod_of(&format!(
+            "{POD}    env:\n    - name: MODE\n      value: 0644\n"
+        ))
+        .unwrap_err();
+        assert!(
+            err.starts_with("spec.containers[0].env[0].value: invalid type: integer `420`"),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("quote the value to keep it a string)"),
+            "{err}"
+        );
+        // Quoted, it is the text; a boolean field takes `yes`; a date stays a string.
+        let pod = static_pod_of(&format!(
+            "{POD}    tty: yes\n    env:\n    - {{name: DEBUG, value: \"yes\"}}\n    \
+             - {{name: DAY, value: 2001-12-14}}\n"
+        ))
+        .unwrap();
+        let container = &pod.spec.unwrap().containers[0];
+        assert_eq!(container.tty, Some(true));
+        let env = container.env.as_ref().unwrap();
+        assert_eq!(env[0].value.as_deref(), Some("yes"));
+        assert_eq!(env[1].value.as_deref(), Some("2001-12-14"));
+        // A ConfigMap's `data` holds strings: an unquoted `on` there is refused too.
+        let err = object(doc(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {enabled: on}\n",
+        ))
+        .unwrap_err();
+        assert!(
+            err.starts_with("data.enabled: invalid type: boolean `true`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pod_list_and_list_items_are_read_each_on_its_own() {
+        let Decoded::List(items) = decode_document(doc(
+            "apiVersion: v1\nkind: PodList\nitems:\n\
+             - metadata: {name: a}\n  spec: {containers: [{name: c, image: busybox}]}\n\
+             - apiVersion: v1\n  kind: Pod\n  metadata: {name: b}\n  spec: {containers: [{name: c, image: busybox}]}\n\
+             - kind: ConfigMap\n  metadata: {name: c}\n\
+             - metadata: {name: d}\n  spec: {containers: [{name: c, ports: 8}]}\n",
+        ))
+        .unwrap() else {
+            panic!("not a list")
+        };
+        assert!(
+            matches!(&items[0], Ok(Object::Pod(pod)) if pod.metadata.name.as_deref() == Some("a"))
+        );
+        assert!(
+            matches!(&items[1], Ok(Object::Pod(pod)) if pod.metadata.name.as_deref() == Some("b"))
+        );
+        assert_eq!(
+            items[2].as_ref().unwrap_err(),
+            "items[2]: kind: a PodList holds Pods, not \"ConfigMap\""
+        );
+        assert!(
+            items[3]
+                .as_ref()
+                .unwrap_err()
+                .starts_with("items[3]: spec.containers[0].ports: invalid type"),
+            "{:?}",
+            items[3]
+        );
+
+        let Decoded::List(items) = decode_document(doc(
+            "apiVersion: v1\nkind: List\nitems:\n\
+             - {apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {containers: [{name: c, image: busybox}]}}\n\
+             - {apiVersion: v1, kind: ConfigMap, metadata: {name: cm}, data: {k: v}}\n\
+             - {metadata: {name: nokind}}\n\
+             - {apiVersion: v1, kind: List, items: []}\n",
+        ))
+        .unwrap() else {
+            panic!("not a list")
+        };
+        assert!(matches!(&items[0], Ok(Object::Pod(_))));
+        assert!(matches!(&items[1], Ok(Object::ConfigMap(_))));
+        assert_eq!(
+            items[2].as_ref().unwrap_err(),
+            "items[2]: Object 'Kind' is missing"
+        );
+        assert!(
+            items[3]
+                .as_ref()
+                .unwrap_err()
+                .contains("unsupported kind \"List\""),
+            "{:?}",
+            items[3]
+        );
+
+        let Decoded::List(items) = decode_document(doc("apiVersion: v1\nkind: PodList\n")).unwrap()
+        else {
+            panic!("not a list")
+        };
+        assert!(items.is_empty());
+        assert_eq!(
+            decode_document(doc("apiVersion: v1\nkind: List\nitems: {a: 1}\n")).unwrap_err(),
+            "items: a List holds a list of items"
+        );
+        assert!(
+            decode_document(doc("apiVersion: v2\nkind: PodList\nitems: []\n"))
+                .unwrap_err()
+                .contains("must be apiVersion v1")
         );
     }
 }

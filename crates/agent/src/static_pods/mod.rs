@@ -11,14 +11,21 @@
 //!
 //! - `staticPodPath` is a directory or a single file. In a directory, names starting with
 //!   `.` are ignored, subdirectories are not entered, files are read in name order.
-//! - A file holds YAML or JSON; nodelet also allows several documents per file (`---`),
-//!   each a `Pod`, `ConfigMap` or `Secret`.
-//! - A file over 10 MiB, a document that does not decode, a pod without `metadata.name`
-//!   ("invalid pod: name is needed for the pod") or failing validation is refused and
-//!   reported as a [`SourceError`]; it never keeps other pods from loading. A YAML syntax
-//!   error refuses the whole file; a bad document only itself.
+//! - A file holds YAML or JSON. YAML is read as the kubelet reads it ([`crate::yaml`]:
+//!   `sigs.k8s.io/yaml`'s YAML 1.1), so `defaultMode: 0644` is 420, `mode: 0400` 256, and
+//!   an unquoted `value: yes` the boolean `true`, which a string field refuses as the
+//!   kubelet refuses it (the reason says to quote it).
+//! - The kubelet reads one Pod per file. nodelet also allows several documents per file
+//!   (`---`), each a `Pod`, `ConfigMap` or `Secret`, or a v1 `PodList` or `List` of them
+//!   (which the kubelet's file source refuses; only its HTTP source takes a `PodList`):
+//!   each item is read as its own document. Anchors belong to their document.
+//! - A file over 10 MiB, a document or list item that does not decode, a pod without
+//!   `metadata.name` ("invalid pod: name is needed for the pod") or failing validation is
+//!   refused and reported as a [`SourceError`] naming the file, the document
+//!   (`document 2: `), the item (`items[1]: `) and the field; it never keeps other pods
+//!   from loading. A YAML syntax error refuses the whole file; a bad document only itself.
 //! - Validation starts with the pod's identity, by the rules every pod source shares
-//!   ([`pod_lifecycle::validation::validate_pod_identity`]): the defaulted name a DNS-1123
+//!   ([`pod_lifecycle::validation::validate_pod`]): the defaulted name a DNS-1123
 //!   subdomain, the namespace and container names DNS-1123 labels, and a manifest's
 //!   `metadata.uid` one safe path component. The kubelet takes a manifest's UID as it is;
 //!   nodelet refuses `uid: ../../etc` with a reason naming `metadata.uid`, because the UID
@@ -69,11 +76,11 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use serde::Serialize;
 
-use manifest::Object;
 pub use manifest::{
     CONFIG_HASH_ANNOTATION, CONFIG_SEEN_ANNOTATION, CONFIG_SOURCE_ANNOTATION, FILE_SOURCE,
     MAX_MANIFEST_BYTES,
 };
+use manifest::{Decoded, Object};
 
 /// The kubelet's default `fileCheckFrequency`.
 pub const DEFAULT_FILE_CHECK_FREQUENCY: Duration = Duration::from_secs(20);
@@ -305,7 +312,11 @@ impl<'a> Collector<'a> {
         };
         let numbered = documents.len() > 1;
         for (index, document) in documents.into_iter().enumerate() {
-            if let Err(reason) = self.document(path, document) {
+            let reasons = match document {
+                Ok(document) => self.document(path, document),
+                Err(reason) => vec![reason],
+            };
+            for reason in reasons {
                 let reason = if numbered {
                     format!("document {}: {reason}", index + 1)
                 } else {
@@ -316,8 +327,28 @@ impl<'a> Collector<'a> {
         }
     }
 
-    fn document(&mut self, path: &Path, document: serde_json::Value) -> Result<(), String> {
-        match manifest::decode_object(document)? {
+    /// Takes the objects of one document; returns why each refused one was refused (items
+    /// of a list are named `items[i]`).
+    fn document(&mut self, path: &Path, document: serde_json::Value) -> Vec<String> {
+        match manifest::decode_document(document) {
+            Err(reason) => vec![reason],
+            Ok(Decoded::Object(object)) => self.object(path, object).err().into_iter().collect(),
+            Ok(Decoded::List(items)) => items
+                .into_iter()
+                .enumerate()
+                .filter_map(|(index, item)| match item {
+                    Err(reason) => Some(reason),
+                    Ok(object) => self
+                        .object(path, object)
+                        .err()
+                        .map(|reason| format!("items[{index}]: {reason}")),
+                })
+                .collect(),
+        }
+    }
+
+    fn object(&mut self, path: &Path, object: Object) -> Result<(), String> {
+        match object {
             Object::Pod(pod) => {
                 let pod = manifest::static_pod(*pod, self.node_name, path)?;
                 let name = pod.metadata.name.clone().unwrap_or_default();

@@ -137,6 +137,9 @@ const ABSENT: &str = "<absent>";
 /// The kubelet's pod workers requeue a pod in back-off at the expiry plus up to 50 %
 /// (`workerBackOffPeriodJitterFactor`, `pkg/kubelet/pod_workers.go`).
 const JITTER: f64 = 1.5;
+/// How much later than nodelet's a kubelet restart must come to count as its jitter: more
+/// than the one-second resolution of the reported times.
+const JITTER_EVIDENCE: f64 = 1.5;
 
 /// Compares `scenario` in `results`; see the module docs of `differential`.
 pub fn compare(scenario: &Scenario, results: &RunResults) -> Outcome {
@@ -230,7 +233,10 @@ pub fn compare(scenario: &Scenario, results: &RunResults) -> Outcome {
                     break;
                 }
                 compared += 1;
-                jittered |= *k > n + tolerance;
+                // Any kubelet restart later than nodelet's by more than the noise of the
+                // timestamps (whole seconds) is its jitter, even one within the tolerance:
+                // from there the two back-off clocks differ.
+                jittered |= *k > n + JITTER_EVIDENCE;
             }
             // A restart more or less at the end is the jitter's doing.
             let counts = kd.len().abs_diff(nd.len()) <= 1 || compared < kd.len().min(nd.len());

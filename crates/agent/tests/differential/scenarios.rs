@@ -245,17 +245,7 @@ fn oom_kill() -> Scenario {
         actions: vec![],
         gaps: vec![],
         checkpoints: vec![20],
-        departures: vec![Departure::new(
-            "static-pod-defaulting",
-            &[
-                "oom-kill: containerStatuses[main].allocatedResources.*",
-                "oom-kill: containerStatuses[main].resources.requests.*",
-            ],
-            "the kubelet decodes a static manifest with the API's defaulting (legacyscheme \
-             UniversalDecoder in tryDecodeSinglePod, pkg/kubelet/config/common.go), which sets \
-             requests to the limits where a container gives only limits; nodelet's static source \
-             does not, so the container status has no requests (allocatedResources absent)",
-        )],
+        departures: vec![],
     }
 }
 
@@ -395,39 +385,25 @@ fn image_errors() -> Scenario {
         departures: vec![
             Departure::new(
                 "cri-error-text",
-                &["image-missing: main.seenWaiting[ErrImagePull]"],
+                &[
+                    "image-missing: main.seenWaiting[ErrImagePull]",
+                    "image-missing: main.seenWaiting[ImagePullBackOff]",
+                    "image-missing: containerStatuses[main].state.waiting.message",
+                ],
                 "the kubelet's ErrImagePull message is the gRPC error's text (`rpc error: code = \
                  NotFound desc = ...`, evalCRIPullErr in pkg/kubelet/images/image_manager.go); \
-                 nodelet's is its CRI client's (`CRI PullImage for <image> failed: NotFound: ...`)",
-            ),
-            Departure::new(
-                "image-backoff-message",
-                &["image-missing: main.seenWaiting[ImagePullBackOff]"],
-                "the kubelet appends the last pull error to the back-off message (`Back-off pulling \
-                 image \"x\": ErrImagePull: <error>`, prevPullErrMsg in EnsureImageExists, \
-                 image_manager.go); nodelet's plan::pull_decision writes `Back-off pulling image \"x\"` \
-                 alone: it is not given the previous error",
-            ),
-            Departure::new(
-                "invalid-image-name-message",
-                &[
-                    "image-invalid: main.seenWaiting[InvalidImageName]",
-                    "image-invalid: containerStatuses[main].state.waiting.message",
-                ],
-                "the kubelet's message starts `Failed to apply default image tag \"x\": ` \
-                 (EnsureImageExists); nodelet's worker uses the parse error's text instead of \
-                 plan::InvalidImageName::waiting_reason, which has the kubelet's words \
-                 (worker/sync.rs ensure_image)",
+                 nodelet's is its CRI client's (`CRI PullImage for <image> failed: NotFound: ...`). \
+                 The ImagePullBackOff message ends with that text in both (`: ErrImagePull: \
+                 <error>`, prevPullErrMsg)",
             ),
             Departure {
                 name: "image-pull-retry",
                 fields: vec!["image-missing: containerStatuses[main].state.waiting.*".to_string()],
-                reason: "the kubelet's pod worker requeues a pod whose image pull failed after \
-                         10-15 s (completeWork, backOffPeriod with jitter), so it retries each \
-                         time the image back-off (10 s, 20 s, 40 s ...) allows and shows \
-                         ErrImagePull and ImagePullBackOff in turn; nodelet's worker wakes only \
-                         for the crash back-off, so after a failed pull it waits for the \
-                         periodic resync (60-90 s) and shows ImagePullBackOff until then",
+                reason: "the kubelet's pod worker requeues a pod whose sync failed on the image \
+                         after 10-15 s (completeWork, backOffPeriod with jitter), so it retries \
+                         up to 50 % after the image back-off (10 s, 20 s, 40 s ...) ends; \
+                         nodelet's worker wakes at the back-off's end: at a given moment one \
+                         may show ErrImagePull while the other shows ImagePullBackOff",
                 sometimes: true,
             },
         ],
@@ -955,13 +931,6 @@ fn invalid_manifests() -> Scenario {
                  brackets and the validation regex, and gives its YAML parser's or its own \
                  apiVersion message",
             ),
-            Departure::new(
-                "restart-policy-not-validated",
-                &["invalid-restart-policy.yaml: refused", "invalid-restart-policy: *"],
-                "the kubelet refuses restartPolicy: Sometimes (ValidatePodCreate: `Unsupported \
-                 value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"`); \
-                 nodelet's static pod validation does not check the value and runs the pod",
-            ),
         ],
     }
 }
@@ -984,23 +953,7 @@ fn active_deadline() -> Scenario {
         actions: vec![],
         gaps: vec![],
         checkpoints: vec![30],
-        departures: vec![Departure::new(
-            "active-deadline-not-timed",
-            &[
-                "active-deadline: phase",
-                "active-deadline: reason",
-                "active-deadline: message",
-                "active-deadline: conditions[*",
-                "active-deadline: containerStatuses[main].*",
-                "active-deadline: podIP*",
-                "active-deadline: main.seenTerminated",
-            ],
-            "the kubelet's sync loop asks its active-deadline handler every second whether a pod \
-             must sync (podSyncLoopHandlers, ShouldSync in pkg/kubelet/active_deadline.go), so \
-             the pod fails on time; nodelet's plan fails a pod past its deadline, but its worker \
-             is not woken for it (worker/sync.rs next_sync_in knows only the crash back-off), so \
-             a quiet pod fails at the next periodic resync, 60-90 s later",
-        )],
+        departures: vec![],
     }
 }
 

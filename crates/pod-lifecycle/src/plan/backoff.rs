@@ -204,6 +204,22 @@ impl Backoff {
         now.duration_since(entry.last_update) < signed(entry.delay)
     }
 
+    /// How long until the first key now in back-off (since its last update, as
+    /// [`Backoff::is_in_backoff_since_update`] asks) leaves it; `None` when no key is in
+    /// back-off. A pod worker wakes then to retry a failed image pull on time, as the
+    /// kubelet's pod worker requeues a pod whose sync failed on a pull (IM-05).
+    pub fn shortest_wait_since_update(&self, now: Timestamp) -> Option<Duration> {
+        self.entries
+            .values()
+            .filter(|e| !self.has_expired(now, e.last_update))
+            .filter_map(|e| {
+                let elapsed = now.duration_since(e.last_update);
+                let left = signed(e.delay).checked_sub(elapsed)?;
+                Duration::try_from(left).ok().filter(|d| !d.is_zero())
+            })
+            .min()
+    }
+
     /// The current delay of `key` (client-go `Get`, which gives 0 for a missing key).
     pub fn delay(&self, key: &str) -> Option<Duration> {
         self.entries.get(key).map(|e| e.delay)
@@ -431,6 +447,18 @@ mod tests {
             })
             .collect();
         assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
+    }
+
+    #[test]
+    fn im_05_shortest_wait_is_the_first_expiry_of_a_key_in_back_off() {
+        let mut b = Backoff::image_pull();
+        assert_eq!(b.shortest_wait_since_update(t(0)), None);
+        b.next("a", t(0)); // 10 s, until t(10)
+        b.next("b", t(2));
+        b.next("b", t(3)); // 20 s, until t(23)
+        assert_eq!(b.shortest_wait_since_update(t(4)), Some(s(6)));
+        assert_eq!(b.shortest_wait_since_update(t(10)), Some(s(13)));
+        assert_eq!(b.shortest_wait_since_update(t(23)), None);
     }
 
     #[test]

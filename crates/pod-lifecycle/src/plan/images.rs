@@ -174,8 +174,9 @@ pub enum ImagePullDecision {
     /// (IM-03).
     NeverPull(WaitingReason),
     /// The last pull failed less than the back-off ago: the container waits with this reason
-    /// (`ImagePullBackOff`, "Back-off pulling image \"x\""); a Normal event `BackOff` carries
-    /// the same message (IM-04).
+    /// (`ImagePullBackOff`, "Back-off pulling image \"x\": ErrImagePull: `<last error>`"); a
+    /// Normal event `BackOff` carries [`back_off_pulling_message`], without the last error
+    /// (IM-04).
     BackOff(WaitingReason),
 }
 
@@ -196,7 +197,9 @@ impl ImagePullDecision {
 ///   [`ImagePullPolicy::effective`]);
 /// - `image`: the image as written in the spec (used in the messages);
 /// - `present`: whether the runtime has it (`ImageStatus` returned an image with an id);
-/// - `backoff`, `key`: the pod's image pull back-off and [`image_backoff_key`] for this image.
+/// - `backoff`, `key`: the pod's image pull back-off and [`image_backoff_key`] for this image;
+/// - `previous_error`: what the last failed pull of `key` left ([`previous_pull_error`]), which
+///   the back-off message ends with, as the kubelet's `prevPullErrMsg`.
 ///
 /// [`image_backoff_key`]: crate::plan::image_backoff_key
 pub fn pull_decision(
@@ -205,6 +208,7 @@ pub fn pull_decision(
     present: bool,
     backoff: &Backoff,
     key: &str,
+    previous_error: Option<&str>,
     now: Timestamp,
 ) -> ImagePullDecision {
     let should_pull = match ImagePullPolicy::effective(policy, image) {
@@ -226,10 +230,11 @@ pub fn pull_decision(
         };
     }
     if backoff.is_in_backoff_since_update(key, now) {
-        return ImagePullDecision::BackOff(WaitingReason::new(
-            "ImagePullBackOff",
-            format!("Back-off pulling image {}", go_quote(image)),
-        ));
+        let mut message = back_off_pulling_message(image);
+        if let Some(previous) = previous_error {
+            message = format!("{message}: {previous}");
+        }
+        return ImagePullDecision::BackOff(WaitingReason::new("ImagePullBackOff", message));
     }
     ImagePullDecision::Pull
 }
@@ -241,6 +246,18 @@ pub fn already_present_message(image: &str) -> String {
         "Container image {} already present on machine",
         go_quote(image)
     )
+}
+
+/// Normal event `BackOff` while the image pull is in back-off: `Back-off pulling image "x"`
+/// (the waiting message adds the last pull error to it, the event does not).
+pub fn back_off_pulling_message(image: &str) -> String {
+    format!("Back-off pulling image {}", go_quote(image))
+}
+
+/// What a failed pull leaves for the back-off message that follows (the kubelet's
+/// `prevPullErrMsg`): the waiting reason and its message, `ErrImagePull: <error>`.
+pub fn previous_pull_error(reason: &WaitingReason) -> String {
+    format!("{}: {}", reason.reason, reason.message)
 }
 
 /// Normal event `Pulling`: `Pulling image "x"`.
@@ -718,7 +735,8 @@ mod tests {
     fn im_02_if_not_present_uses_the_present_image_and_always_pulls() {
         let b = Backoff::image_pull();
         let key = image_backoff_key("uid", "busybox:1");
-        let decide = |policy, present| pull_decision(policy, "busybox:1", present, &b, &key, t(0));
+        let decide =
+            |policy, present| pull_decision(policy, "busybox:1", present, &b, &key, None, t(0));
         assert_eq!(
             decide(Some("IfNotPresent"), true),
             ImagePullDecision::UsePresent
@@ -737,7 +755,7 @@ mod tests {
         // An untagged image defaults to Always: pulled even when present.
         let key = image_backoff_key("uid", "busybox");
         assert_eq!(
-            pull_decision(None, "busybox", true, &b, &key, t(0)),
+            pull_decision(None, "busybox", true, &b, &key, None, t(0)),
             ImagePullDecision::Pull
         );
     }
@@ -745,7 +763,7 @@ mod tests {
     #[test]
     fn im_03_never_with_absent_image_is_err_image_never_pull() {
         let b = Backoff::image_pull();
-        let d = pull_decision(Some("Never"), "busybox:1", false, &b, "k", t(0));
+        let d = pull_decision(Some("Never"), "busybox:1", false, &b, "k", None, t(0));
         let want = WaitingReason::new(
             "ErrImageNeverPull",
             "Container image \"busybox:1\" is not present with pull policy of Never",
@@ -753,7 +771,7 @@ mod tests {
         assert_eq!(d, ImagePullDecision::NeverPull(want.clone()));
         assert_eq!(d.waiting_reason(), Some(&want));
         assert_eq!(
-            pull_decision(Some("Never"), "busybox:1", true, &b, "k", t(0)),
+            pull_decision(Some("Never"), "busybox:1", true, &b, "k", None, t(0)),
             ImagePullDecision::UsePresent
         );
     }
@@ -794,6 +812,7 @@ mod tests {
             false,
             &b,
             &key,
+            None,
             t(5),
         );
         assert_eq!(
@@ -810,14 +829,47 @@ mod tests {
                 false,
                 &b,
                 &key,
+                None,
                 t(10)
             ),
             ImagePullDecision::Pull
         );
         // A present image under IfNotPresent is used even while the pull backs off.
         assert_eq!(
-            pull_decision(None, "registry.local/app:1", true, &b, &key, t(5)),
+            pull_decision(None, "registry.local/app:1", true, &b, &key, None, t(5)),
             ImagePullDecision::UsePresent
+        );
+    }
+
+    /// `image-backoff-message` (differential suite): the back-off message ends with the last
+    /// pull's error, as the kubelet's `prevPullErrMsg`; the event does not.
+    #[test]
+    fn im_04_back_off_message_carries_the_previous_pull_error() {
+        let mut b = Backoff::image_pull();
+        let key = image_backoff_key("uid", "registry.local/app:1");
+        b.next(&key, t(0));
+        let failed = pull_failed_reason("registry.local/app:1", "not found");
+        let previous = previous_pull_error(&failed);
+        assert_eq!(previous, "ErrImagePull: not found");
+        let d = pull_decision(
+            Some("Always"),
+            "registry.local/app:1",
+            false,
+            &b,
+            &key,
+            Some(&previous),
+            t(5),
+        );
+        assert_eq!(
+            d,
+            ImagePullDecision::BackOff(WaitingReason::new(
+                "ImagePullBackOff",
+                "Back-off pulling image \"registry.local/app:1\": ErrImagePull: not found"
+            ))
+        );
+        assert_eq!(
+            back_off_pulling_message("registry.local/app:1"),
+            "Back-off pulling image \"registry.local/app:1\""
         );
     }
 

@@ -35,8 +35,9 @@ pub use image_gc::{
 };
 pub use images::{
     DEFAULT_IMAGE_TAG, ImagePullDecision, ImagePullPolicy, ImageReference, InvalidImageName,
-    already_present_message, image_with_default_tag, inspect_failed_reason, pull_decision,
-    pull_failed_message, pull_failed_reason, pulled_message, pulling_message,
+    already_present_message, back_off_pulling_message, image_with_default_tag,
+    inspect_failed_reason, previous_pull_error, pull_decision, pull_failed_message,
+    pull_failed_reason, pulled_message, pulling_message,
 };
 pub use probe_results::{ProbeKind, ProbeResult, ProbeResults};
 pub use reasons::{ReasonCache, WaitingReason};
@@ -45,8 +46,8 @@ pub use runtime_view::{
     timestamp_from_nanos,
 };
 pub use status::{
-    PodFailure, PodPhase, QosClass, StatusInput, generate_failed_pod_status, generate_pod_status,
-    rejected_pod_status, status_changed, terminal_status,
+    PodFailure, PodPhase, QosClass, StatusInput, active_deadline_in, generate_failed_pod_status,
+    generate_pod_status, rejected_pod_status, status_changed, terminal_status,
 };
 pub use termination::{
     DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS, KillCause, MINIMUM_CONTAINER_GRACE_PERIOD_SECONDS,

@@ -16,8 +16,10 @@
 //! components again, so a pod that slipped past (an embedder calling the workers directly)
 //! still cannot reach outside its directory.
 //!
-//! Only identity is here: [`validate_pod_identity`]. Full API validation of a pod's spec
-//! (`ValidatePodCreate`) is meant to grow beside it, in this module.
+//! Here are identity ([`validate_pod_identity`]) and the enumerated spec fields a node acts
+//! on ([`validate_pod_spec`]: `restartPolicy`, `imagePullPolicy`); [`validate_pod`] is both,
+//! and what the pod manager applies to every source's pods. More of the API server's
+//! validation of a pod's spec (`ValidatePodCreate`) is meant to grow beside them.
 //!
 //! # Example
 //!
@@ -44,6 +46,7 @@
 
 mod identity;
 mod path;
+mod spec;
 
 pub use identity::{
     MAX_LABEL_LEN, MAX_SUBDOMAIN_LEN, MAX_UID_LEN, is_dns1123_label, is_dns1123_subdomain,
@@ -51,3 +54,4 @@ pub use identity::{
 };
 pub use path::{check_path_component, is_path_component};
 pub(crate) use path::{display_value, remove_dir_all_within, remove_file_within};
+pub use spec::{IMAGE_PULL_POLICIES, RESTART_POLICIES, validate_pod, validate_pod_spec};

@@ -226,8 +226,9 @@ impl SyncOperation {
     }
 }
 
-/// Told how long pod work takes, for metrics (`kubelet_pod_worker_duration_seconds`,
-/// `kubelet_pod_start_duration_seconds`). Both methods default to doing nothing.
+/// Told how long pod work takes and what it started, for metrics
+/// (`kubelet_pod_worker_duration_seconds`, `kubelet_pod_start_duration_seconds`,
+/// `kubelet_started_containers_total`). Every method defaults to doing nothing.
 pub trait WorkerObserver: Send + Sync {
     /// One sync of a pod that should run finished, successfully or not.
     fn pod_synced(&self, pod: &Pod, operation: SyncOperation, took: std::time::Duration) {
@@ -237,6 +238,11 @@ pub trait WorkerObserver: Send + Sync {
     /// worker first saw the pod.
     fn pod_started(&self, pod: &Pod, took: std::time::Duration) {
         let _ = (pod, took);
+    }
+    /// A container of `kind` was started (CRI `StartContainer` succeeded), once per start:
+    /// the moment the kubelet counts `kubelet_started_containers_total`.
+    fn container_started(&self, pod: &Pod, kind: crate::plan::ContainerKind) {
+        let _ = (pod, kind);
     }
 }
 

@@ -147,6 +147,9 @@ pub struct PodState {
     pub backoff: Backoff,
     /// Image pull back-off.
     pub image_backoff: Backoff,
+    /// The last failed pull's error per image back-off key, for the back-off message (the
+    /// kubelet's `prevPullErrMsg`): forgotten when the image is pulled again.
+    pub pull_errors: std::collections::BTreeMap<String, String>,
     /// Why containers are waiting.
     pub reasons: ReasonCache,
     /// The last status generated (for `lastTransitionTime`, `startTime`, terminal phases).
@@ -165,6 +168,7 @@ impl Default for PodState {
         PodState {
             backoff: Backoff::container(),
             image_backoff: Backoff::image_pull(),
+            pull_errors: Default::default(),
             reasons: ReasonCache::new(),
             last_status: None,
             first_seen: None,
@@ -412,8 +416,16 @@ impl PodSyncer {
         self.publish(pod, state, status);
         self.remove_dead_containers(&view).await;
         result?;
-        let next_sync_in = match backoff_wait {
-            // Wake just after the back-off ends, so the restart happens on time (RP-05).
+        // Wake just after the first of: the crash back-off's end, so the restart happens on
+        // time (RP-05); the image pull back-off's end, as the kubelet requeues a pod whose
+        // pull failed (IM-05); the active deadline, which the kubelet checks every second
+        // (PH-09). Else at the resync.
+        let waits = [
+            backoff_wait,
+            state.image_backoff.shortest_wait_since_update(now),
+            plan::active_deadline_in(pod, state.last_status.as_ref(), now),
+        ];
+        let next_sync_in = match waits.into_iter().flatten().min() {
             Some(wait) => (wait + Duration::from_millis(10)).min(self.config.sync_frequency),
             None => self.config.sync_frequency,
         };
@@ -733,6 +745,7 @@ impl PodSyncer {
             "Started",
             format!("Started container {name}"),
         );
+        self.host.observer.container_started(pod, start.kind);
         (self.host.container_started)(uid(pod));
         // 4. The legacy /var/log/containers symlink; a failure does not fail the start.
         if let Some(logs) = &self.host.logs {
@@ -778,7 +791,7 @@ impl PodSyncer {
     ) -> Result<String, WaitingReason> {
         let requested = container.image.clone().unwrap_or_default();
         let image = plan::image_with_default_tag(&requested).map_err(|e| {
-            let reason = WaitingReason::new("InvalidImageName", e.to_string());
+            let reason = e.waiting_reason();
             self.event(
                 pod,
                 EventType::Warning,
@@ -819,6 +832,7 @@ impl PodSyncer {
             present,
             &state.image_backoff,
             &key,
+            state.pull_errors.get(&key).map(String::as_str),
             now,
         ) {
             ImagePullDecision::UsePresent => {
@@ -840,10 +854,12 @@ impl PodSyncer {
                 Err(reason)
             }
             ImagePullDecision::BackOff(reason) => {
-                self.event(pod, EventType::Normal, "BackOff", reason.message.clone());
+                let message = plan::back_off_pulling_message(&requested);
+                self.event(pod, EventType::Normal, "BackOff", message);
                 Err(reason)
             }
             ImagePullDecision::Pull => {
+                state.pull_errors.remove(&key);
                 self.event(
                     pod,
                     EventType::Normal,
@@ -889,7 +905,11 @@ impl PodSyncer {
                             "Failed",
                             plan::pull_failed_message(&requested, &error),
                         );
-                        Err(plan::pull_failed_reason(&requested, &error))
+                        let reason = plan::pull_failed_reason(&requested, &error);
+                        state
+                            .pull_errors
+                            .insert(key, plan::previous_pull_error(&reason));
+                        Err(reason)
                     }
                 }
             }

@@ -1,7 +1,11 @@
 //! Where configMap and secret volumes get their objects: a small trait with an in-memory
-//! implementation ([`InMemoryObjects`]) and one that serves `ConfigMap` and `Secret`
-//! documents from a directory ([`StaticDirObjects`]), such as the static pod manifest
-//! directory (the way `podman kube play` accepts them beside the pod).
+//! implementation ([`InMemoryObjects`]), which an agent fills from its sources (nodelet's
+//! static pod source reads the ConfigMaps and Secrets defined beside the manifests, the way
+//! `podman kube play` accepts them beside the pod, and replaces the objects at each scan).
+//!
+//! This crate reads no manifests itself: what a YAML file means is the agent's one parser's
+//! business (Kubernetes reads YAML 1.1, so `mode: 0400` is octal), and a second reader here
+//! would sooner or later read the same file differently.
 //!
 //! The kubelet's secret and configMap managers keep a watch per referenced object and
 //! answer from that cache; an implementation for the API server does the same, so a lookup
@@ -13,11 +17,9 @@
 
 mod decode;
 mod memory;
-mod static_dir;
 
 pub use decode::decode_secret;
 pub use memory::InMemoryObjects;
-pub use static_dir::StaticDirObjects;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 

@@ -235,6 +235,29 @@ pub fn past_active_deadline(pod: &Pod, previous: Option<&PodStatus>, now: Timest
     now.duration_since(start.0) >= jiff::SignedDuration::from_secs(deadline)
 }
 
+/// How long until the pod passes `spec.activeDeadlineSeconds` (counted as
+/// [`past_active_deadline`] counts it); `None` without a deadline or a start time, or once
+/// it has passed. A pod worker wakes then, as the kubelet's sync loop asks its
+/// active-deadline handler every second whether a pod must sync (`ShouldSync`,
+/// `pkg/kubelet/active_deadline.go`), so the pod fails on time (PH-09).
+pub fn active_deadline_in(
+    pod: &Pod,
+    previous: Option<&PodStatus>,
+    now: Timestamp,
+) -> Option<std::time::Duration> {
+    let deadline = pod.spec.as_ref()?.active_deadline_seconds?;
+    let start = previous
+        .or(pod.status.as_ref())
+        .and_then(|s| s.start_time.as_ref())?;
+    let end = start
+        .0
+        .checked_add(jiff::SignedDuration::from_secs(deadline))
+        .ok()?;
+    std::time::Duration::try_from(end.duration_since(now))
+        .ok()
+        .filter(|d| !d.is_zero())
+}
+
 /// Generate the pod's status, exactly as the kubelet would write it after a sync.
 ///
 /// - Container statuses for init, regular and ephemeral containers, matched by name: the
@@ -666,4 +689,39 @@ pub(crate) fn newest_sandbox(runtime: &PodRuntimeStatus) -> Option<&SandboxStatu
             .then_with(|| b.attempt.cmp(&a.attempt))
             .then_with(|| a.id.cmp(&b.id))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::PodSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + secs).unwrap()
+    }
+
+    #[test]
+    fn ph_09_active_deadline_in_counts_from_the_start_time() {
+        let pod = Pod {
+            spec: Some(PodSpec {
+                active_deadline_seconds: Some(15),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let started = PodStatus {
+            start_time: Some(Time(t(0))),
+            ..Default::default()
+        };
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(
+            active_deadline_in(&pod, Some(&started), t(4)),
+            Some(secs(11))
+        );
+        assert_eq!(active_deadline_in(&pod, Some(&started), t(15)), None);
+        assert_eq!(active_deadline_in(&pod, None, t(4)), None, "no start time");
+        let no_deadline = Pod::default();
+        assert_eq!(active_deadline_in(&no_deadline, Some(&started), t(4)), None);
+    }
 }
