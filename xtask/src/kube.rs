@@ -269,7 +269,7 @@ fn build(module: &Module, bin: &Path) -> Result<()> {
     fs::create_dir_all(bin).with_context(|| format!("creating {}", bin.display()))?;
     let start = Instant::now();
     eprintln!(
-        "xtask: building Kubernetes {} and etcd with {} (a cold build takes about half an hour \
+        "xtask: building Kubernetes {} and etcd with {} (a cold build takes about ten minutes \
          here; later builds reuse the Go caches)",
         module.version,
         cmd::output(module.go().arg("version"))?.trim()

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cgroup_enforcer::allocatable::{HostPaths, NodeAllocatable, node_allocatable, read_capacity};
+use cgroup_enforcer::allocatable::{
+    HostPaths, NodeAllocatable, NodeResources, node_allocatable, read_capacity,
+};
 use cgroup_enforcer::{Cgroups, PodCgroupManager};
 use cri_client::{GrpcRuntime, Instrumented, RuntimeService, v1};
 use k8s_openapi::api::core::v1::Pod;
@@ -235,6 +237,28 @@ async fn sandbox_image(runtime: &dyn RuntimeService) -> String {
         .unwrap_or_default()
 }
 
+/// The node allocatable as the worker's container environment takes it: what a
+/// `resourceFieldRef` to an unset CPU, memory or ephemeral-storage limit gives (the kubelet's
+/// `MergeContainerResourceLimits` with `node.status.allocatable`).
+fn worker_allocatable(resources: &NodeResources) -> pod_lifecycle::cri_config::NodeAllocatable {
+    pod_lifecycle::cri_config::NodeAllocatable {
+        cpu_millis: Some(resources.cpu_milli),
+        memory_bytes: Some(resources.memory),
+        ephemeral_storage_bytes: Some(resources.ephemeral_storage),
+    }
+}
+
+/// The node allocatable as the volume manager takes it: memory emptyDir sizes and the
+/// downwardAPI volume's `resourceFieldRef` limits (the kubelet uses `node.status.allocatable`
+/// for both). A negative amount (reservations above capacity) counts as none.
+fn volume_allocatable(resources: &NodeResources) -> volume_manager::plugins::NodeAllocatable {
+    volume_manager::plugins::NodeAllocatable {
+        memory_bytes: u64::try_from(resources.memory).ok(),
+        cpu_millis: u64::try_from(resources.cpu_milli).ok(),
+        ephemeral_storage_bytes: u64::try_from(resources.ephemeral_storage).ok(),
+    }
+}
+
 /// The node's pod and QoS cgroups (the kubelet's container manager start-up): the capacity
 /// from `/proc` and the root directory's filesystem, the allocatable after `kubeReserved`,
 /// `systemReserved` and `evictionHard`, then `kubepods` and the QoS cgroups under
@@ -337,11 +361,22 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
             reason: e.to_string(),
         })?,
     );
+    // Pod cgroups under cgroupRoot, kubepods sized from the node allocatable (also what the volumes and
+    // the workers take as the node allocatable).
+    let (cgroups, allocatable) = {
+        let (kubelet, root_dir) = (kubelet.clone(), config.root_dir.clone());
+        tokio::task::spawn_blocking(move || setup_cgroups(&kubelet, &root_dir))
+            .await
+            .map_err(|e| Error::Logging(e.to_string()))??
+    };
     // Volumes under rootDir; ConfigMaps and Secrets come from the manifest directory. What
     // an earlier run mounted is found again instead of mounted twice.
     let objects = InMemoryObjects::new();
     let volumes = VolumeManager::new(
-        VolumeManagerConfig::new(&config.root_dir),
+        VolumeManagerConfig {
+            node_allocatable: volume_allocatable(&allocatable.resources),
+            ..VolumeManagerConfig::new(&config.root_dir)
+        },
         Arc::new(objects.clone()),
     )
     .map_err(Error::Volumes)?;
@@ -358,13 +393,6 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
             "found the volumes of pods mounted by an earlier run"
         );
     }
-    // Pod cgroups under cgroupRoot, kubepods sized from the node allocatable.
-    let (cgroups, allocatable) = {
-        let (kubelet, root_dir) = (kubelet.clone(), config.root_dir.clone());
-        tokio::task::spawn_blocking(move || setup_cgroups(&kubelet, &root_dir))
-            .await
-            .map_err(|e| Error::Logging(e.to_string()))??
-    };
     let statuses = MemoryStatusSink::new();
     let events = MemoryEvents::new();
     // Probes: exec probes through the runtime, their events with the pods' events. When the
@@ -409,6 +437,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
         max_parallel_image_pulls: kubelet
             .max_parallel_image_pulls
             .and_then(|n| usize::try_from(n).ok()),
+        allocatable: worker_allocatable(&allocatable.resources),
         ..WorkerConfig::default()
     };
     let workers = Arc::new(PodWorkers::new(host, worker_config));
@@ -617,6 +646,40 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `resource-field-ref-allocatable`: the worker and the volume manager get the node
+    /// allocatable the agent computed (after reservations), for `resourceFieldRef` limits a
+    /// container leaves unset.
+    #[test]
+    fn resource_field_ref_allocatable_comes_from_the_node_allocatable() {
+        let resources = NodeResources {
+            cpu_milli: 2000,
+            memory: 24105 * 1024 * 1024,
+            ephemeral_storage: 250 << 30,
+            pids: 4096,
+        };
+        assert_eq!(
+            worker_allocatable(&resources),
+            pod_lifecycle::cri_config::NodeAllocatable {
+                cpu_millis: Some(2000),
+                memory_bytes: Some(24105 * 1024 * 1024),
+                ephemeral_storage_bytes: Some(250 << 30),
+            }
+        );
+        assert_eq!(
+            volume_allocatable(&resources),
+            volume_manager::plugins::NodeAllocatable {
+                memory_bytes: Some(24105 * 1024 * 1024),
+                cpu_millis: Some(2000),
+                ephemeral_storage_bytes: Some(250 << 30),
+            }
+        );
+        let negative = NodeResources {
+            memory: -1,
+            ..resources
+        };
+        assert_eq!(volume_allocatable(&negative).memory_bytes, None);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn pl_06_syncloop_check_fails_after_twice_sync_frequency_at_least_5m() {

@@ -120,6 +120,32 @@ impl Error {
         }
     }
 
+    /// The gRPC status message the runtime sent (Go's `status.FromError(err).Message()`),
+    /// for an error that came back from a call: [`Error::Rpc`]'s message, the transport's
+    /// explanation for [`Error::Unavailable`]. The kubelet shows this alone as the
+    /// `CreateContainerError` and `RunContainerError` messages (`startContainer`,
+    /// `kuberuntime_container.go`).
+    pub fn status_message(&self) -> Option<&str> {
+        match self {
+            Error::Rpc { message, .. } | Error::Unavailable { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// The error as grpc-go writes a status error, `rpc error: code = NotFound desc = <message>`
+    /// (the code as Go's `codes.Code.String()`), for an error that came back from a call.
+    /// The kubelet's `ErrImagePull` message is this text (`evalCRIPullErr`,
+    /// `image_manager.go`), except that its CRI client keeps the message alone for `Unknown`
+    /// (`pullImageV1`, `remote_image.go`).
+    pub fn grpc_text(&self) -> Option<String> {
+        let code = self.code()?;
+        let message = self.status_message()?;
+        Some(format!(
+            "rpc error: code = {} desc = {message}",
+            go_code_name(code)
+        ))
+    }
+
     /// The CRI call this error came from, if any.
     pub fn call(&self) -> Option<&'static str> {
         match self {
@@ -132,9 +158,63 @@ impl Error {
     }
 }
 
+/// A gRPC code as Go's `codes.Code.String()` names it.
+fn go_code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "Canceled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `cri-error-text`: the status message alone, and grpc-go's text of the status.
+    #[test]
+    fn cri_error_text_is_grpc_gos() {
+        let e = Error::from_status(
+            "PullImage",
+            Some("localhost/absent:1".into()),
+            &tonic::Status::not_found("failed to resolve image: not found"),
+        );
+        assert_eq!(
+            e.status_message(),
+            Some("failed to resolve image: not found")
+        );
+        assert_eq!(
+            e.grpc_text().as_deref(),
+            Some("rpc error: code = NotFound desc = failed to resolve image: not found")
+        );
+        let cancelled = Error::from_status("Version", None, &tonic::Status::cancelled("stop"));
+        assert_eq!(
+            cancelled.grpc_text().as_deref(),
+            Some("rpc error: code = Canceled desc = stop")
+        );
+        let exited = Error::CommandExited {
+            command: vec!["false".into()],
+            exit_code: 1,
+            output: String::new(),
+        };
+        assert_eq!(exited.status_message(), None);
+        assert_eq!(exited.grpc_text(), None);
+    }
 
     #[test]
     fn rpc_error_names_call_and_id() {

@@ -7,8 +7,13 @@ use std::time::Duration;
 
 use cri_client::fake::FakeRuntime;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Container, ContainerStateWaiting, Pod, PodSpec, PodStatus};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerStateWaiting, EnvVar, EnvVarSource, ExecAction, Lifecycle,
+    LifecycleHandler, Pod, PodSpec, PodStatus, ResourceFieldSelector,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use pod_lifecycle::cri_config::NodeAllocatable;
 use pod_lifecycle::worker::{Clock, MemoryStatusSink, PodHost, PodWorkers, WorkerConfig};
 
 /// The worker's clock is the fake runtime's clock: one source of time for both.
@@ -28,6 +33,11 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
+        Harness::with_config(WorkerConfig::default())
+    }
+
+    /// A harness whose workers take `config` (its log directory and runtime name replaced).
+    fn with_config(config: WorkerConfig) -> Harness {
         let fake = FakeRuntime::with_busybox();
         let statuses = MemoryStatusSink::with_history();
         let host = PodHost {
@@ -38,7 +48,7 @@ impl Harness {
         let config = WorkerConfig {
             pod_logs_dir: std::env::temp_dir().join("nodelet-worker-differential"),
             runtime_name: "fake".into(),
-            ..WorkerConfig::default()
+            ..config
         };
         Harness {
             fake,
@@ -174,4 +184,136 @@ async fn ph_09_worker_wakes_at_the_active_deadline() {
     let status = h.status("deadline");
     assert_eq!(status.phase.as_deref(), Some("Failed"));
     assert_eq!(status.reason.as_deref(), Some("DeadlineExceeded"));
+}
+
+/// `resource-field-ref-allocatable`: a `resourceFieldRef` to a CPU, memory or
+/// ephemeral-storage limit the container does not set gives the node allocatable of the
+/// worker's config (the kubelet's `MergeContainerResourceLimits`), not 0.
+#[tokio::test(start_paused = true)]
+async fn resource_field_ref_allocatable_limits_default_to_the_node_allocatable() {
+    let h = Harness::with_config(WorkerConfig {
+        allocatable: NodeAllocatable {
+            cpu_millis: Some(2000),
+            memory_bytes: Some(24105 << 20),
+            ephemeral_storage_bytes: Some(250 << 30),
+        },
+        ..WorkerConfig::default()
+    });
+    let limit = |name: &str, resource: &str, divisor: &str| EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            resource_field_ref: Some(ResourceFieldSelector {
+                resource: resource.into(),
+                divisor: Some(Quantity(divisor.into())),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut p = pod("env", "localhost/busybox:1", None);
+    p.spec.as_mut().unwrap().containers[0].env = Some(vec![
+        limit("CPU_LIMIT", "limits.cpu", "1m"),
+        limit("MEM_LIMIT", "limits.memory", "1Mi"),
+        limit("EPH_LIMIT", "limits.ephemeral-storage", "1Gi"),
+    ]);
+    h.workers.update_pod(p);
+    settle().await;
+    let created = h.fake.calls_to("CreateContainer");
+    let id = created[0].id.clone().expect("the container was created");
+    let config = h.fake.container_config(&id).expect("its config");
+    let env = |key: &str| {
+        config
+            .envs
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| e.value.clone())
+    };
+    assert_eq!(env("CPU_LIMIT").as_deref(), Some("2000"));
+    assert_eq!(env("MEM_LIMIT").as_deref(), Some("24105"));
+    assert_eq!(env("EPH_LIMIT").as_deref(), Some("250"));
+}
+
+/// `hook-message`: a failed exec postStart hook's message is the kubelet's, the command as
+/// Go prints a list and the pod named (`handlerRunner.Run`, `lifecycle/handlers.go`).
+#[tokio::test(start_paused = true)]
+async fn hook_message_is_the_kubelets() {
+    let h = Harness::new();
+    h.fake.set_exec_reply(
+        None,
+        &["sh", "-c", "exit 1"],
+        cri_client::v1::ExecSyncResponse {
+            exit_code: 1,
+            stdout: b"out\n".to_vec(),
+            stderr: b"oops\n".to_vec(),
+        },
+    );
+    let mut p = pod("hook", "localhost/busybox:1", None);
+    p.spec.as_mut().unwrap().containers[0].lifecycle = Some(Lifecycle {
+        post_start: Some(LifecycleHandler {
+            exec: Some(ExecAction {
+                command: Some(vec!["sh".into(), "-c".into(), "exit 1".into()]),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    h.workers.update_pod(p);
+    settle().await;
+    let waiting = h.waiting("hook");
+    assert_eq!(waiting.reason.as_deref(), Some("PostStartHookError"));
+    assert_eq!(
+        waiting.message.as_deref(),
+        Some(
+            "Exec lifecycle hook ([sh -c exit 1]) for Container \"app\" in Pod \"pod-hook_default(hook)\" \
+             failed - error: command 'sh -c exit 1' exited with 1: oops\n, message: \"out\\noops\\n\""
+        )
+    );
+}
+
+/// `cri-error-text`: `ErrImagePull` is grpc-go's text of the runtime's status
+/// (`evalCRIPullErr`), and the `ImagePullBackOff` message ends with it.
+#[tokio::test(start_paused = true)]
+async fn cri_error_text_err_image_pull_is_the_grpc_error_text() {
+    let h = Harness::new();
+    let image = "127.0.0.1:5000/missing:1";
+    h.workers.update_pod(pod("pull", image, None));
+    settle().await;
+    let failed = h.waiting("pull");
+    assert_eq!(failed.reason.as_deref(), Some("ErrImagePull"));
+    let message = failed.message.unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "rpc error: code = NotFound desc = failed to pull and unpack image \"127.0.0.1:5000/missing:1\""
+        ),
+        "{message}"
+    );
+    h.idle_for(2).await;
+    h.workers.update_pod(pod("pull", image, None));
+    settle().await;
+    let waiting = h.waiting("pull");
+    assert_eq!(waiting.reason.as_deref(), Some("ImagePullBackOff"));
+    assert!(
+        waiting
+            .message
+            .unwrap_or_default()
+            .ends_with(&format!(": ErrImagePull: {message}"))
+    );
+}
+
+/// `cri-error-text`: `RunContainerError` is the gRPC status message of the failed
+/// `StartContainer` alone (`startContainer`: `s.Message()`).
+#[tokio::test(start_paused = true)]
+async fn cri_error_text_run_container_error_is_the_status_message() {
+    let h = Harness::new();
+    let runtime_message = "failed to create containerd task: exec: \"/no/such/binary\": \
+                           stat /no/such/binary: no such file or directory";
+    h.fake
+        .fail_next("StartContainer", 1, tonic::Status::unknown(runtime_message));
+    h.workers
+        .update_pod(pod("start", "localhost/busybox:1", None));
+    settle().await;
+    let waiting = h.waiting("start");
+    assert_eq!(waiting.reason.as_deref(), Some("RunContainerError"));
+    assert_eq!(waiting.message.as_deref(), Some(runtime_message));
 }

@@ -382,31 +382,16 @@ fn image_errors() -> Scenario {
         actions: vec![],
         gaps: vec![],
         checkpoints: vec![30, 55],
-        departures: vec![
-            Departure::new(
-                "cri-error-text",
-                &[
-                    "image-missing: main.seenWaiting[ErrImagePull]",
-                    "image-missing: main.seenWaiting[ImagePullBackOff]",
-                    "image-missing: containerStatuses[main].state.waiting.message",
-                ],
-                "the kubelet's ErrImagePull message is the gRPC error's text (`rpc error: code = \
-                 NotFound desc = ...`, evalCRIPullErr in pkg/kubelet/images/image_manager.go); \
-                 nodelet's is its CRI client's (`CRI PullImage for <image> failed: NotFound: ...`). \
-                 The ImagePullBackOff message ends with that text in both (`: ErrImagePull: \
-                 <error>`, prevPullErrMsg)",
-            ),
-            Departure {
-                name: "image-pull-retry",
-                fields: vec!["image-missing: containerStatuses[main].state.waiting.*".to_string()],
-                reason: "the kubelet's pod worker requeues a pod whose sync failed on the image \
+        departures: vec![Departure {
+            name: "image-pull-retry",
+            fields: vec!["image-missing: containerStatuses[main].state.waiting.*".to_string()],
+            reason: "the kubelet's pod worker requeues a pod whose sync failed on the image \
                          after 10-15 s (completeWork, backOffPeriod with jitter), so it retries \
                          up to 50 % after the image back-off (10 s, 20 s, 40 s ...) ends; \
                          nodelet's worker wakes at the back-off's end: at a given moment one \
                          may show ErrImagePull while the other shows ImagePullBackOff",
-                sometimes: true,
-            },
-        ],
+            sometimes: true,
+        }],
     }
 }
 
@@ -423,10 +408,7 @@ fn command_not_found() -> Scenario {
         about: "a command that does not exist: StartError in lastState, RunContainerError then \
                 CrashLoopBackOff; Failed under Never",
         files: vec![
-            (
-                "command-missing.yaml",
-                missing("command-missing", "Always"),
-            ),
+            ("command-missing.yaml", missing("command-missing", "Always")),
             (
                 "command-missing-never.yaml",
                 missing("command-missing-never", "Never"),
@@ -435,18 +417,7 @@ fn command_not_found() -> Scenario {
         actions: vec![],
         gaps: vec![],
         checkpoints: vec![25, 50],
-        departures: [
-            restart_loop(&["command-missing"]),
-            vec![Departure::new(
-                "cri-error-text",
-                &["command-missing: main.seenWaiting[RunContainerError]"],
-                "the kubelet's RunContainerError message is the gRPC status message of the failed \
-                 StartContainer (startContainer in kuberuntime_container.go: s.Message()); nodelet's \
-                 is its CRI client's error text, `CRI StartContainer for <id> failed: Unknown: ` \
-                 before the runtime's message (worker/sync.rs)",
-            )],
-        ]
-        .concat(),
+        departures: restart_loop(&["command-missing"]),
     }
 }
 
@@ -862,18 +833,7 @@ fn env() -> Scenario {
         actions: vec![],
         gaps: vec![],
         checkpoints: vec![20],
-        departures: vec![Departure::new(
-            "resource-field-ref-allocatable",
-            &[
-                "env-fields: main.seenTerminated",
-                "env-fields: containerStatuses[main].state.terminated.message",
-            ],
-            "a resourceFieldRef to limits.cpu, limits.memory or limits.ephemeral-storage of a \
-             container without that limit gives the node's allocatable in the kubelet \
-             (containerResourceRuntimeValue: MergeContainerResourceLimits with node allocatable, \
-             pkg/kubelet/kubelet_pods.go) - here CPU_LIMIT=2000 (1m), MEM_LIMIT=24105 (1Mi), \
-             EPH_LIMIT=250 (1Gi); nodelet gives 0 (cri_config's environment)",
-        )],
+        departures: vec![],
     }
 }
 
@@ -975,17 +935,6 @@ fn post_start_failure() -> Scenario {
         actions: vec![],
         gaps: vec![],
         checkpoints: vec![30],
-        departures: [
-            restart_loop(&["poststart-fails"]),
-            vec![Departure::new(
-                "hook-message",
-                &["poststart-fails: main.seenWaiting[PostStartHookError]"],
-                "the kubelet writes the hook's command as Go prints a []string (`[sh -c exit 1]`) \
-                 and names the pod (`in Pod \"<name>_<ns>(<uid>)\"`, runner.Run in \
-                 pkg/kubelet/lifecycle/handlers.go); nodelet writes Rust's Debug of the list and \
-                 leaves the pod out (worker/hooks.rs)",
-            )],
-        ]
-        .concat(),
+        departures: restart_loop(&["poststart-fails"]),
     }
 }

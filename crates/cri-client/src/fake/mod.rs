@@ -417,6 +417,13 @@ impl FakeRuntime {
         }
     }
 
+    /// The config a container was created with (`CreateContainer`'s request), to check what
+    /// a caller asked the runtime for: envs, mounts, resources. `None` if no container has the
+    /// id (or unique id prefix).
+    pub fn container_config(&self, id: &str) -> Option<v1::ContainerConfig> {
+        self.lock().container_config(id)
+    }
+
     /// Make a container report CONTAINER_UNKNOWN (the runtime lost track of it).
     ///
     /// # Panics

@@ -712,6 +712,11 @@ impl State {
         }
     }
 
+    pub fn container_config(&self, id: &str) -> Option<v1::ContainerConfig> {
+        let id = lookup(&self.containers, "container", id).ok()?;
+        self.containers.get(&id).map(|c| c.config.clone())
+    }
+
     pub fn container_status(
         &mut self,
         req: &v1::ContainerStatusRequest,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use cri_client::RuntimeService;
-use k8s_openapi::api::core::v1::{Container, LifecycleHandler};
+use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Pod};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -16,7 +16,7 @@ pub const LIFECYCLE_USER_AGENT: &str = "kube-lifecycle/1.37";
 #[error("{0}")]
 pub struct HookError(pub String);
 
-/// Run a lifecycle handler for a container.
+/// Run a lifecycle handler for a container of `pod`.
 ///
 /// - `exec`: `ExecSync` with no timeout (a preStop hook is bounded by the caller's grace
 ///   wait); a non-zero exit or an error fails the hook.
@@ -24,47 +24,57 @@ pub struct HookError(pub String);
 ///   container port); **only transport errors fail**, the status code is not checked (TM-11).
 /// - `sleep`: waits the given seconds.
 /// - `tcpSocket`: deprecated and never run by the kubelet: fails with "invalid handler".
+///
+/// A failure's message is the kubelet's (`handlerRunner.Run`, `lifecycle/handlers.go`):
+/// `Exec lifecycle hook ([sh -c exit 1]) for Container "main" in Pod "web_default(<uid>)"
+/// failed - error: <error>, message: "<output>"` (the command as Go's `%v` prints a list, the
+/// pod as `format.Pod`), and `HTTP lifecycle hook (<path>) for Container ... failed - error:
+/// <error>`.
 pub async fn run_hook(
     runtime: &dyn RuntimeService,
     container_id: &str,
+    pod: &Pod,
     container: &Container,
     handler: &LifecycleHandler,
     pod_ip: Option<&str>,
 ) -> Result<(), HookError> {
+    let pod_desc = format_pod(pod);
     if let Some(exec) = &handler.exec {
         let command = exec.command.clone().unwrap_or_default();
-        return match cri_client::run_in_container(
-            runtime,
-            container_id,
-            command.clone(),
-            Duration::ZERO,
-        )
-        .await
-        {
-            Ok(_) => Ok(()),
-            Err(cri_client::Error::CommandExited {
-                exit_code, output, ..
-            }) => Err(HookError(format!(
-                "Exec lifecycle hook ({command:?}) for Container {:?} failed - error: command '{}' exited with {exit_code}: {output}, message: {output:?}",
+        let fail = |error: String, output: &str| {
+            HookError(format!(
+                "Exec lifecycle hook ({}) for Container {:?} in Pod {pod_desc:?} failed - error: {error}, message: {output:?}",
+                go_list(&command),
                 container.name,
-                command.join(" "),
-            ))),
-            Err(e) => Err(HookError(format!(
-                "Exec lifecycle hook ({command:?}) for Container {:?} failed - error: {e}, message: \"\"",
-                container.name
-            ))),
+            ))
+        };
+        // The kubelet's `runInContainer`: the message is stdout then stderr, the error of a
+        // non-zero exit names stderr alone (`ExecSync`, cri-client's `remote_runtime.go`).
+        let request = cri_client::v1::ExecSyncRequest {
+            container_id: container_id.to_string(),
+            cmd: command.clone(),
+            timeout: 0,
+        };
+        return match runtime.exec_sync(request).await {
+            Ok(r) if r.exit_code == 0 => Ok(()),
+            Ok(r) => {
+                let mut output = r.stdout;
+                output.extend_from_slice(&r.stderr);
+                Err(fail(
+                    format!(
+                        "command '{}' exited with {}: {}",
+                        command.join(" "),
+                        r.exit_code,
+                        String::from_utf8_lossy(&r.stderr)
+                    ),
+                    &String::from_utf8_lossy(&output),
+                ))
+            }
+            Err(e) => Err(fail(e.to_string(), "")),
         };
     }
     if let Some(http) = &handler.http_get {
-        let host = http
-            .host
-            .clone()
-            .filter(|h| !h.is_empty())
-            .or_else(|| pod_ip.map(str::to_string))
-            .ok_or_else(|| {
-                HookError("failed to find networking container: pod has no IP".into())
-            })?;
-        let port = resolve_port(&http.port, container)?;
+        let path = http.path.clone().unwrap_or_default();
         if http
             .scheme
             .as_deref()
@@ -75,28 +85,55 @@ pub async fn run_hook(
                 container.name
             )));
         }
-        let path = http.path.clone().unwrap_or_else(|| "/".into());
-        let headers: Vec<(String, String)> = http
-            .http_headers
-            .iter()
-            .flatten()
-            .map(|h| (h.name.clone(), h.value.clone()))
-            .collect();
-        return http_get(&host, port, &path, &headers)
-            .await
-            .map(|_status| ())
-            .map_err(|e| {
-                HookError(format!(
-                    "HTTP lifecycle hook ({path}) for Container {:?} failed - error: {e}",
-                    container.name
-                ))
-            });
+        let result = async {
+            let host = http
+                .host
+                .clone()
+                .filter(|h| !h.is_empty())
+                .or_else(|| pod_ip.map(str::to_string))
+                .ok_or_else(|| "failed to find networking container: pod has no IP".to_string())?;
+            let port = resolve_port(&http.port, container).map_err(|e| e.0)?;
+            let headers: Vec<(String, String)> = http
+                .http_headers
+                .iter()
+                .flatten()
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect();
+            let request_path = if path.is_empty() { "/" } else { path.as_str() };
+            http_get(&host, port, request_path, &headers)
+                .await
+                .map(|_status| ())
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        return result.map_err(|e| {
+            HookError(format!(
+                "HTTP lifecycle hook ({path}) for Container {:?} in Pod {pod_desc:?} failed - error: {e}",
+                container.name
+            ))
+        });
     }
     if let Some(sleep) = &handler.sleep {
         tokio::time::sleep(Duration::from_secs(sleep.seconds.max(0) as u64)).await;
         return Ok(());
     }
     Err(HookError("Cannot run handler: invalid handler".into()))
+}
+
+/// A list as Go's `%v` prints a `[]string`: `[sh -c exit 1]`.
+fn go_list(items: &[String]) -> String {
+    format!("[{}]", items.join(" "))
+}
+
+/// The pod as the kubelet's `format.Pod` writes it: `<name>_<namespace>(<uid>)`.
+fn format_pod(pod: &Pod) -> String {
+    let meta = &pod.metadata;
+    format!(
+        "{}_{}({})",
+        meta.name.as_deref().unwrap_or(""),
+        meta.namespace.as_deref().unwrap_or(""),
+        meta.uid.as_deref().unwrap_or("")
+    )
 }
 
 fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, HookError> {
@@ -181,6 +218,23 @@ mod tests {
         (port, task)
     }
 
+    fn pod() -> Pod {
+        let mut pod = Pod::default();
+        pod.metadata.name = Some("web".into());
+        pod.metadata.namespace = Some("default".into());
+        pod.metadata.uid = Some("u1".into());
+        pod
+    }
+
+    /// `hook-message`: Go's `%v` of the command.
+    #[test]
+    fn hook_message_lists_the_command_as_go_does() {
+        let command = ["sh", "-c", "exit 1"].map(String::from);
+        assert_eq!(go_list(&command), "[sh -c exit 1]");
+        assert_eq!(go_list(&[]), "[]");
+        assert_eq!(format_pod(&pod()), "web_default(u1)");
+    }
+
     fn http_handler(port: u16) -> LifecycleHandler {
         LifecycleHandler {
             http_get: Some(HTTPGetAction {
@@ -201,7 +255,7 @@ mod tests {
             ..Default::default()
         };
         let (port, server) = serve_once(500).await;
-        run_hook(&rt, "c1", &c, &http_handler(port), None)
+        run_hook(&rt, "c1", &pod(), &c, &http_handler(port), None)
             .await
             .unwrap();
         let request = server.await.unwrap();
@@ -211,10 +265,15 @@ mod tests {
         let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = closed.local_addr().unwrap().port();
         drop(closed);
-        let err = run_hook(&rt, "c1", &c, &http_handler(port), None)
+        let err = run_hook(&rt, "c1", &pod(), &c, &http_handler(port), None)
             .await
             .unwrap_err();
-        assert!(err.0.contains("HTTP lifecycle hook (/hook)"), "{err}");
+        assert!(
+            err.0.starts_with(
+                "HTTP lifecycle hook (/hook) for Container \"app\" in Pod \"web_default(u1)\" failed - error: "
+            ),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -231,7 +290,9 @@ mod tests {
             }),
             ..Default::default()
         };
-        let err = run_hook(&rt, "c1", &c, &handler, None).await.unwrap_err();
+        let err = run_hook(&rt, "c1", &pod(), &c, &handler, None)
+            .await
+            .unwrap_err();
         assert_eq!(err.0, "Cannot run handler: invalid handler");
     }
 }

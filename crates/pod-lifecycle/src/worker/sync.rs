@@ -59,6 +59,36 @@ pub struct WorkerConfig {
     /// With parallel pulls, at most this many at once (`maxParallelImagePulls`, unset:
     /// no limit).
     pub max_parallel_image_pulls: Option<usize>,
+    /// The node's allocatable CPU, memory and ephemeral storage (`node.status.allocatable`):
+    /// what a `resourceFieldRef` to `limits.cpu`, `limits.memory` or
+    /// `limits.ephemeral-storage` gives for a container without that limit (the kubelet's
+    /// `containerResourceRuntimeValue` with `MergeContainerResourceLimits`,
+    /// `kubelet_resources.go`). The default (all `None`) gives 0, as for a node without the
+    /// resource; an agent passes its node allocatable.
+    pub allocatable: cri_config::NodeAllocatable,
+}
+
+/// The text of a failed `PullImage` as the kubelet shows it (`ErrImagePull`, the `Failed`
+/// event): grpc-go's `rpc error: code = NotFound desc = ...`, or the status message alone
+/// when the code is `Unknown` (its CRI client's `pullImageV1`, `remote_image.go`; then
+/// `evalCRIPullErr`, `image_manager.go`). An error that did not come from the runtime keeps
+/// this crate's text.
+fn pull_error_text(e: &cri_client::Error) -> String {
+    match e.grpc_text() {
+        Some(text) if text.starts_with("rpc error: code = Unknown desc = ") => {
+            e.status_message().map_or(text.clone(), str::to_string)
+        }
+        Some(text) => text,
+        None => e.to_string(),
+    }
+}
+
+/// The message of a failed `CreateContainer` or `StartContainer` as the kubelet shows it
+/// (`CreateContainerError`, `RunContainerError`, the `Failed` event): the gRPC status message
+/// alone (`s.Message()` in `startContainer`, `kuberuntime_container.go`).
+fn runtime_error_message(e: &cri_client::Error) -> String {
+    e.status_message()
+        .map_or_else(|| e.to_string(), str::to_string)
 }
 
 impl Default for WorkerConfig {
@@ -75,6 +105,7 @@ impl Default for WorkerConfig {
             root_dir: None,
             serialize_image_pulls: true,
             max_parallel_image_pulls: None,
+            allocatable: cri_config::NodeAllocatable::default(),
         }
     }
 }
@@ -661,6 +692,7 @@ impl PodSyncer {
                 node_name: &self.config.node_name,
                 pod_ips,
                 host_ips: &self.config.host_ips,
+                allocatable: self.config.allocatable,
                 config_maps: &config_maps,
                 secrets: &secrets,
                 ..ContainerEnvironment::default()
@@ -711,11 +743,16 @@ impl PodSyncer {
         {
             Ok(r) => r.container_id,
             Err(e) => {
-                self.event(pod, EventType::Warning, "Failed", format!("Error: {e}"));
-                state.reasons.set(
-                    &name,
-                    WaitingReason::new("CreateContainerError", e.to_string()),
+                let message = runtime_error_message(&e);
+                self.event(
+                    pod,
+                    EventType::Warning,
+                    "Failed",
+                    format!("Error: {message}"),
                 );
+                state
+                    .reasons
+                    .set(&name, WaitingReason::new("CreateContainerError", message));
                 return false;
             }
         };
@@ -731,11 +768,16 @@ impl PodSyncer {
             })
             .await
         {
-            self.event(pod, EventType::Warning, "Failed", format!("Error: {e}"));
-            state.reasons.set(
-                &name,
-                WaitingReason::new("RunContainerError", e.to_string()),
+            let message = runtime_error_message(&e);
+            self.event(
+                pod,
+                EventType::Warning,
+                "Failed",
+                format!("Error: {message}"),
             );
+            state
+                .reasons
+                .set(&name, WaitingReason::new("RunContainerError", message));
             return false;
         }
         state.reasons.clear(&name);
@@ -762,7 +804,7 @@ impl PodSyncer {
             .and_then(|l| l.post_start.as_ref())
         {
             let pod_ip = pod_ips.first().map(String::as_str);
-            if let Err(e) = run_hook(rt, &id, &container, post_start, pod_ip).await {
+            if let Err(e) = run_hook(rt, &id, pod, &container, post_start, pod_ip).await {
                 self.event(pod, EventType::Warning, "FailedPostStartHook", e.0.clone());
                 let grace = plan::container_grace_period(pod, &container, KillCause::Other, None);
                 let _ = rt
@@ -898,7 +940,7 @@ impl PodSyncer {
                     }
                     Err(e) => {
                         state.image_backoff.next(&key, now);
-                        let error = e.to_string();
+                        let error = pull_error_text(&e);
                         self.event(
                             pod,
                             EventType::Warning,
@@ -962,7 +1004,7 @@ impl PodSyncer {
                 .latest_sandbox()
                 .and_then(|s| s.ips.first())
                 .map(String::as_str);
-            let hook = run_hook(rt, id, container, pre_stop, pod_ip);
+            let hook = run_hook(rt, id, pod, container, pre_stop, pod_ip);
             match tokio::time::timeout(Duration::from_secs(grace as u64), hook).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => self.event(pod, EventType::Warning, "FailedPreStopHook", e.0),
