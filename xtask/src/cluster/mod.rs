@@ -408,17 +408,42 @@ impl Cluster {
                 })?;
             }
         }
+        // The controller-manager and the scheduler may exit when they start while the
+        // API server is still settling (seen once in many runs): each gets one restart,
+        // with the end of its first log on stderr.
         let daemons = self.daemons(bin);
+        for daemon in &daemons[2..] {
+            if daemon.running().is_none() {
+                eprintln!(
+                    "xtask: {} exited at start; restarting it. The end of {}:\n{}",
+                    daemon.name,
+                    daemon.log.display(),
+                    daemon.log_tail(20)
+                );
+                daemon.start()?;
+            }
+        }
         let cm = &daemons[2];
-        let cm_pid = cm
-            .running()
-            .context("kube-controller-manager is not running")?;
+        let cm_pid = cm.running().with_context(|| {
+            format!(
+                "kube-controller-manager is not running; the end of {}:\n{}",
+                cm.log.display(),
+                cm.log_tail(30)
+            )
+        })?;
         self.wait_for(cm, cm_pid, "the default ServiceAccount", || {
             Ok(self
                 .kubectl(bin, &["get", "serviceaccount", "default", "-o", "name"])
                 .ok()
                 .map(|_| ()))
         })?;
+        if daemons[3].running().is_none() {
+            bail!(
+                "kube-scheduler is not running; the end of {}:\n{}",
+                daemons[3].log.display(),
+                daemons[3].log_tail(30)
+            );
+        }
         eprintln!(
             "xtask: cluster ready in {:.1?}: {} (kubeconfig {})",
             start.elapsed(),

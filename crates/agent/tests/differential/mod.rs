@@ -134,12 +134,6 @@ impl Departure {
             sometimes: false,
         }
     }
-
-    /// The same, allowed to be absent from a run.
-    pub fn sometimes(mut self) -> Self {
-        self.sometimes = true;
-        self
-    }
 }
 
 /// The outcome of the one run, shared by every test of the suite: `None` when the

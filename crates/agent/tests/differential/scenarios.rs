@@ -58,24 +58,13 @@ pub fn all() -> Vec<Scenario> {
 
 /// Departures that show in every scenario's pods, whatever they do.
 pub fn global_departures() -> Vec<Departure> {
-    vec![
-        Departure::new(
-            "standalone-host-ip",
-            &["*: hostIP", "*: hostIPs*"],
-            "the kubelet sets status.hostIP(s) only with an API server client \
+    vec![Departure::new(
+        "standalone-host-ip",
+        &["*: hostIP", "*: hostIPs*"],
+        "the kubelet sets status.hostIP(s) only with an API server client \
              (generateAPIPodStatus in kubelet_pods.go: `if kl.kubeClient != nil`), so a \
              standalone kubelet reports none; nodelet reports the node's IP in standalone mode too",
-        ),
-        Departure::new(
-            "pod-level-resources",
-            &["*: resources.*", "*: allocatedResources.*"],
-            "the kubelet v1.37 reports pod-level status.resources and status.allocatedResources \
-             (InPlacePodLevelResourcesVerticalScaling, beta and on since v1.36: \
-             convertToAPIPodLevelResourcesStatus and resourcehelper.PodRequests in \
-             kubelet_pods.go); nodelet does not (plan/status has no pod-level resources yet)",
-        )
-        .sometimes(),
-    ]
+    )]
 }
 
 /// Why a pod in a restart loop shows a different state at a given moment under the two

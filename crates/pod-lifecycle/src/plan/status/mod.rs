@@ -30,6 +30,9 @@
 //!   kubelet reports them one sync later); running containers' `resources` are the spec's
 //!   (the runtime view carries no CRI resource readings); `user` (supplemental groups) and
 //!   `allocatedResourcesStatus` are not reported.
+//! - Pod-level `status.resources` are always computed from the spec (the kubelet's
+//!   branch for a pod object not `Running`, which static pods always take); for a `Running`
+//!   API pod the kubelet reads the pod cgroup instead (see `pod_resources.rs`).
 //!
 //! ```
 //! use jiff::Timestamp;
@@ -57,6 +60,7 @@ mod conditions;
 mod containers;
 mod network;
 mod phase;
+mod pod_resources;
 
 use std::sync::LazyLock;
 
@@ -375,6 +379,8 @@ fn generate(input: &StatusInput<'_>, failure: Option<&PodFailure>) -> PodStatus 
     let host_ips: Vec<_> = input.host_ips.iter().take(2).cloned().collect();
     let previous_ips: Vec<String> = old.pod_ips.iter().flatten().map(|p| p.ip.clone()).collect();
     let ips = pod_ips_keeping_stopped(pod, input.runtime, input.host_ips, &previous_ips);
+    // InPlacePodLevelResourcesVerticalScaling (on by default since v1.36).
+    let pod_level = pod_resources::pod_level_resources(pod);
     let mut status = PodStatus {
         phase: Some(phase.as_str().to_string()),
         reason,
@@ -391,6 +397,8 @@ fn generate(input: &StatusInput<'_>, failure: Option<&PodFailure>) -> PodStatus 
         ephemeral_container_statuses: (!ephemeral.is_empty()).then_some(ephemeral),
         observed_generation: generation,
         start_time: None,
+        resources: Some(pod_level.0),
+        allocated_resources: pod_level.1,
         ..Default::default()
     };
 
