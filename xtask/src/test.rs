@@ -47,7 +47,7 @@ pub fn run(layout: &Layout) -> Result<ExitCode> {
         steps.run("test", || {
             run_cargo(
                 cargo(layout)
-                    .args(["test", "--workspace", "--all-features"])
+                    .args(["test", "--workspace", "--all-features", "--no-fail-fast"])
                     .envs(env.clone()),
             )
         });

@@ -57,7 +57,13 @@ async fn ph_20_real_oom_kill_is_reported_oom_killed() {
     let Some(node) = Node::start().await else {
         return;
     };
-    let mut c = container("hog", "dd if=/dev/zero of=/dev/null bs=64M count=1");
+    // The allocation waits a second: an OOM in a container's first instants can come
+    // before the shim watches the cgroup for it, and containerd then reports a plain
+    // `Error` with exit 137 (a runtime race, seen with both containerds here).
+    let mut c = container(
+        "hog",
+        "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1",
+    );
     c.resources = Some(ResourceRequirements {
         limits: Some([("memory".to_string(), Quantity("32Mi".into()))].into()),
         ..Default::default()
