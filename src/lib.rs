@@ -6,13 +6,15 @@
 //!
 //! - [`cri_client`]: the CRI v1 `RuntimeService` and `ImageService` as traits, a gRPC
 //!   implementation over a unix socket, and an in-memory fake.
-//! - [`pod_lifecycle`]: the pure plan (pod actions, back-off, status), pod workers, the PLEG,
-//!   the pod manager, container log rotation and image GC.
+//! - [`pod_plan`]: the pure decisions (pod actions, back-off, status, labels, the spec
+//!   hash, validation, API defaults, QoS), with no runtime, no async and no CRI types.
+//! - [`pod_lifecycle`]: pod workers applying the plan through CRI, the PLEG, the pod
+//!   manager, container log rotation and image GC.
 //! - [`probes`]: liveness, readiness and startup probes (exec, httpGet, tcpSocket, grpc),
 //!   probe workers and their results.
 //! - [`volume_manager`]: emptyDir, hostPath, configMap, secret, downwardAPI and projected
 //!   volumes on disk where the kubelet puts them, the atomic writer, safe subPaths.
-//! - [`cgroup_enforcer`]: QoS classes, the kubelet's resource formulas, pod and QoS cgroups on
+//! - [`cgroup_enforcer`]: the kubelet's resource formulas, pod and QoS cgroups on
 //!   cgroup v1 and v2, node allocatable.
 //! - [`status_reporter`]: cluster mode's bridge to the API server: node registration with the
 //!   kubelet's fields, the node lease, node status and conditions.
@@ -32,6 +34,7 @@
 pub use cgroup_enforcer;
 pub use cri_client;
 pub use pod_lifecycle;
+pub use pod_plan;
 pub use probes;
 pub use status_reporter;
 pub use volume_manager;

@@ -89,8 +89,6 @@ mod fs;
 pub mod manager;
 pub mod names;
 pub mod oom;
-pub mod qos;
-pub mod quantity;
 pub mod resources;
 pub mod stats;
 
@@ -98,7 +96,7 @@ pub use backend::{CgroupMode, Cgroups};
 pub use error::{Error, Result};
 pub use manager::{CgroupConfig, PodCgroupManager};
 pub use names::{CgroupDriver, CgroupName};
-pub use qos::{QosClass, compute_pod_qos, pod_qos};
-pub use quantity::{QuantityError, QuantityValue};
+pub use pod_plan::qos::{self, QosClass, compute_pod_qos, pod_qos};
+pub use pod_plan::quantity::{self, QuantityError, QuantityValue};
 pub use resources::{ContainerResources, ResourceConfig, ResourceOptions};
 pub use stats::CgroupStats;

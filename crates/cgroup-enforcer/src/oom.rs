@@ -139,9 +139,9 @@ fn memory_request(container: &Container) -> i64 {
         .unwrap_or(0)
 }
 
-/// A restartable init container (`restartPolicy: Always` on an init container).
+/// A restartable init container (`restartPolicy: Always` on an init container of the pod).
 fn is_sidecar(pod: &Pod, container: &Container) -> bool {
-    container.restart_policy.as_deref() == Some("Always")
+    pod_plan::is_sidecar(container)
         && pod
             .spec
             .iter()

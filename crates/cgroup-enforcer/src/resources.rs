@@ -373,14 +373,7 @@ pub fn hugepage_size_name(bytes: u64) -> String {
     format!("{size}{}", UNITS[unit])
 }
 
-/// `namespace/name` of a pod, the form used in error messages.
-pub fn pod_full_name(pod: &Pod) -> String {
-    format!(
-        "{}/{}",
-        pod.metadata.namespace.as_deref().unwrap_or_default(),
-        pod.metadata.name.as_deref().unwrap_or_default()
-    )
-}
+pub use pod_plan::pod_full_name;
 
 fn container_field(pod: &Pod, container: &Container) -> String {
     let spec = pod.spec.as_ref();

@@ -32,30 +32,11 @@ pub enum Error {
         message: String,
     },
 
-    /// The pod's identity (name, namespace, UID, a container's name) breaks the rules of
-    /// [`crate::validation`], or cannot be used as one component of a path the node builds
-    /// from it (`<podLogsDir>/<namespace>_<name>_<uid>`, `<rootDir>/pods/<uid>`). Nothing is
-    /// created, run or removed for such a pod.
-    #[error("invalid pod {pod}: {field}: {message}")]
-    InvalidPod {
-        /// `namespace/name` of the pod.
-        pod: String,
-        /// The field path (`metadata.uid`, `spec.containers[1].name`).
-        field: String,
-        /// What is wrong, in the API server's words (`Invalid value: "..": ...`).
-        message: String,
-    },
-
-    /// A value that becomes one component of a path (a container's name in its log path) is
-    /// not exactly one normal path component. Callers that know the pod wrap it in
-    /// [`Error::ContainerConfig`] or [`Error::InvalidPod`].
-    #[error("{field}: {message}")]
-    InvalidPathComponent {
-        /// The field the value came from (`name`).
-        field: String,
-        /// What is wrong (`Invalid value: "..": must not be '.' or '..' ...`).
-        message: String,
-    },
+    /// The pod breaks a rule of `pod_plan::validation` (its identity, an enumerated spec
+    /// field, a value that must be one path component). Nothing is created, run or removed
+    /// for such a pod.
+    #[error(transparent)]
+    Invalid(#[from] pod_plan::Error),
 
     /// A call to the container runtime failed.
     #[error("pod {pod}: {source}")]

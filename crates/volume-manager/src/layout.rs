@@ -18,8 +18,7 @@
 //! `remove_dir_all_within` / `remove_file_within`, which check lexically that the path is
 //! inside the directory it belongs to, and refuse (fail closed) otherwise.
 
-use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
@@ -37,41 +36,8 @@ pub fn unescape_plugin_name(name: &str) -> String {
     name.replace('~', "/")
 }
 
-/// Whether `value` can name exactly one directory entry, and if not, why: not empty, no
-/// `/`, no NUL, not `.` or `..` — the only component of the path is
-/// `Component::Normal(value)`.
-///
-/// ```
-/// use volume_manager::layout::check_path_component;
-/// assert!(check_path_component("kubernetes.io~empty-dir").is_ok());
-/// for bad in ["", ".", "..", "a/b", "/", "a\0b"] {
-///     assert!(check_path_component(bad).is_err(), "{bad:?}");
-/// }
-/// ```
-pub fn check_path_component(value: &str) -> std::result::Result<(), &'static str> {
-    if value.is_empty() {
-        return Err("must not be empty (it names a directory)");
-    }
-    if value.contains('\0') {
-        return Err("must not contain NUL (it names a directory)");
-    }
-    if value.contains('/') {
-        return Err("must not contain '/' (it names one directory)");
-    }
-    let mut components = Path::new(value).components();
-    match (components.next(), components.next()) {
-        (Some(Component::Normal(name)), None) if name == value => Ok(()),
-        _ => Err("must not be '.' or '..' (it names one directory)"),
-    }
-}
-
-/// `value` quoted for an error message: escaped and cut after 64 characters.
-pub(crate) fn display_value(value: &str) -> String {
-    match value.char_indices().nth(64) {
-        None => format!("{value:?}"),
-        Some((cut, _)) => format!("{:?}... ({} bytes)", &value[..cut], value.len()),
-    }
-}
+pub use pod_plan::validation::check_path_component;
+pub(crate) use pod_plan::validation::{display_value, remove_dir_all_within, remove_file_within};
 
 /// `value`, checked with [`check_path_component`]; the error names the pod and the field.
 fn component<'a>(pod: &str, field: &'static str, value: &'a str) -> Result<&'a str> {
@@ -82,54 +48,6 @@ fn component<'a>(pod: &str, field: &'static str, value: &'a str) -> Result<&'a s
         message,
     })?;
     Ok(value)
-}
-
-/// Whether `path` is strictly inside `parent`, lexically: neither has a `..` component, and
-/// after dropping `.` components and repeated slashes `path` starts with all of `parent`
-/// and has at least one more component.
-fn is_within(parent: &Path, path: &Path) -> bool {
-    let has_parent_dir = |p: &Path| p.components().any(|c| c == Component::ParentDir);
-    if parent.as_os_str().is_empty() || has_parent_dir(parent) || has_parent_dir(path) {
-        return false;
-    }
-    let parent: Vec<Component<'_>> = normal_components(parent).collect();
-    let path: Vec<Component<'_>> = normal_components(path).collect();
-    path.len() > parent.len() && path.starts_with(&parent)
-}
-
-/// The components of `path` without `.` ones (`Path::components` already folds repeated
-/// slashes and inner `.`; a leading `.` is dropped here).
-fn normal_components(path: &Path) -> impl Iterator<Item = Component<'_>> {
-    path.components().filter(|c| *c != Component::CurDir)
-}
-
-fn refuse(parent: &Path, path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!(
-            "refusing to remove {}: not inside {}",
-            path.display(),
-            parent.display()
-        ),
-    )
-}
-
-/// `std::fs::remove_dir_all(path)` only when `path` is strictly inside `parent` (lexically,
-/// no `..` anywhere); otherwise nothing is touched and the error is `InvalidInput`.
-pub(crate) fn remove_dir_all_within(parent: &Path, path: &Path) -> io::Result<()> {
-    if !is_within(parent, path) {
-        return Err(refuse(parent, path));
-    }
-    std::fs::remove_dir_all(path)
-}
-
-/// `std::fs::remove_file(path)` only when `path` is strictly inside `parent` (as
-/// [`remove_dir_all_within`]).
-pub(crate) fn remove_file_within(parent: &Path, path: &Path) -> io::Result<()> {
-    if !is_within(parent, path) {
-        return Err(refuse(parent, path));
-    }
-    std::fs::remove_file(path)
 }
 
 /// The root directory of the agent (`--root-dir`) and the paths below it.
@@ -327,30 +245,5 @@ mod tests {
                 assert_eq!(field(pod.plugin_dir(bad, "v")), "volume plugin");
             }
         }
-    }
-
-    #[test]
-    fn guarded_removals_stay_inside_their_directory() {
-        let tmp = tempfile::tempdir().unwrap();
-        let pods = tmp.path().join("root/pods");
-        let canary = tmp.path().join("canary");
-        std::fs::create_dir_all(&pods).unwrap();
-        std::fs::create_dir_all(&canary).unwrap();
-        std::fs::write(canary.join("file"), "alive").unwrap();
-        for path in [pods.join("../../canary"), pods.clone(), canary.clone()] {
-            let err = remove_dir_all_within(&pods, &path).unwrap_err();
-            assert_eq!(
-                err.kind(),
-                io::ErrorKind::InvalidInput,
-                "{}",
-                path.display()
-            );
-        }
-        let err = remove_file_within(&pods, &pods.join("../../canary/file")).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-        assert!(canary.join("file").exists());
-        std::fs::create_dir_all(pods.join("uid/x")).unwrap();
-        remove_dir_all_within(&pods, &pods.join("./uid")).unwrap();
-        assert!(!pods.join("uid").exists());
     }
 }

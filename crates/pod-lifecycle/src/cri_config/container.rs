@@ -211,7 +211,7 @@ fn build(
         labels: container_labels(pod, container),
         annotations: container_annotations(pod, container, restart_count)?,
         log_path: container_log_path(&container.name, restart_count).map_err(|e| match e {
-            crate::Error::InvalidPathComponent { field, message } => {
+            crate::Error::Invalid(pod_plan::Error::InvalidPathComponent { field, message }) => {
                 FieldError::new(field, message)
             }
             other => FieldError::new("name", other.to_string()),

@@ -8,7 +8,7 @@
 //! container for log shippers that predate the pod directory.
 
 use super::{pod_full_name, pod_name, pod_namespace, pod_uid};
-use crate::{Error, Result, validation};
+use crate::{Result, validation};
 use k8s_openapi::api::core::v1::Pod;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,7 @@ pub const LEGACY_CONTAINER_LOGS_DIR: &str = "/var/log/containers";
 ///
 /// Each of the namespace, the name and the UID must be one path component on its own
 /// ([`validation::check_path_component`]): otherwise the result is an
-/// [`Error::InvalidPod`] naming the field, never a path outside `logs_dir`. (Sources refuse
+/// [`pod_plan::Error::InvalidPod`] naming the field, never a path outside `logs_dir`. (Sources refuse
 /// such pods earlier, with [`validation::validate_pod_identity`]; this check keeps a pod that
 /// skipped them inside its directory.)
 ///
@@ -44,7 +44,7 @@ pub fn pod_log_dir(logs_dir: impl AsRef<Path>, pod: &Pod) -> Result<PathBuf> {
         ("metadata.name", pod_name(pod)),
         ("metadata.uid", pod_uid(pod)),
     ] {
-        validation::check_path_component(value).map_err(|problem| Error::InvalidPod {
+        validation::check_path_component(value).map_err(|problem| pod_plan::Error::InvalidPod {
             pod: pod_full_name(pod),
             field: field.to_owned(),
             message: format!(
@@ -63,7 +63,7 @@ pub fn pod_log_dir(logs_dir: impl AsRef<Path>, pod: &Pod) -> Result<PathBuf> {
 
 /// A container's log path relative to the pod's log directory: `<name>/<restart_count>.log`
 /// (CRI-14). The name must be one path component ([`validation::check_path_component`]);
-/// otherwise the error is an [`Error::InvalidPathComponent`] for the field `name`.
+/// otherwise the error is an [`pod_plan::Error::InvalidPathComponent`] for the field `name`.
 ///
 /// ```
 /// use pod_lifecycle::cri_config::container_log_path;
@@ -73,7 +73,7 @@ pub fn pod_log_dir(logs_dir: impl AsRef<Path>, pod: &Pod) -> Result<PathBuf> {
 /// ```
 pub fn container_log_path(container_name: &str, restart_count: u32) -> Result<String> {
     validation::check_path_component(container_name).map_err(|problem| {
-        Error::InvalidPathComponent {
+        pod_plan::Error::InvalidPathComponent {
             field: "name".into(),
             message: format!(
                 "Invalid value: {}: {problem}",

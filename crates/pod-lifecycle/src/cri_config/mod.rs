@@ -77,31 +77,18 @@ pub use sandbox::{SandboxOptions, sandbox_config};
 use crate::Error;
 use k8s_openapi::api::core::v1::{Pod, PodSpec};
 
-/// `namespace/name` of a pod, the form used in this crate's error messages.
-///
-/// ```
-/// # use k8s_openapi::api::core::v1::Pod;
-/// let mut pod = Pod::default();
-/// pod.metadata.name = Some("web".into());
-/// pod.metadata.namespace = Some("prod".into());
-/// assert_eq!(pod_lifecycle::cri_config::pod_full_name(&pod), "prod/web");
-/// ```
-pub fn pod_full_name(pod: &Pod) -> String {
-    format!("{}/{}", pod_namespace(pod), pod_name(pod))
-}
+pub use pod_plan::pod_full_name;
 
-/// The pod's name; empty when unset. Pod sources set it (and the namespace) before a pod
-/// gets here, as the kubelet's file source does; nothing is guessed in this module.
 fn pod_name(pod: &Pod) -> &str {
-    pod.metadata.name.as_deref().unwrap_or_default()
+    pod_plan::pod_name(pod)
 }
 
 fn pod_namespace(pod: &Pod) -> &str {
-    pod.metadata.namespace.as_deref().unwrap_or_default()
+    pod_plan::pod_namespace(pod)
 }
 
 fn pod_uid(pod: &Pod) -> &str {
-    pod.metadata.uid.as_deref().unwrap_or_default()
+    pod_plan::pod_uid(pod)
 }
 
 /// The pod's spec, or an empty one: a pod without a spec has nothing to run, and the

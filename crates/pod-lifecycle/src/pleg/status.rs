@@ -10,6 +10,7 @@ use tracing::Instrument;
 use super::events::{PlegContainerState, PodStates};
 use crate::labels;
 use crate::plan::PodRuntimeStatus;
+use crate::runtime_view::FromCri;
 
 /// The label selector `io.kubernetes.pod.uid=<uid>`.
 fn uid_selector(pod_uid: &str) -> HashMap<String, String> {

@@ -143,13 +143,7 @@ impl std::fmt::Debug for Inner {
     }
 }
 
-pub(crate) fn pod_full_name(pod: &Pod) -> String {
-    format!(
-        "{}/{}",
-        pod.metadata.namespace.as_deref().unwrap_or("default"),
-        pod.metadata.name.as_deref().unwrap_or("")
-    )
-}
+pub(crate) use pod_plan::pod_full_name;
 
 /// The pod's UID, which names its directory: set, and exactly one path component
 /// ([`check_path_component`]).

@@ -1,0 +1,40 @@
+//! The labels and annotations the kubelet writes on CRI sandboxes and containers
+//! (`pkg/kubelet/kuberuntime/labels.go`). They are how an agent re-reads its own state from
+//! the runtime after a restart: nothing else is stored.
+
+/// Sandbox and container label: the pod's name.
+pub const POD_NAME: &str = "io.kubernetes.pod.name";
+/// Sandbox and container label: the pod's namespace.
+pub const POD_NAMESPACE: &str = "io.kubernetes.pod.namespace";
+/// Sandbox and container label: the pod's UID.
+pub const POD_UID: &str = "io.kubernetes.pod.uid";
+/// Container label: the container's name in the pod spec.
+pub const CONTAINER_NAME: &str = "io.kubernetes.container.name";
+/// Sandbox label: `podsandbox` marks the pause container's type (set by containerd; listed
+/// for completeness).
+pub const CONTAINER_TYPE: &str = "io.kubernetes.container.type";
+
+/// Container annotation: the container spec hash (hex), see [`crate::container_hash`].
+pub const CONTAINER_HASH: &str = "io.kubernetes.container.hash";
+/// Container annotation: how many times this container was restarted before this instance.
+pub const CONTAINER_RESTART_COUNT: &str = "io.kubernetes.container.restartCount";
+/// Container annotation: `terminationMessagePath`.
+pub const TERMINATION_MESSAGE_PATH: &str = "io.kubernetes.container.terminationMessagePath";
+/// Container annotation: `terminationMessagePolicy`.
+pub const TERMINATION_MESSAGE_POLICY: &str = "io.kubernetes.container.terminationMessagePolicy";
+/// Container annotation: the container's preStop handler, as JSON.
+pub const PRE_STOP_HANDLER: &str = "io.kubernetes.container.preStopHandler";
+/// Container annotation: the container's ports, as JSON.
+pub const CONTAINER_PORTS: &str = "io.kubernetes.container.ports";
+/// Container annotation: the pod's `deletionGracePeriodSeconds`, when set.
+pub const POD_DELETION_GRACE_PERIOD: &str = "io.kubernetes.pod.deletionGracePeriod";
+/// Container annotation: the pod's `terminationGracePeriodSeconds`.
+pub const POD_TERMINATION_GRACE_PERIOD: &str = "io.kubernetes.pod.terminationGracePeriod";
+
+/// Sandbox label (nodelet's own): the name of the node whose agent created the sandbox.
+///
+/// The kubelet assumes it is alone on its runtime and kills every sandbox it does not know.
+/// nodelet removes as orphans only sandboxes carrying its own node name here, so several
+/// agents (or an agent and its tests) can share one containerd without killing each other's
+/// pods; a restarted agent with the same node name still finds and cleans up its own.
+pub const NODE_NAME: &str = "nodelet.io/node-name";

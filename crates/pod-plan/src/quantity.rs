@@ -1,0 +1,381 @@
+//! Kubernetes resource quantities (`100m`, `1.5`, `128Mi`, `1G`, `1e3`, `0.5Gi`) parsed
+//! exactly, and read back the way the kubelet reads them: `Quantity.Value()` and
+//! `Quantity.MilliValue()`, both rounded **up** (apimachinery `resource.Quantity`).
+//!
+//! The grammar is apimachinery's `parseQuantityString`:
+//! `<sign>? <digits> (. <digits>)? <suffix>`, where the suffix is a decimal SI prefix
+//! (`n u m "" k M G T P E`), a binary one (`Ki Mi Gi Ti Pi Ei`) or a decimal exponent
+//! (`e3`, `E-2`). A value is kept as `mantissa × 10^exp10 × 2^exp2` in integers, so
+//! `0.1` is exactly a tenth and rounding happens once, when a scaled value is asked for.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// apimachinery's `ErrFormatWrong` message.
+const FORMAT_WRONG: &str =
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+
+/// Significant digits kept exactly. More than this is refused (a `u128` holds 38).
+const MAX_DIGITS: usize = 36;
+
+/// Why a quantity could not be parsed or read.
+///
+/// This is the value-level error of [`QuantityValue`]; where a quantity comes from a pod,
+/// cgroup-enforcer's `Error::Quantity` wraps it with the pod and the field path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuantityError {
+    /// The text is not a quantity at all (apimachinery's `ErrFormatWrong`).
+    #[error("cannot parse {text:?}: {FORMAT_WRONG}")]
+    Format {
+        /// The text given.
+        text: String,
+    },
+    /// The number is fine but the suffix is not one Kubernetes knows (`ErrSuffix`), such as
+    /// `K` or `Mii`.
+    #[error("cannot parse {text:?}: unable to parse quantity's suffix")]
+    Suffix {
+        /// The text given.
+        text: String,
+    },
+    /// The value does not fit the integer it is read into (or has more than 36 significant
+    /// digits).
+    #[error("quantity {text:?} is out of range")]
+    OutOfRange {
+        /// The text given.
+        text: String,
+    },
+}
+
+/// An exactly parsed Kubernetes quantity.
+///
+/// ```
+/// use pod_plan::quantity::QuantityValue;
+///
+/// let cpu: QuantityValue = "250m".parse()?;
+/// assert_eq!(cpu.milli_value()?, 250);
+/// assert_eq!(cpu.value()?, 1); // rounded up, like Quantity.Value()
+/// let mem: QuantityValue = "0.5Gi".parse()?;
+/// assert_eq!(mem.value()?, 536_870_912);
+/// # Ok::<(), pod_plan::quantity::QuantityError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuantityValue {
+    text: String,
+    negative: bool,
+    /// The digits without the decimal point, leading and trailing zeros removed.
+    mantissa: u128,
+    exp10: i32,
+    exp2: u32,
+}
+
+impl QuantityValue {
+    /// Parses `text` with apimachinery's grammar (see the module docs).
+    pub fn parse(text: &str) -> Result<Self, QuantityError> {
+        let format = || QuantityError::Format {
+            text: text.to_owned(),
+        };
+        let bytes = text.as_bytes();
+        let mut pos = 0;
+        let mut negative = false;
+        match bytes.first() {
+            Some(b'-') => {
+                negative = true;
+                pos += 1;
+            }
+            Some(b'+') => pos += 1,
+            _ => {}
+        }
+        let int_start = pos;
+        while pos < bytes.len() && bytes[pos].is_ascii_digit() {
+            pos += 1;
+        }
+        let int_digits = &text[int_start..pos];
+        let mut frac_digits = "";
+        if pos < bytes.len() && bytes[pos] == b'.' {
+            pos += 1;
+            let frac_start = pos;
+            while pos < bytes.len() && bytes[pos].is_ascii_digit() {
+                pos += 1;
+            }
+            frac_digits = &text[frac_start..pos];
+        }
+        // apimachinery reads "", "-" and "." as zero; a quantity with no digit at all is
+        // refused here instead (the API server never lets one through).
+        if int_digits.is_empty() && frac_digits.is_empty() {
+            return Err(format());
+        }
+        let suffix = &text[pos..];
+        check_suffix_shape(suffix).ok_or_else(format)?;
+        let (suffix_exp10, exp2) =
+            interpret_suffix(suffix).ok_or_else(|| QuantityError::Suffix {
+                text: text.to_owned(),
+            })?;
+
+        // Significant digits: strip leading zeros of the whole digit string and trailing
+        // zeros of the fraction, keeping track of the decimal exponent.
+        let mut digits: String = format!("{int_digits}{frac_digits}");
+        let mut exp10 = -(frac_digits.len() as i64);
+        while digits.len() > 1 && digits.ends_with('0') {
+            digits.pop();
+            exp10 += 1;
+        }
+        let digits = digits.trim_start_matches('0');
+        let out_of_range = || QuantityError::OutOfRange {
+            text: text.to_owned(),
+        };
+        if digits.len() > MAX_DIGITS {
+            return Err(out_of_range());
+        }
+        let mantissa: u128 = if digits.is_empty() {
+            0
+        } else {
+            digits.parse().map_err(|_| out_of_range())?
+        };
+        let exp10 = i32::try_from(exp10 + suffix_exp10).map_err(|_| out_of_range())?;
+        Ok(QuantityValue {
+            text: text.to_owned(),
+            negative: negative && mantissa != 0,
+            mantissa,
+            exp10,
+            exp2,
+        })
+    }
+
+    /// The text this value was parsed from.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// True for any spelling of zero (`0`, `0m`, `0.0Gi`).
+    pub fn is_zero(&self) -> bool {
+        self.mantissa == 0
+    }
+
+    /// True for values below zero.
+    pub fn is_negative(&self) -> bool {
+        self.negative
+    }
+
+    /// The value in units, rounded up: `Quantity.Value()` (`1.5` → 2, `100m` → 1).
+    pub fn value(&self) -> Result<i64, QuantityError> {
+        self.scaled_ceil(0)
+    }
+
+    /// The value in thousandths, rounded up: `Quantity.MilliValue()` (`1.5` → 1500,
+    /// `0.0001` → 1). This is how the kubelet reads CPU.
+    pub fn milli_value(&self) -> Result<i64, QuantityError> {
+        self.scaled_ceil(3)
+    }
+
+    /// The value in billionths, rounded up (`1` → 10⁹, `100m` → 10⁸). Wide enough for any
+    /// quantity up to 10²⁹, so sums and comparisons of requests and limits are exact (the
+    /// QoS class compares them this way).
+    pub fn nano_value(&self) -> Result<i128, QuantityError> {
+        self.scaled_ceil_wide(9)
+    }
+
+    /// `ceil(value × 10^scale)` as an `i64`.
+    fn scaled_ceil(&self, scale: i32) -> Result<i64, QuantityError> {
+        let wide = self.scaled_ceil_wide(scale)?;
+        i64::try_from(wide).map_err(|_| QuantityError::OutOfRange {
+            text: self.text.clone(),
+        })
+    }
+
+    /// `ceil(value × 10^scale)` as an `i128`.
+    fn scaled_ceil_wide(&self, scale: i32) -> Result<i128, QuantityError> {
+        if self.mantissa == 0 {
+            return Ok(0);
+        }
+        let out_of_range = || QuantityError::OutOfRange {
+            text: self.text.clone(),
+        };
+        let numerator = self
+            .mantissa
+            .checked_mul(1u128 << self.exp2)
+            .ok_or_else(out_of_range)?;
+        let exp = self.exp10.checked_add(scale).ok_or_else(out_of_range)?;
+        let magnitude: u128 = if exp >= 0 {
+            let factor = 10u128
+                .checked_pow(exp.unsigned_abs())
+                .ok_or_else(out_of_range)?;
+            numerator.checked_mul(factor).ok_or_else(out_of_range)?
+        } else {
+            match 10u128.checked_pow(exp.unsigned_abs()) {
+                // Rounding up is away from zero for positive values and toward zero for
+                // negative ones.
+                Some(divisor) => {
+                    let (q, r) = (numerator / divisor, numerator % divisor);
+                    if r != 0 && !self.negative { q + 1 } else { q }
+                }
+                // The divisor exceeds any u128 numerator: |value| < 1.
+                None => u128::from(!self.negative),
+            }
+        };
+        let signed = i128::try_from(magnitude).map_err(|_| out_of_range())?;
+        Ok(if self.negative { -signed } else { signed })
+    }
+}
+
+impl FromStr for QuantityValue {
+    type Err = QuantityError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        QuantityValue::parse(s)
+    }
+}
+
+impl fmt::Display for QuantityValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// The suffix must be `[eEinumkKMGTP]*[-+]?[0-9]*` (apimachinery's scanner).
+fn check_suffix_shape(suffix: &str) -> Option<()> {
+    let rest = suffix.trim_start_matches(|c: char| "eEinumkKMGTP".contains(c));
+    let rest = rest.strip_prefix(['+', '-']).unwrap_or(rest);
+    rest.bytes().all(|b| b.is_ascii_digit()).then_some(())
+}
+
+/// `(decimal exponent, binary exponent)` of a suffix, or `None` if Kubernetes does not
+/// know it.
+fn interpret_suffix(suffix: &str) -> Option<(i64, u32)> {
+    let decimal = match suffix {
+        "n" => Some(-9),
+        "u" => Some(-6),
+        "m" => Some(-3),
+        "" => Some(0),
+        "k" => Some(3),
+        "M" => Some(6),
+        "G" => Some(9),
+        "T" => Some(12),
+        "P" => Some(15),
+        "E" => Some(18),
+        _ => None,
+    };
+    if let Some(exp) = decimal {
+        return Some((exp, 0));
+    }
+    let binary = match suffix {
+        "Ki" => Some(10),
+        "Mi" => Some(20),
+        "Gi" => Some(30),
+        "Ti" => Some(40),
+        "Pi" => Some(50),
+        "Ei" => Some(60),
+        _ => None,
+    };
+    if let Some(exp) = binary {
+        return Some((0, exp));
+    }
+    // A decimal exponent: `e3`, `E-2`, `e+6`.
+    let exponent = suffix.strip_prefix(['e', 'E'])?;
+    if exponent.is_empty() {
+        return None;
+    }
+    exponent.parse::<i64>().ok().map(|e| (e, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(s: &str) -> QuantityValue {
+        QuantityValue::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn parses_the_common_spellings() {
+        assert_eq!(q("100m").milli_value(), Ok(100));
+        assert_eq!(q("1.5").milli_value(), Ok(1500));
+        assert_eq!(q("128Mi").value(), Ok(134_217_728));
+        assert_eq!(q("1G").value(), Ok(1_000_000_000));
+        assert_eq!(q("1e3").value(), Ok(1000));
+        assert_eq!(q("1E3").value(), Ok(1000));
+        assert_eq!(q("0.5Gi").value(), Ok(536_870_912));
+        assert_eq!(q("+2").value(), Ok(2));
+        assert_eq!(q(".5").milli_value(), Ok(500));
+        assert_eq!(q("1.").value(), Ok(1));
+        assert_eq!(q("007").value(), Ok(7));
+        assert_eq!(q("1E").value(), Ok(1_000_000_000_000_000_000));
+        assert_eq!(q("12e-1").milli_value(), Ok(1200));
+        assert_eq!(q("1e+2").value(), Ok(100));
+        assert_eq!(q("500u").milli_value(), Ok(1));
+        assert_eq!(q("3n").value(), Ok(1));
+        assert_eq!(q("1k").value(), Ok(1000));
+    }
+
+    #[test]
+    fn rounds_up_like_apimachinery() {
+        assert_eq!(q("0.0001").milli_value(), Ok(1));
+        assert_eq!(q("100m").value(), Ok(1));
+        assert_eq!(q("1.5").value(), Ok(2));
+        assert_eq!(q("-1.5").value(), Ok(-1));
+        assert_eq!(q("-100m").milli_value(), Ok(-100));
+        assert_eq!(q("1e-50").value(), Ok(1));
+        assert_eq!(q("-1e-50").value(), Ok(0));
+    }
+
+    #[test]
+    fn zero_in_every_spelling() {
+        for s in ["0", "0m", "0.0Gi", "-0", "000", "0e9", "0.000"] {
+            assert!(q(s).is_zero(), "{s}");
+            assert_eq!(q(s).value(), Ok(0), "{s}");
+            assert!(!q(s).is_negative(), "{s}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_kubernetes_refuses() {
+        for s in [
+            "abc", "1 Mi", "1e3e", "1.2.3", "Mi", "", "-", ".", "1,5", " 1",
+        ] {
+            assert!(
+                matches!(QuantityValue::parse(s), Err(QuantityError::Format { .. })),
+                "{s:?}: {:?}",
+                QuantityValue::parse(s)
+            );
+        }
+        for s in ["1K", "1Mii", "1e", "1mi", "1ki", "1Ei3"] {
+            assert!(
+                matches!(QuantityValue::parse(s), Err(QuantityError::Suffix { .. })),
+                "{s:?}: {:?}",
+                QuantityValue::parse(s)
+            );
+        }
+        let err = QuantityValue::parse("12x").unwrap_err().to_string();
+        assert!(
+            err.contains("\"12x\"") && err.contains("regular expression"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_is_an_error_not_a_wrap() {
+        assert!(matches!(
+            q("10Ei").value(),
+            Err(QuantityError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            q("1e30").milli_value(),
+            Err(QuantityError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            QuantityValue::parse("1234567890123456789012345678901234567"),
+            Err(QuantityError::OutOfRange { .. })
+        ));
+        assert_eq!(q("8Ei").value().ok(), None);
+        assert_eq!(q("7Ei").value(), Ok(7 << 60));
+    }
+
+    #[test]
+    fn nano_values_are_exact() {
+        assert_eq!(q("1").nano_value(), Ok(1_000_000_000));
+        assert_eq!(q("1000m").nano_value(), Ok(1_000_000_000));
+        assert_eq!(q("0.1n").nano_value(), Ok(1));
+        assert_eq!(q("1E").nano_value(), Ok(10i128.pow(27)));
+        assert_eq!(q("-2").nano_value(), Ok(-2_000_000_000));
+        assert_eq!(q("1Ki").nano_value(), Ok(1024 * 1_000_000_000));
+    }
+}
