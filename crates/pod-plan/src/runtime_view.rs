@@ -8,7 +8,6 @@
 
 use jiff::Timestamp;
 
-
 /// State of a pod sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SandboxState {

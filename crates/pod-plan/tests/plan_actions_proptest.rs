@@ -526,12 +526,12 @@ fn any_backoff() -> impl Strategy<Value = Backoff> {
             Duration::from_secs(1),
             Duration::from_secs(60)
         )),
-        (1u64..400).prop_map(|max| Backoff::container_with(
-            pod_plan::CrashLoopBackOffConfig {
+        (1u64..400).prop_map(
+            |max| Backoff::container_with(pod_plan::CrashLoopBackOffConfig {
                 reduce_default_decay: false,
                 max_container_restart_period: Some(Duration::from_secs(max)),
-            }
-        )),
+            })
+        ),
     ]
 }
 

@@ -8,9 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{Container, Pod};
 
 use crate::backoff::{Backoff, container_backoff_key, format_go_duration};
-use crate::{
-    ContainerState, ContainerStatus, PodRuntimeStatus, WaitingReason, container_hash,
-};
+use crate::{ContainerState, ContainerStatus, PodRuntimeStatus, WaitingReason, container_hash};
 
 /// The kubelet's `ShouldContainerBeRestarted`, for a container that is not running, given the
 /// newest runtime instance of it:

@@ -5,8 +5,7 @@
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
-    ContainerStateTerminated, ContainerStatus as ApiContainerStatus, Pod, PodCondition,
-    PodStatus,
+    ContainerStateTerminated, ContainerStatus as ApiContainerStatus, Pod, PodCondition, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
