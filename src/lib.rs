@@ -8,8 +8,11 @@
 //!   implementation over a unix socket, and an in-memory fake.
 //! - [`pod_plan`]: the pure decisions (pod actions, back-off, status, labels, the spec
 //!   hash, validation, API defaults, QoS), with no runtime, no async and no CRI types.
+//! - [`container_logs`]: container log files: size-based rotation through CRI
+//!   `ReopenContainerLog`, the `/var/log/containers` symlinks, and a reader of the CRI log
+//!   format with `kubectl logs`' options (follow, tail, since, limit, timestamps, stream).
 //! - [`pod_lifecycle`]: pod workers applying the plan through CRI, the PLEG, the pod
-//!   manager, container log rotation and image GC.
+//!   manager and image GC (log files through [`container_logs`]).
 //! - [`probes`]: liveness, readiness and startup probes (exec, httpGet, tcpSocket, grpc),
 //!   probe workers and their results.
 //! - [`volume_manager`]: emptyDir, hostPath, configMap, secret, downwardAPI and projected
@@ -32,6 +35,7 @@
 #![deny(missing_docs)]
 
 pub use cgroup_enforcer;
+pub use container_logs;
 pub use cri_client;
 pub use pod_lifecycle;
 pub use pod_plan;

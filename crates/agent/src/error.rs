@@ -100,4 +100,13 @@ pub enum Error {
     /// `kubepods` hierarchy, reservations larger than the capacity).
     #[error("cgroups: {0}")]
     Cgroups(#[source] cgroup_enforcer::Error),
+
+    /// Cluster mode could not start (the kubeconfig, the client, a part that needs a
+    /// runtime).
+    #[error("cluster mode: {0}")]
+    Cluster(#[source] status_reporter::Error),
+
+    /// A start-up task on the blocking pool panicked or was cancelled.
+    #[error("start-up task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
 }

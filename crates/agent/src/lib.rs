@@ -59,6 +59,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod cluster;
 pub mod config;
 mod error;
 pub mod http;
@@ -66,6 +67,7 @@ pub mod logging;
 pub mod metrics;
 pub mod node;
 pub mod static_pods;
+pub mod supervisor;
 pub mod yaml;
 
 pub use error::{Error, Result};

@@ -169,7 +169,10 @@ mod tests {
 
     impl std::io::Write for Buffer {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -189,7 +192,11 @@ mod tests {
             tracing::info!(attempt = 1, "sandbox started");
             tracing::debug!("hidden at info");
         });
-        let bytes = buffer.0.lock().unwrap().clone();
+        let bytes = buffer
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         String::from_utf8(bytes).unwrap()
     }
 

@@ -14,24 +14,29 @@ use cgroup_enforcer::allocatable::{
 use cgroup_enforcer::{Cgroups, PodCgroupManager};
 use cri_client::{GrpcRuntime, Instrumented, RuntimeService, v1};
 use k8s_openapi::api::core::v1::Pod;
+use pod_lifecycle::housekeeping::{HOUSEKEEPING_PERIOD, Housekeeping};
+use pod_lifecycle::image_gc::{IMAGE_GC_PERIOD, ImageGc};
 use pod_lifecycle::logs::{ContainerLogManager, LogRotationSettings};
-use pod_lifecycle::plan::ContainerState;
-use pod_lifecycle::pleg::{Pleg, PlegConfig};
+use pod_lifecycle::plan::{ContainerState, ImageGcPolicy};
+use pod_lifecycle::pleg::{Pleg, PlegConfig, PodLifecycleEvent};
 use pod_lifecycle::pod_manager::{PodManager, PodManagerConfig};
-use pod_lifecycle::worker::NodeCgroups;
 use pod_lifecycle::worker::{
-    MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, SourceObjects, SystemClock, WorkerConfig,
+    EventRecorder, MemoryEvents, MemoryStatusSink, NodeCgroups, PodHost, PodWorkers,
+    RecordedProbeEvents, SourceObjects, StatusSink, SystemClock, WorkerConfig,
+    runs_containers_of_node, wake_on_probe_results,
 };
-use pod_lifecycle::worker::{RecordedProbeEvents, runs_containers_of_node, spawn_wake};
 use probes::ProbeManager;
+use status_reporter::NodeFacts;
 use tokio::sync::watch;
-use volume_manager::objects::InMemoryObjects;
+use volume_manager::objects::{InMemoryObjects, ObjectSource};
 use volume_manager::{VolumeManager, VolumeManagerConfig};
 
+use crate::cluster::{API_SOURCE, ClusterMode, node_resources, report_runtime};
 use crate::config::{AgentConfig, KubeletConfiguration};
 use crate::http::{HealthCheck, HttpServer, HttpState, plan_servers};
 use crate::metrics::{AgentRegistry, KubeletMetrics};
 use crate::static_pods::{Snapshot, SourceError, StaticPodSource};
+use crate::supervisor::Supervisor;
 use crate::{Error, Result};
 
 /// How long start-up waits for the container runtime (the kubelet's
@@ -39,8 +44,6 @@ use crate::{Error, Result};
 pub const MAX_WAIT_FOR_RUNTIME: Duration = Duration::from_secs(30);
 /// Container garbage collection period (the kubelet's `ContainerGCPeriod`, 1 min).
 pub const CONTAINER_GC_PERIOD: Duration = Duration::from_secs(60);
-/// Housekeeping period (the kubelet's 2 s).
-pub const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(2);
 /// How often the QoS cgroups are re-applied (the kubelet's
 /// `periodicQOSCgroupUpdateInterval`, 1 min).
 pub const QOS_CGROUP_UPDATE_PERIOD: Duration = Duration::from_secs(60);
@@ -69,12 +72,19 @@ impl SyncLoopMonitor {
 
     /// The loop enters or leaves an iteration.
     pub fn stamp(&self) {
-        *self.stamp.lock().expect("sync loop stamp") = tokio::time::Instant::now();
+        *self
+            .stamp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = tokio::time::Instant::now();
     }
 
     /// `Err` when the loop has not moved for longer than the limit.
     pub fn check(&self) -> std::result::Result<(), String> {
-        let since = self.stamp.lock().expect("sync loop stamp").elapsed();
+        let since = self
+            .stamp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .elapsed();
         if since > self.limit {
             Err(format!(
                 "sync loop took longer than expected: no iteration for {:?} (limit {:?})",
@@ -196,33 +206,6 @@ pub fn detect_host_ips() -> Vec<String> {
     }
 }
 
-/// Unmount and remove the volumes of pods no worker knows (the kubelet's
-/// `cleanupOrphanedPodDirs`): pods deleted while the agent was down.
-async fn remove_orphaned_volumes(volumes: &VolumeManager, workers: &PodWorkers) {
-    let active = workers.pods();
-    let volumes = volumes.clone();
-    let removed = tokio::task::spawn_blocking(move || {
-        let active: Vec<&str> = active.iter().map(String::as_str).collect();
-        let mut errors = Vec::new();
-        for uid in volumes.orphaned_pods(&active)? {
-            if let Err(e) = volumes.unmount_pod(&uid) {
-                errors.push(e);
-            }
-        }
-        Ok::<_, volume_manager::Error>(errors)
-    })
-    .await;
-    match removed {
-        Ok(Ok(errors)) => {
-            for e in errors {
-                tracing::warn!(error = %e, "cannot remove an orphaned pod's volumes");
-            }
-        }
-        Ok(Err(e)) => tracing::warn!(error = %e, "cannot list orphaned pod directories"),
-        Err(e) => tracing::warn!(error = %e, "orphaned volume cleanup failed"),
-    }
-}
-
 /// The runtime's sandbox (pause) image, from its verbose `Status` (containerd reports its
 /// CRI config there); empty when it does not say.
 async fn sandbox_image(runtime: &dyn RuntimeService) -> String {
@@ -266,7 +249,7 @@ fn volume_allocatable(resources: &NodeResources) -> volume_manager::plugins::Nod
 fn setup_cgroups(
     kubelet: &KubeletConfiguration,
     root_dir: &std::path::Path,
-) -> Result<(NodeCgroups, NodeAllocatable)> {
+) -> Result<(NodeCgroups, NodeResources, NodeAllocatable)> {
     let reservations = kubelet
         .reservations()
         .map_err(|(field, reason)| Error::InvalidConfig {
@@ -292,23 +275,7 @@ fn setup_cgroups(
         allocatable = ?allocatable,
         "node cgroups set up"
     );
-    Ok((NodeCgroups::new(manager), allocatable))
-}
-
-/// Remove the cgroups of pods no worker knows (the kubelet's `cleanupOrphanedPodCgroups`):
-/// pods deleted while the agent was down.
-async fn remove_orphaned_cgroups(cgroups: &NodeCgroups, workers: &Arc<PodWorkers>) {
-    let workers = workers.clone();
-    match cgroups
-        .remove_orphans(move || workers.pods().into_iter().collect())
-        .await
-    {
-        Ok(removed) if !removed.is_empty() => {
-            tracing::info!(pods = ?removed, "removed the cgroups of orphaned pods")
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "cannot remove orphaned pod cgroups"),
-    }
+    Ok((NodeCgroups::new(manager), capacity, allocatable))
 }
 
 async fn wait_for_runtime(runtime: &GrpcRuntime) -> Result<v1::VersionResponse> {
@@ -325,66 +292,48 @@ async fn wait_for_runtime(runtime: &GrpcRuntime) -> Result<v1::VersionResponse> 
     }
 }
 
-/// Run the agent until `shutdown` completes. On shutdown, pods are left running unless
-/// `shutdownGracePeriod` is set, in which case they are terminated first (regular pods, then
-/// critical ones).
-pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
-    let kubelet = config.kubelet.clone();
-    let runtime = GrpcRuntime::new(&kubelet.container_runtime_endpoint).map_err(Error::Runtime)?;
-    let version = wait_for_runtime(&runtime).await?;
-    tracing::info!(
-        runtime = %version.runtime_name,
-        version = %version.runtime_version,
-        node = %config.node_name,
-        "connected to the container runtime"
-    );
-    // Every CRI call is timed into `kubelet_runtime_operations_*`, the PLEG's relists too.
-    let metrics = Arc::new(KubeletMetrics::new(&config.node_name));
-    let runtime = Arc::new(runtime);
-    let runtime = Arc::new(Instrumented::new(runtime.clone(), runtime, metrics.clone()));
-
-    // PLEG: keeps the runtime cache fresh and wakes the worker of every pod with news.
-    let (pleg, mut pleg_events) = Pleg::new(runtime.clone(), PlegConfig::default());
-    // Container logs rotated by size; legacy /var/log/containers symlinks kept with them.
-    let log_manager = Arc::new(
-        ContainerLogManager::new(
-            runtime.clone(),
-            LogRotationSettings {
-                max_size: kubelet.container_log_max_size_bytes(),
-                max_files: u32::try_from(kubelet.container_log_max_files).unwrap_or(u32::MAX),
-                ..LogRotationSettings::default()
-            },
-        )
-        .map_err(|e| Error::InvalidConfig {
-            origin: "kubelet configuration".into(),
-            field: "containerLogMaxSize / containerLogMaxFiles".into(),
-            reason: e.to_string(),
-        })?,
-    );
-    // Pod cgroups under cgroupRoot, kubepods sized from the node allocatable (also what the volumes and
-    // the workers take as the node allocatable).
-    let (cgroups, allocatable) = {
-        let (kubelet, root_dir) = (kubelet.clone(), config.root_dir.clone());
-        tokio::task::spawn_blocking(move || setup_cgroups(&kubelet, &root_dir))
-            .await
-            .map_err(|e| Error::Logging(e.to_string()))??
-    };
-    // Volumes under rootDir; ConfigMaps and Secrets come from the manifest directory. What
-    // an earlier run mounted is found again instead of mounted twice.
-    let objects = InMemoryObjects::new();
-    let volumes = VolumeManager::new(
-        VolumeManagerConfig {
-            node_allocatable: volume_allocatable(&allocatable.resources),
-            ..VolumeManagerConfig::new(&config.root_dir)
+/// The container log manager: logs rotated by size, legacy `/var/log/containers`
+/// symlinks kept with them.
+fn log_manager(
+    kubelet: &KubeletConfiguration,
+    runtime: Arc<Instrumented>,
+) -> Result<ContainerLogManager> {
+    ContainerLogManager::new(
+        runtime,
+        LogRotationSettings {
+            max_size: kubelet.container_log_max_size_bytes(),
+            max_files: u32::try_from(kubelet.container_log_max_files).unwrap_or(u32::MAX),
+            ..LogRotationSettings::default()
         },
-        Arc::new(objects.clone()),
     )
-    .map_err(Error::Volumes)?;
+    .map_err(|e| Error::InvalidConfig {
+        origin: "kubelet configuration".into(),
+        field: "containerLogMaxSize / containerLogMaxFiles".into(),
+        reason: e.to_string(),
+    })
+}
+
+/// The volume manager under the root directory, with what an earlier run mounted found
+/// again instead of mounted twice.
+async fn volumes(
+    config: &AgentConfig,
+    allocatable: &NodeAllocatable,
+    objects: Arc<dyn volume_manager::objects::ObjectSource>,
+    tokens: Option<Arc<dyn volume_manager::tokens::TokenSource>>,
+) -> Result<VolumeManager> {
+    let mut volume_config = VolumeManagerConfig {
+        node_allocatable: volume_allocatable(&allocatable.resources),
+        ..VolumeManagerConfig::new(&config.root_dir)
+    };
+    if let Some(tokens) = tokens {
+        volume_config = volume_config.with_tokens(tokens);
+    }
+    let volumes = VolumeManager::new(volume_config, objects).map_err(Error::Volumes)?;
     let reconstructed = {
         let volumes = volumes.clone();
         tokio::task::spawn_blocking(move || volumes.reconstruct())
             .await
-            .map_err(|e| Error::Logging(e.to_string()))?
+            .map_err(Error::Task)?
             .map_err(Error::Volumes)?
     };
     if !reconstructed.is_empty() {
@@ -393,39 +342,18 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
             "found the volumes of pods mounted by an earlier run"
         );
     }
-    let statuses = MemoryStatusSink::new();
-    let events = MemoryEvents::new();
-    // Probes: exec probes through the runtime, their events with the pods' events. When the
-    // runtime already runs this node's containers the agent restarted, and the first probe
-    // of each worker is spread over its period (the kubelet's jitter).
-    let agent_restarted = runs_containers_of_node(runtime.as_ref(), &config.node_name)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "cannot list the runtime's containers: probes start without jitter");
-            false
-        });
-    let probes = ProbeManager::builder(runtime.clone())
-        .agent_restarted(agent_restarted)
-        .events(Arc::new(RecordedProbeEvents::new(Arc::new(events.clone()))))
-        .build();
-    let clock = Arc::new(SystemClock);
-    let host = PodHost {
-        status: Arc::new(statuses.clone()),
-        events: Arc::new(events.clone()),
-        clock: clock.clone(),
-        probes: Arc::new(probes.clone()),
-        observer: metrics.clone(),
-        logs: Some(log_manager.clone()),
-        volumes: Arc::new(volumes.clone()),
-        cgroups: Arc::new(cgroups.clone()),
-        objects: Arc::new(SourceObjects(Arc::new(objects.clone()))),
-        container_started: {
-            let pleg = pleg.clone();
-            Arc::new(move |uid: &str| pleg.notify_pod(uid))
-        },
-        ..PodHost::new(runtime.clone(), runtime.clone())
-    };
-    let worker_config = WorkerConfig {
+    Ok(volumes)
+}
+
+/// The pod workers' settings from the configuration and what start-up found.
+fn worker_config(
+    config: &AgentConfig,
+    version: &v1::VersionResponse,
+    cgroups: &NodeCgroups,
+    allocatable: &NodeAllocatable,
+) -> WorkerConfig {
+    let kubelet = &config.kubelet;
+    WorkerConfig {
         sync_frequency: kubelet.sync_frequency.as_duration(),
         pod_logs_dir: kubelet.pod_logs_dir.clone(),
         node_name: config.node_name.clone(),
@@ -439,208 +367,355 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send)
             .and_then(|n| usize::try_from(n).ok()),
         allocatable: worker_allocatable(&allocatable.resources),
         ..WorkerConfig::default()
-    };
-    let workers = Arc::new(PodWorkers::new(host, worker_config));
-    // A changed probe result wakes the pod's worker (restart, readiness in the status).
-    let probe_wake_task = spawn_wake(&probes, &workers);
-    let manager = Arc::new(PodManager::new(
-        workers.clone(),
-        runtime.clone() as Arc<dyn RuntimeService>,
-        Arc::new(statuses.clone()),
-        clock,
-        PodManagerConfig {
-            max_pods: kubelet.max_pods.max(0) as usize,
-            allocatable: Some(allocatable.resources),
-            ..Default::default()
-        },
-    ));
+    }
+}
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
+/// The image GC thresholds of the configuration.
+fn image_gc_policy(kubelet: &KubeletConfiguration) -> ImageGcPolicy {
+    ImageGcPolicy {
+        high_threshold_percent: kubelet.image_gc_high_threshold_percent.clamp(0, 100) as u8,
+        low_threshold_percent: kubelet.image_gc_low_threshold_percent.clamp(0, 100) as u8,
+        min_age: kubelet.image_minimum_gc_age.as_duration(),
+        ..Default::default()
+    }
+}
 
-    let pleg_task = tokio::spawn({
-        let pleg = pleg.clone();
-        let stop = stopped(stop_rx.clone());
-        async move { pleg.run(stop).await }
-    });
-    let wake_task = tokio::spawn({
-        let workers = workers.clone();
-        async move {
+/// Hands each static pod snapshot to the pod manager (the objects first, so the pods that
+/// use them find them); each refused manifest is logged once, not on every snapshot.
+async fn feed_pod_manager(
+    mut snapshots: watch::Receiver<Snapshot>,
+    manager: Arc<PodManager>,
+    objects: InMemoryObjects,
+    static_pods: watch::Sender<Vec<Pod>>,
+) {
+    let mut reported = std::collections::BTreeSet::new();
+    while snapshots.changed().await.is_ok() {
+        let snapshot = snapshots.borrow_and_update().clone();
+        let now: std::collections::BTreeSet<String> =
+            snapshot.errors.iter().map(|e| e.to_string()).collect();
+        for e in &snapshot.errors {
+            if !reported.contains(&e.to_string()) {
+                tracing::warn!(file = %e.file.display(), reason = %e.reason, "static pod manifest refused");
+            }
+        }
+        reported = now;
+        objects.replace_all(snapshot.config_maps, snapshot.secrets);
+        static_pods.send_replace(snapshot.pods.clone());
+        manager.set_source_pods("file", snapshot.pods);
+    }
+}
+
+/// Container GC's node-wide part, every [`CONTAINER_GC_PERIOD`]: legacy log symlinks whose
+/// container is gone.
+async fn remove_dangling_symlinks(logs: Arc<ContainerLogManager>, runtime: Arc<Instrumented>) {
+    let mut tick = tokio::time::interval(CONTAINER_GC_PERIOD);
+    loop {
+        tick.tick().await;
+        if let Err(e) = logs.symlinks().remove_dangling(runtime.as_ref()).await {
+            tracing::warn!(error = %e, "cannot remove dangling log symlinks");
+        }
+    }
+}
+
+/// With a `shutdownGracePeriod`, terminates every pod (regular pods, then critical ones)
+/// and waits for them at most that long; without one, pods are left running.
+async fn terminate_pods(manager: &PodManager, grace: Duration) {
+    if grace.is_zero() {
+        return;
+    }
+    tracing::info!(?grace, "terminating pods before shutdown");
+    let all = manager.terminate_all(Some(grace.as_secs() as i64));
+    if tokio::time::timeout(grace + Duration::from_secs(2), all)
+        .await
+        .is_err()
+    {
+        tracing::warn!("pods did not terminate within shutdownGracePeriod");
+    }
+}
+
+/// Run the agent until `shutdown` completes: [`Node::build`], then [`Node::run`].
+pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+    Node::build(config).await?.run(shutdown).await
+}
+
+/// Every part of a standalone node, built and connected but not yet running: the runtime
+/// (instrumented), the PLEG, the pod workers and manager, probes, volumes, cgroups, logs,
+/// image GC, housekeeping, the static pod source and the bound HTTP servers.
+pub struct Node {
+    kubelet: KubeletConfiguration,
+    node_name: String,
+    runtime: Arc<Instrumented>,
+    pleg: Pleg,
+    pleg_events: tokio::sync::mpsc::Receiver<PodLifecycleEvent>,
+    log_manager: Arc<ContainerLogManager>,
+    cgroups: NodeCgroups,
+    objects: InMemoryObjects,
+    probes: ProbeManager,
+    workers: Arc<PodWorkers>,
+    manager: Arc<PodManager>,
+    housekeeping: Housekeeping,
+    image_gc: ImageGc,
+    sync_loop: Arc<SyncLoopMonitor>,
+    snapshots: watch::Sender<Snapshot>,
+    state: Arc<dyn HttpState>,
+    servers: Vec<HttpServer>,
+    tasks: Supervisor,
+    cluster: Option<ClusterMode>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("node_name", &self.node_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Connect to the runtime (waiting up to [`MAX_WAIT_FOR_RUNTIME`]), set up the node's
+    /// cgroups, find the volumes an earlier run mounted, build every part and bind the HTTP
+    /// endpoints. Nothing runs yet; an error here is a configuration or environment error.
+    pub async fn build(config: AgentConfig) -> Result<Node> {
+        let kubelet = config.kubelet.clone();
+        let grpc = GrpcRuntime::new(&kubelet.container_runtime_endpoint).map_err(Error::Runtime)?;
+        let version = wait_for_runtime(&grpc).await?;
+        tracing::info!(
+            runtime = %version.runtime_name,
+            version = %version.runtime_version,
+            node = %config.node_name,
+            "connected to the container runtime"
+        );
+        // Every CRI call is timed into `kubelet_runtime_operations_*`, the PLEG's relists too.
+        let metrics = Arc::new(KubeletMetrics::new(&config.node_name));
+        let grpc = Arc::new(grpc);
+        let runtime = Arc::new(Instrumented::new(grpc.clone(), grpc, metrics.clone()));
+
+        // PLEG: keeps the runtime cache fresh and wakes the worker of every pod with news.
+        let (pleg, pleg_events) = Pleg::new(runtime.clone(), PlegConfig::default());
+        let log_manager = Arc::new(log_manager(&kubelet, runtime.clone())?);
+        // Pod cgroups under cgroupRoot, kubepods sized from the node allocatable (also what
+        // the volumes and the workers take as the node allocatable).
+        let (cgroups, capacity, allocatable) = {
+            let (kubelet, root_dir) = (kubelet.clone(), config.root_dir.clone());
+            tokio::task::spawn_blocking(move || setup_cgroups(&kubelet, &root_dir))
+                .await
+                .map_err(Error::Task)??
+        };
+        // Volumes under rootDir; ConfigMaps and Secrets come from the manifest directory.
+        let tasks = Supervisor::new();
+        // Cluster mode: the Node registers now, with what start-up found.
+        let cluster = match &config.kubeconfig {
+            Some(kubeconfig) => {
+                let [capacity, allocatable] = node_resources(&capacity, &allocatable);
+                let facts = NodeFacts {
+                    capacity,
+                    allocatable,
+                    container_runtime_version: NodeFacts::container_runtime_version(
+                        &version.runtime_name,
+                        &version.runtime_version,
+                    ),
+                    ..NodeFacts::default()
+                };
+                Some(ClusterMode::start(&config, kubeconfig, facts, &tasks.token()).await?)
+            }
+            None => None,
+        };
+        // ConfigMaps and Secrets: beside the static manifests, and from the API server.
+        let objects = InMemoryObjects::new();
+        let object_source: Arc<dyn ObjectSource> = match &cluster {
+            Some(cluster) => cluster.objects(objects.clone()),
+            None => Arc::new(objects.clone()),
+        };
+        let tokens = cluster.as_ref().map(ClusterMode::token_source);
+        let volumes = volumes(&config, &allocatable, object_source.clone(), tokens).await?;
+        let statuses = MemoryStatusSink::new();
+        let events = MemoryEvents::new();
+        let (status_sink, event_sink): (Arc<dyn StatusSink>, Arc<dyn EventRecorder>) =
+            match &cluster {
+                Some(cluster) => (
+                    cluster.status_sink(statuses.clone()),
+                    cluster.event_recorder(events.clone()),
+                ),
+                None => (Arc::new(statuses.clone()), Arc::new(events.clone())),
+            };
+        // Probes: exec probes through the runtime, their events with the pods' events. When
+        // the runtime already runs this node's containers the agent restarted, and the first
+        // probe of each worker is spread over its period (the kubelet's jitter).
+        let agent_restarted = runs_containers_of_node(runtime.as_ref(), &config.node_name)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot list the runtime's containers: probes start without jitter");
+                false
+            });
+        let probes = ProbeManager::builder(runtime.clone())
+            .agent_restarted(agent_restarted)
+            .events(Arc::new(RecordedProbeEvents::new(event_sink.clone())))
+            .build();
+        let clock = Arc::new(SystemClock);
+        let host = PodHost {
+            status: status_sink.clone(),
+            events: event_sink,
+            clock: clock.clone(),
+            probes: Arc::new(probes.clone()),
+            observer: metrics.clone(),
+            logs: Some(log_manager.clone()),
+            volumes: Arc::new(volumes.clone()),
+            cgroups: Arc::new(cgroups.clone()),
+            objects: Arc::new(SourceObjects(object_source)),
+            container_started: {
+                let pleg = pleg.clone();
+                Arc::new(move |uid: &str| pleg.notify_pod(uid))
+            },
+            // Workers read the runtime through the PLEG's cache.
+            runtime_reader: Arc::new(pleg.clone()),
+            ..PodHost::new(runtime.clone(), runtime.clone())
+        };
+        let (volumes_seam, cgroups_seam) = (host.volumes.clone(), host.cgroups.clone());
+        let worker_config = worker_config(&config, &version, &cgroups, &allocatable);
+        let workers = Arc::new(PodWorkers::new(host, worker_config));
+        let manager = Arc::new(PodManager::new(
+            workers.clone(),
+            runtime.clone() as Arc<dyn RuntimeService>,
+            status_sink,
+            clock,
+            PodManagerConfig {
+                max_pods: kubelet.max_pods.max(0) as usize,
+                allocatable: Some(allocatable.resources),
+                node_name: config.node_name.clone(),
+                sources: std::iter::once("file")
+                    .chain(cluster.as_ref().map(|_| API_SOURCE))
+                    .map(str::to_owned)
+                    .collect(),
+            },
+        ));
+        let housekeeping = Housekeeping::new(manager.clone(), volumes_seam, cgroups_seam);
+        // Image GC every 5 minutes; the runtime's sandbox image is never removed.
+        let image_gc = ImageGc::new(
+            runtime.clone(),
+            runtime.clone(),
+            image_gc_policy(&kubelet),
+            &sandbox_image(runtime.as_ref()).await,
+        );
+        let sync_loop = Arc::new(SyncLoopMonitor::new(kubelet.sync_frequency.as_duration()));
+        let (snapshots, snapshot_rx) = watch::channel(Snapshot::default());
+        let state: Arc<dyn HttpState> = Arc::new(NodeState {
+            sync_loop: sync_loop.clone(),
+            config: kubelet.clone(),
+            statuses,
+            pleg: pleg.clone(),
+            registry: AgentRegistry::new(&metrics, probes.metrics()),
+            metrics,
+            errors: snapshot_rx,
+            relists_seen: AtomicU64::new(0),
+        });
+        let mut servers = Vec::new();
+        for plan in plan_servers(&kubelet) {
+            let server = HttpServer::bind(plan.addr, plan.endpoints).await?;
+            tracing::info!(addr = %server.local_addr(), endpoints = ?plan.endpoints, "serving HTTP");
+            servers.push(server);
+        }
+        Ok(Node {
+            kubelet,
+            node_name: config.node_name,
+            runtime,
+            pleg,
+            pleg_events,
+            log_manager,
+            cgroups,
+            objects,
+            probes,
+            workers,
+            manager,
+            housekeeping,
+            image_gc,
+            sync_loop,
+            snapshots,
+            state,
+            servers,
+            tasks,
+            cluster,
+        })
+    }
+
+    /// Run every loop of the node until `shutdown` completes, then stop them all and wait
+    /// for each (the pod workers too). Pods are left running unless `shutdownGracePeriod`
+    /// is set, in which case they are terminated first.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+        let Node {
+            mut pleg_events,
+            snapshots,
+            tasks,
+            mut cluster,
+            ..
+        } = self;
+        let snapshot_rx = snapshots.subscribe();
+        tasks.spawn_until_stopped(wake_on_probe_results(&self.probes, &self.workers));
+        let pleg = self.pleg.clone();
+        tasks.spawn(|stop| async move { pleg.run(stop.cancelled_owned()).await });
+        let workers = self.workers.clone();
+        tasks.spawn_until_stopped(async move {
             while let Some(event) = pleg_events.recv().await {
                 workers.wake(&event.pod_uid);
             }
-        }
-    });
-
-    // The static pod source feeds the pod manager with full snapshots.
-    let (snapshot_tx, snapshot_rx) = watch::channel(Snapshot::default());
-    let source_task = match kubelet.static_pod_path.clone() {
-        Some(path) => {
-            let source = StaticPodSource::new(path, config.node_name.clone())
-                .with_check_frequency(kubelet.file_check_frequency.as_duration());
-            let stop = stopped(stop_rx.clone());
-            Some(tokio::spawn(
-                async move { source.run(snapshot_tx, stop).await },
-            ))
-        }
-        None => {
+        });
+        match self.kubelet.static_pod_path.clone() {
+            Some(path) => {
+                let source = StaticPodSource::new(path, self.node_name.clone())
+                    .with_check_frequency(self.kubelet.file_check_frequency.as_duration());
+                tasks.spawn(|stop| source.run(snapshots, stop.cancelled_owned()));
+            }
             // No static pods: the file source is "seen" with an empty set.
-            manager.set_source_pods("file", Vec::new());
-            drop(snapshot_tx);
-            None
+            None => self.manager.set_source_pods("file", Vec::new()),
         }
-    };
-    let manager_task = tokio::spawn({
-        let manager = manager.clone();
-        let mut snapshots = snapshot_rx.clone();
-        async move {
-            let mut reported = std::collections::BTreeSet::new();
-            while snapshots.changed().await.is_ok() {
-                let snapshot = snapshots.borrow_and_update().clone();
-                // Each refused manifest is logged once, not on every snapshot.
-                let now: std::collections::BTreeSet<String> =
-                    snapshot.errors.iter().map(|e| e.to_string()).collect();
-                for e in &snapshot.errors {
-                    if !reported.contains(&e.to_string()) {
-                        tracing::warn!(file = %e.file.display(), reason = %e.reason, "static pod manifest refused");
-                    }
+        let (manager, objects) = (self.manager.clone(), self.objects.clone());
+        let (static_pods, static_pods_rx) = watch::channel(Vec::new());
+        tasks.spawn_until_stopped(feed_pod_manager(snapshot_rx, manager, objects, static_pods));
+        if let Some(cluster) = cluster.as_mut() {
+            tasks.spawn_until_stopped(cluster.feed_pods(self.manager.clone(), static_pods_rx));
+            let (runtime, pleg, facts) = (self.runtime.clone(), self.pleg.clone(), cluster.facts());
+            tasks.spawn(|stop| report_runtime(runtime.clone(), runtime, pleg, facts, stop));
+        }
+        let logs = self.log_manager.clone();
+        tasks.spawn(|stop| async move { logs.run(stop.cancelled_owned()).await });
+        let (logs, runtime) = (self.log_manager.clone(), self.runtime.clone());
+        tasks.spawn_until_stopped(remove_dangling_symlinks(logs, runtime));
+        let gc = self.image_gc;
+        tasks.spawn(|stop| async move { gc.run(IMAGE_GC_PERIOD, stop.cancelled_owned()).await });
+        let cgroups = self.cgroups.clone();
+        tasks.spawn(|stop| async move {
+            cgroups
+                .run_qos_updates(QOS_CGROUP_UPDATE_PERIOD, stop)
+                .await
+        });
+        let (housekeeping, sync_loop) = (self.housekeeping, self.sync_loop.clone());
+        tasks.spawn(|stop| async move {
+            housekeeping
+                .run(HOUSEKEEPING_PERIOD, stop, || sync_loop.stamp())
+                .await
+        });
+        for server in self.servers {
+            let state = self.state.clone();
+            tasks.spawn(|stop| async move {
+                if let Err(e) = server.serve(state, stop.cancelled_owned()).await {
+                    tracing::error!(error = %e, "HTTP server failed");
                 }
-                reported = now;
-                // Objects first, so the pods that use them find them.
-                objects.replace_all(snapshot.config_maps, snapshot.secrets);
-                manager.set_source_pods("file", snapshot.pods);
-            }
+            });
         }
-    });
-    let sync_loop = Arc::new(SyncLoopMonitor::new(kubelet.sync_frequency.as_duration()));
-    let log_task = tokio::spawn({
-        let log_manager = log_manager.clone();
-        let stop = stopped(stop_rx.clone());
-        async move { log_manager.run(stop).await }
-    });
-    // Container GC's node-wide part: legacy log symlinks whose container is gone.
-    let symlink_gc_task = tokio::spawn({
-        let log_manager = log_manager.clone();
-        let runtime = runtime.clone();
-        async move {
-            let mut tick = tokio::time::interval(CONTAINER_GC_PERIOD);
-            loop {
-                tick.tick().await;
-                if let Err(e) = log_manager
-                    .symlinks()
-                    .remove_dangling(runtime.as_ref())
-                    .await
-                {
-                    tracing::warn!(error = %e, "cannot remove dangling log symlinks");
-                }
-            }
-        }
-    });
-    // Image GC every 5 minutes; the runtime's sandbox image is never removed.
-    let image_gc_task = tokio::spawn({
-        let gc = pod_lifecycle::image_gc::ImageGc::new(
-            runtime.clone(),
-            runtime.clone(),
-            pod_lifecycle::plan::ImageGcPolicy {
-                high_threshold_percent: kubelet.image_gc_high_threshold_percent.clamp(0, 100) as u8,
-                low_threshold_percent: kubelet.image_gc_low_threshold_percent.clamp(0, 100) as u8,
-                min_age: kubelet.image_minimum_gc_age.as_duration(),
-                ..Default::default()
-            },
-            &sandbox_image(runtime.as_ref()).await,
-        );
-        let stop = stopped(stop_rx.clone());
-        async move {
-            gc.run(pod_lifecycle::image_gc::IMAGE_GC_PERIOD, stop).await;
-        }
-    });
-    let qos_task = tokio::spawn({
-        let cgroups = cgroups.clone();
-        async move {
-            let mut tick = tokio::time::interval(QOS_CGROUP_UPDATE_PERIOD);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                if let Err(e) = cgroups.update_qos_cgroups().await {
-                    tracing::warn!(error = %e, "cannot update the QoS cgroups");
-                }
-            }
-        }
-    });
-    let housekeeping_task = tokio::spawn({
-        let cgroups = cgroups.clone();
-        let manager = manager.clone();
-        let workers = workers.clone();
-        let volumes = volumes.clone();
-        let sync_loop = sync_loop.clone();
-        async move {
-            let mut tick = tokio::time::interval(HOUSEKEEPING_PERIOD);
-            loop {
-                tick.tick().await;
-                sync_loop.stamp();
-                manager.housekeeping().await;
-                remove_orphaned_volumes(&volumes, &workers).await;
-                // Like orphaned sandboxes: only once every source has reported.
-                if manager.sources_ready() {
-                    remove_orphaned_cgroups(&cgroups, &workers).await;
-                }
-                sync_loop.stamp();
-            }
-        }
-    });
 
-    // HTTP endpoints.
-    let state: Arc<dyn HttpState> = Arc::new(NodeState {
-        sync_loop,
-        config: kubelet.clone(),
-        statuses,
-        pleg: pleg.clone(),
-        registry: AgentRegistry::new(&metrics, probes.metrics()),
-        metrics,
-        errors: snapshot_rx,
-        relists_seen: AtomicU64::new(0),
-    });
-    let mut servers = Vec::new();
-    for plan in plan_servers(&kubelet) {
-        let server = HttpServer::bind(plan.addr, plan.endpoints).await?;
-        tracing::info!(addr = %server.local_addr(), endpoints = ?plan.endpoints, "serving HTTP");
-        let stop = stopped(stop_rx.clone());
-        servers.push(tokio::spawn(server.serve(state.clone(), stop)));
-    }
-
-    shutdown.await;
-    tracing::info!("shutting down");
-    let grace = kubelet.shutdown_grace_period.as_duration();
-    if !grace.is_zero() {
-        tracing::info!(?grace, "terminating pods before shutdown");
-        let all = manager.terminate_all(Some(grace.as_secs() as i64));
-        if tokio::time::timeout(grace + Duration::from_secs(2), all)
-            .await
-            .is_err()
-        {
-            tracing::warn!("pods did not terminate within shutdownGracePeriod");
+        shutdown.await;
+        tracing::info!("shutting down");
+        terminate_pods(
+            &self.manager,
+            self.kubelet.shutdown_grace_period.as_duration(),
+        )
+        .await;
+        tasks.stop().await;
+        self.workers.stop().await;
+        if let Some(cluster) = cluster {
+            cluster.shutdown().await;
         }
+        Ok(())
     }
-    let _ = stop_tx.send(true);
-    workers.shutdown();
-    housekeeping_task.abort();
-    qos_task.abort();
-    image_gc_task.abort();
-    symlink_gc_task.abort();
-    manager_task.abort();
-    wake_task.abort();
-    probe_wake_task.abort();
-    if let Some(t) = source_task {
-        t.abort();
-    }
-    for s in servers {
-        let _ = s.await;
-    }
-    let _ = pleg_task.await;
-    let _ = log_task.await;
-    Ok(())
 }
 
 #[cfg(test)]

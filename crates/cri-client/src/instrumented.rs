@@ -18,7 +18,7 @@
 //! struct Seen(Mutex<Vec<(&'static str, bool)>>);
 //! impl OperationObserver for Seen {
 //!     fn observe(&self, operation: &'static str, _took: Duration, failed: bool) {
-//!         self.0.lock().unwrap().push((operation, failed));
+//!         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((operation, failed));
 //!     }
 //! }
 //!
@@ -27,7 +27,7 @@
 //! let seen = Arc::new(Seen::default());
 //! let runtime = Instrumented::new(fake.clone(), fake, seen.clone());
 //! runtime.version(v1::VersionRequest::default()).await.unwrap();
-//! assert_eq!(seen.0.lock().unwrap()[0], ("version", false));
+//! assert_eq!(seen.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[0], ("version", false));
 //! # });
 //! ```
 

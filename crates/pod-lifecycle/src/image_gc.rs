@@ -137,7 +137,10 @@ impl ImageGc {
                 used.insert(spec.image.as_str());
             }
         }
-        let mut records = self.records.lock().expect("image records");
+        let mut records = self
+            .records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let present: HashSet<&str> = images.iter().map(|i| i.id.as_str()).collect();
         records.retain(|id, _| present.contains(id.as_str()));
         let mut out = Vec::with_capacity(images.len());
@@ -196,7 +199,10 @@ impl ImageGc {
                 .await;
             match removed {
                 Ok(_) => {
-                    self.records.lock().expect("image records").remove(id);
+                    self.records
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(id);
                 }
                 Err(e) => tracing::warn!(image = %id, error = %e, "image GC: cannot remove image"),
             }

@@ -15,12 +15,16 @@
 //!   replies.
 //! - [`pod_manager`]: from source snapshots to workers (validation, API defaults,
 //!   admission, static pod replacement, orphans).
+//! - [`housekeeping`]: what is left of pods that are gone (orphaned workers, sandboxes,
+//!   volumes, cgroups), removed in the kubelet's order every 2 s.
 //! - [`image_gc`]: image garbage collection when the image filesystem fills up.
 //! - [`cri_config`]: a pod spec turned into CRI sandbox and container configs, purely. It
 //!   lives here, not in `pod-plan`, because what it produces are CRI messages: it is the
 //!   translation into the runtime's language, and the crate that speaks CRI owns it.
-//! - [`logs`]: container log files kept bounded (size-based rotation through CRI
-//!   `ReopenContainerLog`) and the legacy `/var/log/containers` symlinks.
+//! - [`logs`]: the `container-logs` crate, re-exported: container log files kept bounded
+//!   (size-based rotation through CRI `ReopenContainerLog`), the legacy
+//!   `/var/log/containers` symlinks, and the reader of the CRI log format that the
+//!   termination messages of [`pleg`] come from.
 //!
 //! # Asking the plan
 //!
@@ -48,8 +52,9 @@
 
 pub mod cri_config;
 mod error;
+pub mod housekeeping;
 pub mod image_gc;
-pub mod logs;
+pub use container_logs as logs;
 pub mod pleg;
 pub mod pod_manager;
 pub mod runtime_view;

@@ -77,7 +77,10 @@ pub struct PodManager {
 
 impl std::fmt::Debug for PodManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = self.state.lock().expect("pod manager lock");
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f.debug_struct("PodManager")
             .field("running", &state.running.len())
             .field("rejected", &state.rejected.len())
@@ -118,7 +121,10 @@ impl PodManager {
 
     /// Whether every configured source has reported a full state.
     pub fn sources_ready(&self) -> bool {
-        let state = self.state.lock().expect("pod manager lock");
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.config.sources.iter().all(|s| state.seen.contains(s))
     }
 
@@ -133,7 +139,10 @@ impl PodManager {
     /// validation refuses: sources refuse such pods themselves, and this keeps one that did
     /// not from ever reaching a worker.
     pub fn set_source_pods(&self, source: &str, pods: Vec<Pod>) {
-        let mut state = self.state.lock().expect("pod manager lock");
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         state.seen.insert(source.to_string());
         let new: BTreeMap<String, Pod> = pods
             .into_iter()
@@ -293,7 +302,10 @@ impl PodManager {
     /// what the runtime runs for no known pod (TM-10).
     pub async fn housekeeping(&self) {
         let desired: BTreeSet<String> = {
-            let mut state = self.state.lock().expect("pod manager lock");
+            let mut state = self
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let desired: BTreeSet<String> = state
                 .desired
                 .values()
@@ -338,7 +350,10 @@ impl PodManager {
 
     async fn remove_orphans(&self, desired: &BTreeSet<String>) {
         let known: BTreeSet<String> = {
-            let state = self.state.lock().expect("pod manager lock");
+            let state = self
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             desired
                 .iter()
                 .chain(state.running.keys())
@@ -424,7 +439,10 @@ impl PodManager {
     /// orders them; waits until all are terminated.
     pub async fn terminate_all(&self, grace: Option<i64>) {
         let pods: Vec<Pod> = {
-            let state = self.state.lock().expect("pod manager lock");
+            let state = self
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             state.running.values().cloned().collect()
         };
         let critical = |p: &Pod| {

@@ -427,6 +427,49 @@ async fn pl_02_relist_emits_started_and_died() {
     assert_eq!(events.relist, 1);
 }
 
+/// The pod workers read the runtime through the PLEG's cache: a view read after the
+/// worker's last change costs no CRI call; an older one costs one read of the pod, which
+/// then serves the next reader.
+#[tokio::test]
+async fn workers_read_the_cache_and_list_only_after_their_own_changes() {
+    use pod_lifecycle::worker::RuntimeReader;
+    let list_calls = |fake: &FakeRuntime| {
+        fake.calls_to("ListPodSandbox").len() + fake.calls_to("ListContainers").len()
+    };
+    let fake = FakeRuntime::with_busybox();
+    let sandbox = run_sandbox(&fake, "u1").await;
+    start_container(&fake, "u1", &sandbox, "app", 0, &["sleep", "5"]).await;
+    let (pleg, _rx) = Pleg::new(Arc::new(fake.clone()), relist_only());
+    pleg.relist().await.unwrap();
+    fake.clear_calls();
+
+    // A first sync (no change of its own yet), and a pod the runtime knows nothing of.
+    let view = pleg.pod_status("u1", None).await.unwrap();
+    assert_eq!(view.containers.len(), 1);
+    let none = pleg.pod_status("u2", None).await.unwrap();
+    assert!(none.sandboxes.is_empty() && none.containers.is_empty());
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+
+    // The worker changed the runtime after the relist: one read, then cached.
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    let changed = Instant::now();
+    pleg.pod_status("u1", Some(changed)).await.unwrap();
+    assert_eq!(list_calls(&fake), 2);
+    fake.clear_calls();
+    pleg.pod_status("u1", Some(changed)).await.unwrap();
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+
+    // A relist that began after the change serves every later sync, for any pod.
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    let changed = Instant::now();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    pleg.relist().await.unwrap();
+    fake.clear_calls();
+    pleg.pod_status("u1", Some(changed)).await.unwrap();
+    pleg.pod_status("u2", Some(changed)).await.unwrap();
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}
+
 #[tokio::test]
 async fn relist_emits_removed_after_died_and_both_for_a_running_container_removed() {
     let fake = FakeRuntime::with_busybox();

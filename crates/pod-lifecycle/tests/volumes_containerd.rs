@@ -224,10 +224,14 @@ async fn vo_17_real_container_reads_its_managed_etc_hosts() {
     let copy = node
         .pod_dir(&uid)
         .join("volumes/kubernetes.io~empty-dir/out/hosts");
+    // The shell creates the file before `cat` fills it: wait for the whole header.
     wait_until(
         "the container wrote its copy",
         Duration::from_secs(10),
-        || copy.exists(),
+        || {
+            std::fs::read_to_string(&copy)
+                .is_ok_and(|h| h.ends_with('\n') && h.lines().count() >= 2)
+        },
     )
     .await;
     let hosts = std::fs::read_to_string(&copy).unwrap();

@@ -306,7 +306,7 @@ async fn orphaned_pod_cgroups_are_removed_and_active_ones_kept() {
     h.cgroups.ensure(&orphan).await.unwrap();
     let removed = h
         .cgroups
-        .remove_orphans(|| ["kept".to_string()].into())
+        .remove_orphans(Box::new(|| ["kept".to_string()].into()))
         .await
         .unwrap();
     assert_eq!(removed, ["orphan"]);

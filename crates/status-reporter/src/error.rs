@@ -182,6 +182,170 @@ pub enum Error {
         /// The node's name.
         node: String,
     },
+
+    /// A part of the agent (event recorder, API object cache) was started outside a tokio
+    /// runtime (it runs tokio tasks).
+    #[error("node {node}: the {component} needs a tokio runtime")]
+    NeedsRuntime {
+        /// The node's name.
+        node: String,
+        /// What was started.
+        component: &'static str,
+    },
+
+    /// A pod that cannot be used as asked (registered without a UID, a token requested for a
+    /// pod without a service account).
+    #[error("pod {pod}: {problem}")]
+    InvalidPod {
+        /// The pod as `namespace/name`.
+        pod: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+
+    /// A ConfigMap or Secret was looked up that no registered pod references (the kubelet's
+    /// "object not registered").
+    #[error(
+        "{kind} {namespace}/{name}: not registered: no pod registered with the object cache references it"
+    )]
+    ObjectNotRegistered {
+        /// `configmap` or `secret`.
+        kind: crate::objects::ObjectKind,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+
+    /// A referenced ConfigMap or Secret whose first list has not completed (the kubelet's
+    /// "failed to sync configmap cache").
+    #[error(
+        "{kind} {namespace}/{name}: failed to sync {kind} cache: not listed from the API server yet{}",
+        last_error.as_ref().map(|e| format!(" (last attempt: {e})")).unwrap_or_default()
+    )]
+    ObjectNotSynced {
+        /// `configmap` or `secret`.
+        kind: crate::objects::ObjectKind,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The last failed list or watch, if any.
+        #[source]
+        last_error: Option<crate::objects::ObjectWatchError>,
+    },
+
+    /// The API server refused to show a ConfigMap or Secret to the node: the Node authorizer
+    /// lets a node read only the objects that pods bound to it reference.
+    #[error(
+        "node {node}: reading {kind} {namespace}/{name} is forbidden: the Node authorizer lets a \
+         node read only the secrets and configmaps referenced by pods bound to it: {source}"
+    )]
+    ObjectForbidden {
+        /// The node's name.
+        node: String,
+        /// `configmap` or `secret`.
+        kind: crate::objects::ObjectKind,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The refused list or watch.
+        #[source]
+        source: crate::objects::ObjectWatchError,
+    },
+
+    /// A TokenRequest failed (refused by the API server, or not answered).
+    #[error("pod {pod} ({uid}): {action} for service account {service_account}: {source}")]
+    TokenRequest {
+        /// The pod as `namespace/name`.
+        pod: String,
+        /// The pod's UID.
+        uid: String,
+        /// The service account.
+        service_account: String,
+        /// What was being done (`requesting a service account token`).
+        action: &'static str,
+        /// The client's error (for an API refusal, `kube::Error::Api` with the status).
+        #[source]
+        source: Box<kube::Error>,
+    },
+
+    /// The answer to a TokenRequest was not a token (never quoting it).
+    #[error(
+        "pod {pod} ({uid}): the TokenRequest answer for service account {service_account} \
+         {problem}"
+    )]
+    TokenAnswer {
+        /// The pod as `namespace/name`.
+        pod: String,
+        /// The pod's UID.
+        uid: String,
+        /// The service account.
+        service_account: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// A cached token expired and could not be refreshed (the kubelet's "token expired and
+    /// refresh failed").
+    #[error(
+        "pod {pod} ({uid}): the token of service account {service_account} expired at \
+         {expired} and refresh failed: {source}"
+    )]
+    TokenExpired {
+        /// The pod as `namespace/name`.
+        pod: String,
+        /// The pod's UID.
+        uid: String,
+        /// The service account.
+        service_account: String,
+        /// When the cached token expired.
+        expired: jiff::Timestamp,
+        /// The failed refresh.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A request about a pod failed (the pod status manager, mirror pods).
+    #[error("pod {pod} ({uid}): {action}: {source}")]
+    PodApi {
+        /// The pod as `namespace/name`.
+        pod: String,
+        /// The pod's UID (for a mirror pod being created, its static pod's).
+        uid: String,
+        /// What was being done (`patching the pod status`, `creating the mirror pod`).
+        action: &'static str,
+        /// The client's error (for an API refusal, `kube::Error::Api` with the status).
+        #[source]
+        source: Box<kube::Error>,
+    },
+
+    /// A request about a pod got no answer in time.
+    #[error("pod {pod} ({uid}): {action}: no answer within {after:?}")]
+    PodTimeout {
+        /// The pod as `namespace/name`.
+        pod: String,
+        /// The pod's UID.
+        uid: String,
+        /// What was being done.
+        action: &'static str,
+        /// The timeout.
+        after: std::time::Duration,
+    },
+
+    /// No mirror pod can be made for a pod: it is not a static pod, or the NodeRestriction
+    /// admission plugin would refuse it from the node (bound to another node, referencing
+    /// secrets, config maps, service accounts...).
+    #[error("pod {pod} ({uid}): cannot create a mirror pod: {problem}")]
+    MirrorPod {
+        /// The static pod as `namespace/name`.
+        pod: String,
+        /// The static pod's UID.
+        uid: String,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 impl Error {

@@ -104,6 +104,41 @@
 //! reporter.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! # Events, ConfigMaps and Secrets, service-account tokens
+//!
+//! Three more API-facing parts a kubelet needs in cluster mode, each usable alone and each
+//! limited to what the Node authorizer grants a node:
+//! - [`EventRecorder`] (module `events`): core/v1 Events with client-go's correlation
+//!   (counting, aggregation, spam filter), written in the background from a bounded queue;
+//!   the node events of start-up and registration ([`EventRecorder::record_starting`],
+//!   [`EventRecorder::record_node_conditions`]) are recorded by the agent, not by
+//!   [`NodeStatusReporter`].
+//! - [`ApiObjects`] (module `objects`): the ConfigMaps and Secrets registered pods reference,
+//!   one watch per object, looked up without waiting, with change notifications.
+//! - [`TokenManager`] (module `tokens`): projected service-account tokens from the
+//!   TokenRequest API, bound to the pod, cached and refreshed at 80 % of their lifetime.
+//!
+//! # Pods: the API source, their status, mirror pods
+//!
+//! The pod side of the bridge (module `pods`), with the kubelet's rules and the node's own
+//! identity:
+//! - [`ApiPodSource`]: the pods bound to the node (a watch with `spec.nodeName=<node>`,
+//!   relisted on 410 Gone), as a [`PodSourceUpdate`] channel (a snapshot after each list,
+//!   then applied and deleted pods) and a shared [`NodePods`] view;
+//! - [`PodStatusManager`]: a versioned status per pod, patched to `pods/<name>/status` only
+//!   when it differs from the API server's, with the UID as a precondition (a pod recreated
+//!   under the same name never gets its predecessor's status), reconciled every 10 s, and
+//!   the final `DELETE` (grace period 0, UID precondition) of a pod whose termination is
+//!   complete; a static pod's status goes to its mirror pod;
+//! - [`MirrorPods`]: the mirror pod of each static pod, owned by the Node, recreated when
+//!   deleted through the API and replaced when its static pod changed.
+//!
+//! Where they differ from the kubelet, the item says so; the main points: a single pod is
+//! read with a list scoped by `metadata.name` and `spec.nodeName` (always allowed by the Node
+//! authorizer) rather than a GET; a static pod's status goes only to a mirror pod with its
+//! current hash, and as soon as that mirror pod appears; and the NodeRestriction rules for
+//! mirror pods are checked before anything is sent.
 
 #![deny(missing_docs)]
 
@@ -111,16 +146,20 @@ mod cadence;
 mod conditions;
 mod config;
 mod error;
+mod events;
 mod facts;
 mod host;
 mod labels;
 mod lease;
 mod node;
 mod node_watch;
+mod objects;
 mod patch;
+mod pods;
 mod quantity;
 mod reporter;
 mod status_loop;
+mod tokens;
 
 use std::path::Path;
 
@@ -135,6 +174,12 @@ pub use config::{
     NODE_LEASE_NAMESPACE, NODE_LEASE_RENEW_INTERVAL_FRACTION, NODE_READY_GRACE_PERIOD, NodeConfig,
 };
 pub use error::{Error, Result};
+pub use events::{
+    DEFAULT_EVENT_BURST, DEFAULT_EVENT_NAMESPACE, DEFAULT_EVENT_RECORD_QPS, EVENT_QUEUE_CAPACITY,
+    EVENT_RETRY_INTERVAL, EventRecorder, EventRecorderConfig, EventType, KUBELET_COMPONENT,
+    MAX_TRIES_PER_EVENT, REBOOTED_REASON, STARTING_MESSAGE, STARTING_REASON, container_reference,
+    node_reference, node_reference_of, pod_reference, pod_reference_by_name,
+};
 pub use facts::{
     NetworkHealth, NodeFacts, NodeImage, NodePressure, NodeReadiness, NodeResources,
     RuntimeCondition, RuntimeHealth, RuntimeSync,
@@ -151,10 +196,30 @@ pub use node::{
     MAX_NAMES_PER_IMAGE, NodeEvent, NodeInputs, NodeUpdate, api_time, initial_node,
     node_status_changed, reconcile_existing_node, set_node_status, update_node,
 };
+pub use objects::{
+    ApiObjects, DEFAULT_SYNC_TIMEOUT, OBJECT_CHANGES_CAPACITY, ObjectChange, ObjectKind, ObjectRef,
+    ObjectWatchError, merge_string_data, pod_object_refs,
+};
 pub use patch::node_status_patch;
+pub use pods::{
+    API_SOURCE, ApiPodSource, ApiPodSourceConfig, CONFIG_HASH_ANNOTATION, CONFIG_MIRROR_ANNOTATION,
+    CONFIG_SOURCE_ANNOTATION, DEFAULT_POD_STATUS_RESYNC_PERIOD, DEFAULT_POD_UPDATE_CAPACITY,
+    DEFAULT_POD_WATCH_TIMEOUT, DISRUPTION_TARGET, KUBELET_POD_CONDITIONS,
+    MAX_POD_TERMINATION_MESSAGE_LENGTH, MirrorPodSync, MirrorPods, NodePods, POD_REQUEST_TIMEOUT,
+    PodSourceUpdate, PodStatusManager, PodStatusManagerConfig, PodStatusStats,
+    api_object_reference, config_hash, is_kubelet_pod_condition, is_mirror_pod, is_mirror_pod_of,
+    is_static_pod, merge_pod_status, mirror_hash, mirror_pod, normalize_pod_status,
+    pod_status_changed, pod_status_patch, terminated_pod_status,
+};
 pub use quantity::quantities_equal;
 pub use reporter::NodeStatusReporter;
 pub use status_loop::{NODE_STATUS_UPDATE_TRIES, try_register};
+pub use tokens::{
+    DEFAULT_TOKEN_EXPIRATION_SECONDS, KUBE_API_ACCESS_TOKEN_EXPIRATION_SECONDS,
+    MIN_TOKEN_EXPIRATION_SECONDS, ROOT_CA_CONFIG_MAP, ROOT_CA_KEY, ServiceAccountToken,
+    ServiceAccountTokenRequest, TOKEN_GC_PERIOD, TOKEN_MAX_AGE, TOKEN_MAX_JITTER, TokenManager,
+    root_ca_certificate, token_requires_refresh,
+};
 
 /// The client configuration of a kubeconfig file (its current context).
 pub async fn config_from_kubeconfig(path: &Path) -> Result<kube::Config> {

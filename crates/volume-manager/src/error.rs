@@ -135,6 +135,31 @@ pub enum Error {
         /// What is wrong, without the value (`invalid value: not valid base64`).
         message: String,
     },
+
+    /// An object source could not answer for a ConfigMap or Secret (not yet synced from the
+    /// API server, refused by the Node authorizer): the message names the object and why,
+    /// never a value.
+    #[error("{kind} {namespace}/{name}: {message}")]
+    ObjectSource {
+        /// `configmap` or `secret`.
+        kind: &'static str,
+        /// The object's namespace.
+        namespace: String,
+        /// The object's name.
+        name: String,
+        /// Why it could not be read.
+        message: String,
+    },
+
+    /// A [`TokenSource`](crate::tokens::TokenSource) could not get a service account token
+    /// (the TokenRequest failed). The message says why and never carries a token.
+    #[error("service account {service_account}: {message}")]
+    TokenRequest {
+        /// `namespace/name` of the service account.
+        service_account: String,
+        /// What went wrong (`serviceaccounts "build" not found`).
+        message: String,
+    },
 }
 
 fn first_failure(failures: &[Error]) -> String {
@@ -153,6 +178,19 @@ impl Error {
                 unmounted
             }
             _ => &[],
+        }
+    }
+
+    /// An [`Error::TokenRequest`] for this request, for [`TokenSource`] implementations.
+    ///
+    /// [`TokenSource`]: crate::tokens::TokenSource
+    pub fn token_request(
+        request: &crate::tokens::ServiceAccountTokenRequest,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::TokenRequest {
+            service_account: request.service_account(),
+            message: message.into(),
         }
     }
 

@@ -30,6 +30,9 @@
 //!   volume source;
 //! - [`objects`]: where configMaps and secrets come from ([`objects::ObjectSource`]): in
 //!   memory, or ConfigMap and Secret documents in a directory beside static pod manifests;
+//! - [`tokens`]: where `serviceAccountToken` projections get their tokens
+//!   ([`tokens::TokenSource`], given with [`VolumeManagerConfig::with_tokens`]): the API
+//!   server's TokenRequest in cluster mode, none ([`tokens::NoTokens`]) by default;
 //! - [`VolumeManager`]: the desired and actual state of the node's pod volumes —
 //!   `mount_pod`, `resync_pod`, `container_mounts`, `unmount_pod`, `reconstruct`;
 //! - [`mounts`]: the container mount type ([`ContainerMount`]) that a runtime adapter maps
@@ -127,6 +130,7 @@ pub mod objects;
 pub mod plugins;
 mod quantity;
 mod subpath;
+pub mod tokens;
 
 pub use error::{Error, Result};
 pub use manager::{

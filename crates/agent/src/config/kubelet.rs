@@ -117,6 +117,14 @@ pub struct KubeletConfiguration {
     pub node_status_report_frequency: GoDuration,
     /// The node lease duration (default 40; renewed every quarter of it).
     pub node_lease_duration_seconds: i32,
+    /// Whether the node registers itself with the API server (default true).
+    pub register_node: bool,
+    /// Taints the node registers with (`registerWithTaints`; also `--register-with-taints`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub register_with_taints: Vec<k8s_openapi::api::core::v1::Taint>,
+    /// How ConfigMaps and Secrets of API pods are kept current: `Watch` (the default, and
+    /// the only strategy nodelet implements: one watch per referenced object).
+    pub config_map_and_secret_change_detection_strategy: String,
     /// Disk usage (%) that starts image garbage collection (default 85).
     #[serde(rename = "imageGCHighThresholdPercent")]
     pub image_gc_high_threshold_percent: i32,
@@ -528,6 +536,29 @@ impl KubeletConfiguration {
                 ),
             ));
         }
+        match self
+            .config_map_and_secret_change_detection_strategy
+            .as_str()
+        {
+            "Watch" => {}
+            "Get" | "Cache" => {
+                return Err((
+                    "configMapAndSecretChangeDetectionStrategy",
+                    format!(
+                        "{:?} is a kubelet strategy nodelet does not implement: use \"Watch\"",
+                        self.config_map_and_secret_change_detection_strategy
+                    ),
+                ));
+            }
+            other => {
+                return Err((
+                    "configMapAndSecretChangeDetectionStrategy",
+                    format!(
+                        "unknown strategy {other:?}: must be one of \"Get\", \"Cache\", \"Watch\""
+                    ),
+                ));
+            }
+        }
         if self.node_lease_duration_seconds <= 0 {
             return Err((
                 "nodeLeaseDurationSeconds",
@@ -659,6 +690,9 @@ struct RawKubeletConfiguration {
     node_status_update_frequency: Option<GoDuration>,
     node_status_report_frequency: Option<GoDuration>,
     node_lease_duration_seconds: Option<i32>,
+    register_node: Option<bool>,
+    register_with_taints: Option<Vec<k8s_openapi::api::core::v1::Taint>>,
+    config_map_and_secret_change_detection_strategy: Option<String>,
     #[serde(rename = "imageGCHighThresholdPercent")]
     image_gc_high_threshold_percent: Option<i32>,
     #[serde(rename = "imageGCLowThresholdPercent")]
@@ -777,6 +811,12 @@ impl RawKubeletConfiguration {
                 .unwrap_or(GoDuration::from_secs(10)),
             node_status_report_frequency,
             node_lease_duration_seconds: nonzero(self.node_lease_duration_seconds, 40),
+            register_node: self.register_node.unwrap_or(true),
+            register_with_taints: self.register_with_taints.unwrap_or_default(),
+            config_map_and_secret_change_detection_strategy: self
+                .config_map_and_secret_change_detection_strategy
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "Watch".to_owned()),
             image_gc_high_threshold_percent: self.image_gc_high_threshold_percent.unwrap_or(85),
             image_gc_low_threshold_percent: self.image_gc_low_threshold_percent.unwrap_or(80),
             image_minimum_gc_age: duration(self.image_minimum_gc_age, GoDuration::from_secs(120)),

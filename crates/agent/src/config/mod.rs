@@ -26,6 +26,7 @@
 mod duration;
 mod kubelet;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -103,6 +104,22 @@ pub struct Flags {
     /// A kubeconfig for the API server; without it the agent runs standalone.
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
+
+    /// Labels the node registers with (`key=value,...`; cluster mode).
+    #[arg(long, value_name = "LABELS", value_delimiter = ',')]
+    pub node_labels: Vec<String>,
+
+    /// Taints the node registers with (`key=value:Effect,...`; cluster mode).
+    #[arg(long, value_name = "TAINTS", value_delimiter = ',')]
+    pub register_with_taints: Vec<String>,
+
+    /// Whether the node registers itself (`registerNode`, default true; cluster mode).
+    #[arg(long, value_name = "BOOL")]
+    pub register_node: Option<bool>,
+
+    /// The node's IP addresses (at most one per family), instead of the detected one.
+    #[arg(long, value_name = "IP", value_delimiter = ',')]
+    pub node_ip: Vec<std::net::IpAddr>,
 }
 
 /// Everything the agent needs to start: the effective [`KubeletConfiguration`] and the
@@ -117,6 +134,10 @@ pub struct AgentConfig {
     pub root_dir: PathBuf,
     /// The kubeconfig for cluster mode (`--kubeconfig`); `None` runs standalone.
     pub kubeconfig: Option<PathBuf>,
+    /// `--node-labels`, for registration in cluster mode.
+    pub node_labels: BTreeMap<String, String>,
+    /// `--node-ip`.
+    pub node_ips: Vec<std::net::IpAddr>,
     /// The config file it was loaded from (`--config`), if any.
     pub config_file: Option<PathBuf>,
     /// The most verbose level logged.
@@ -142,7 +163,7 @@ impl AgentConfig {
             Some(path) => KubeletConfiguration::from_file(path)?,
             None => KubeletConfiguration::default(),
         };
-        apply_flags(&mut kubelet, flags);
+        apply_flags(&mut kubelet, flags)?;
         // The file's values were valid on their own, so whatever fails now was set by a
         // flag.
         kubelet
@@ -170,6 +191,8 @@ impl AgentConfig {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT_DIR)),
             kubeconfig: flags.kubeconfig.clone(),
+            node_labels: parse_node_labels(&flags.node_labels)?,
+            node_ips: flags.node_ip.clone(),
             config_file: flags.config.clone(),
             log_level,
             log_format: flags.log_format.unwrap_or_default(),
@@ -177,7 +200,66 @@ impl AgentConfig {
     }
 }
 
-fn apply_flags(kubelet: &mut KubeletConfiguration, flags: &Flags) {
+/// `--node-labels`: `key=value` pairs (checked against the API's rules when the node
+/// registers).
+fn parse_node_labels(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut labels = BTreeMap::new();
+    for pair in pairs.iter().filter(|p| !p.is_empty()) {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(Error::InvalidConfig {
+                origin: "command-line flags".into(),
+                field: "--node-labels".into(),
+                reason: format!("{pair:?} is not key=value"),
+            });
+        };
+        labels.insert(key.trim().to_owned(), value.trim().to_owned());
+    }
+    Ok(labels)
+}
+
+/// One `--register-with-taints` item: `key=value:Effect` or `key:Effect`, as the kubelet's
+/// flag takes them.
+fn parse_taint(spec: &str) -> Result<k8s_openapi::api::core::v1::Taint> {
+    let bad = |reason: String| Error::InvalidConfig {
+        origin: "command-line flags".into(),
+        field: "--register-with-taints".into(),
+        reason,
+    };
+    let (key_value, effect) = spec
+        .rsplit_once(':')
+        .ok_or_else(|| bad(format!("{spec:?} is not key=value:Effect")))?;
+    if !matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+        return Err(bad(format!(
+            "{spec:?}: effect {effect:?} is not one of NoSchedule, PreferNoSchedule, NoExecute"
+        )));
+    }
+    let (key, value) = match key_value.split_once('=') {
+        Some((k, v)) => (k, Some(v.to_owned())),
+        None => (key_value, None),
+    };
+    if key.is_empty() {
+        return Err(bad(format!("{spec:?}: the key is empty")));
+    }
+    Ok(k8s_openapi::api::core::v1::Taint {
+        key: key.to_owned(),
+        value: value.filter(|v| !v.is_empty()),
+        effect: effect.to_owned(),
+        time_added: None,
+    })
+}
+
+fn apply_flags(kubelet: &mut KubeletConfiguration, flags: &Flags) -> Result<()> {
+    if !flags.register_with_taints.is_empty() {
+        kubelet.register_with_taints = flags
+            .register_with_taints
+            .iter()
+            .filter(|t| !t.is_empty())
+            .map(|t| parse_taint(t))
+            .collect::<Result<_>>()?;
+    }
+    if let Some(register) = flags.register_node {
+        kubelet.register_node = register;
+    }
     if let Some(path) = &flags.pod_manifest_path {
         kubelet.static_pod_path = Some(path.clone()).filter(|p| !p.as_os_str().is_empty());
     }
@@ -196,6 +278,7 @@ fn apply_flags(kubelet: &mut KubeletConfiguration, flags: &Flags) {
     if let Some(dir) = &flags.pod_logs_dir {
         kubelet.pod_logs_dir = dir.clone();
     }
+    Ok(())
 }
 
 /// The node's name as the kubelet derives it: `--hostname-override`, else `--node-name`,

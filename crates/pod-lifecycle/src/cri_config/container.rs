@@ -3,7 +3,6 @@
 
 use super::env::{ContainerEnvironment, resolve};
 use super::expansion::expand;
-use super::logs::container_log_path;
 use super::resources::linux_container_resources;
 use super::sandbox::container_port_mappings;
 use super::security::{
@@ -14,6 +13,7 @@ use crate::Result;
 use crate::labels;
 use crate::plan::container_hash;
 use cgroup_enforcer::{QuantityValue, ResourceOptions};
+use container_logs::container_log_path;
 use cri_client::v1;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -211,7 +211,7 @@ fn build(
         labels: container_labels(pod, container),
         annotations: container_annotations(pod, container, restart_count)?,
         log_path: container_log_path(&container.name, restart_count).map_err(|e| match e {
-            crate::Error::Invalid(pod_plan::Error::InvalidPathComponent { field, message }) => {
+            pod_plan::Error::InvalidPathComponent { field, message } => {
                 FieldError::new(field, message)
             }
             other => FieldError::new("name", other.to_string()),

@@ -61,17 +61,20 @@ mod container;
 mod dns;
 mod env;
 mod expansion;
-mod logs;
 pub mod resources;
 mod sandbox;
 mod security;
 
 pub use cgroup_enforcer::quantity::{QuantityError, QuantityValue};
 pub use container::{ContainerOptions, container_config};
+/// Where container logs go: the `container-logs` crate's path builders, here too because the
+/// sandbox and container configs are made of them.
+pub use container_logs::{
+    DEFAULT_POD_LOGS_DIR, LEGACY_CONTAINER_LOGS_DIR, container_log_path, pod_log_dir,
+};
 pub use dns::parse_resolv_conf;
 pub use env::{ContainerEnvironment, NodeAllocatable, container_env};
 pub use expansion::expand;
-pub use logs::{DEFAULT_POD_LOGS_DIR, LEGACY_CONTAINER_LOGS_DIR, container_log_path, pod_log_dir};
 pub use sandbox::{SandboxOptions, sandbox_config};
 
 use crate::Error;

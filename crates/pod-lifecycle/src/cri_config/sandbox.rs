@@ -1,11 +1,11 @@
 //! The `RunPodSandbox` config (`kuberuntime_sandbox.go` `generatePodSandboxConfig`).
 
 use super::dns::pod_dns_config;
-use super::logs::{DEFAULT_POD_LOGS_DIR, pod_log_dir};
 use super::security::sandbox_security_context;
 use super::{FieldError, host_network, pod_name, pod_namespace, pod_spec, pod_uid};
 use crate::Result;
 use crate::labels;
+use container_logs::{DEFAULT_POD_LOGS_DIR, pod_log_dir};
 use cri_client::v1;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use std::collections::{HashMap, HashSet};

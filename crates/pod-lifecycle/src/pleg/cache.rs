@@ -179,6 +179,21 @@ impl RuntimeCache {
         None
     }
 
+    /// The pod's current status when the cache can vouch for it, however old: its own
+    /// entry, or (no entry, a relist done) an empty status. `None` for a pod whose last
+    /// inspection failed, or before the first relist.
+    pub fn get_if_known(&self, pod_uid: &str) -> Option<PodRuntimeStatus> {
+        let entries = self.lock();
+        match entries.pods.get(pod_uid) {
+            Some(entry) if entry.stale => None,
+            Some(entry) => entry.cached.as_ref().map(|c| c.status.clone()),
+            None => entries.timestamp.map(|_| PodRuntimeStatus {
+                uid: pod_uid.to_string(),
+                ..Default::default()
+            }),
+        }
+    }
+
     /// Wait until the cache holds a status for the pod that is newer than `t` (see
     /// [`get_if_newer_than`](Self::get_if_newer_than)) and return it: the kubelet's
     /// `GetNewerThan`, which a pod worker calls with the time of its last runtime action.

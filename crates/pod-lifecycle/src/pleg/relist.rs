@@ -257,6 +257,34 @@ impl fmt::Debug for Pleg {
     }
 }
 
+/// The pod workers' reads (see [`RuntimeReader`](crate::worker::RuntimeReader)): from the
+/// cache when it holds a view read after the worker's last change to the runtime (every
+/// periodic resync, and every sync a PLEG event woke), else one read of the pod, stored in
+/// the cache for the next reader. Unlike the kubelet's `GetNewerThan`, a miss does not
+/// wait for the next relist (up to a second): the worker reads at once, as it would without
+/// a PLEG, and the relist still sends the events.
+#[async_trait::async_trait]
+impl crate::worker::RuntimeReader for Pleg {
+    async fn pod_status(
+        &self,
+        pod_uid: &str,
+        after: Option<Instant>,
+    ) -> Result<PodRuntimeStatus, cri_client::Error> {
+        let cache = &self.inner.cache;
+        let cached = match after {
+            Some(t) => cache.get_if_newer_than(pod_uid, t),
+            None => cache.get_if_known(pod_uid),
+        };
+        if let Some(status) = cached {
+            return Ok(status);
+        }
+        let read_at = Instant::now();
+        let status = pod_runtime_status(&*self.inner.runtime, pod_uid).await?;
+        cache.set(pod_uid, status.clone(), read_at);
+        Ok(status)
+    }
+}
+
 impl Pleg {
     /// A PLEG over `runtime`, with a new, empty cache, and the receiving end of its event
     /// channel. Nothing happens until [`Pleg::run`] (or a manual [`Pleg::relist`]).

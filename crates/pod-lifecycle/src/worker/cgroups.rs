@@ -6,14 +6,14 @@
 //! (`cgroup_parent` of the sandbox config), checks on every sync that a running pod's cgroup
 //! still exists (QS-19), and removes it after the pod's containers and sandboxes are gone.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use cgroup_enforcer::PodCgroupManager;
 use k8s_openapi::api::core::v1::Pod;
+use tokio_util::sync::CancellationToken;
 
-use super::host::PodCgroups;
+use super::host::{ActivePods, PodCgroups, SeamError};
 use crate::cri_config::pod_full_name;
 
 /// The node's pod and QoS cgroups, shared (cheap to clone).
@@ -65,39 +65,28 @@ impl NodeCgroups {
 
     /// Re-applies the QoS cgroups' limits (the kubelet's periodic `UpdateQOSCgroups`, every
     /// minute).
-    pub async fn update_qos_cgroups(&self) -> Result<(), String> {
+    pub async fn update_qos_cgroups(&self) -> Result<(), SeamError> {
         let manager = self.manager.clone();
-        blocking(move || manager.update_qos_cgroups()).await
+        match tokio::task::spawn_blocking(move || manager.update_qos_cgroups()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(SeamError::new("updating the QoS cgroups", e)),
+            Err(e) => Err(SeamError::new("updating the QoS cgroups", e)),
+        }
     }
 
-    /// Removes the pod cgroups on disk that belong to no pod in `active` (the kubelet's
-    /// `cleanupOrphanedPodCgroups`, run by housekeeping once every source has reported):
-    /// pods deleted while the agent was down, and what a worker could not remove. The
-    /// kubelet only lowers the CPU shares of an orphan whose volumes are still mounted;
-    /// the agent unmounts orphaned volumes earlier in the same housekeeping pass, so the
-    /// cgroup is removed directly.
-    ///
-    /// `active` is called after the cgroups on disk are listed, so a pod admitted in
-    /// between (its cgroup not yet listed) is never taken for an orphan. Returns the UIDs
-    /// removed.
-    pub async fn remove_orphans(
-        &self,
-        active: impl FnOnce() -> BTreeSet<String> + Send + 'static,
-    ) -> Result<Vec<String>, String> {
-        let manager = self.manager.clone();
-        blocking(move || {
-            let on_disk = manager.pod_uids()?;
-            let active = active();
-            let mut removed = Vec::new();
-            for uid in on_disk.difference(&active) {
-                let _span = tracing::info_span!("remove_orphaned_pod_cgroup", uid = %uid).entered();
-                tracing::info!("removing the cgroup of a pod that is gone");
-                manager.remove_pod_uid(uid)?;
-                removed.push(uid.clone());
+    /// Re-applies the QoS cgroups every `period` (the first time one period from now) until
+    /// `stop` is cancelled.
+    pub async fn run_qos_updates(&self, period: std::time::Duration, stop: CancellationToken) {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
             }
-            Ok(removed)
-        })
-        .await
+            if let Err(e) = self.update_qos_cgroups().await {
+                tracing::warn!(error = %e, "cannot update the QoS cgroups");
+            }
+        }
     }
 }
 
@@ -133,5 +122,36 @@ impl PodCgroups for NodeCgroups {
             Ok(exists)
         })
         .await
+    }
+
+    /// Removes the pod cgroups on disk that belong to no pod in `active` (the kubelet's
+    /// `cleanupOrphanedPodCgroups`, run by housekeeping once every source has reported):
+    /// pods deleted while the agent was down, and what a worker could not remove. The
+    /// kubelet only lowers the CPU shares of an orphan whose volumes are still mounted;
+    /// the agent unmounts orphaned volumes earlier in the same housekeeping pass, so the
+    /// cgroup is removed directly.
+    ///
+    /// The active pods are read after the cgroups on disk are listed, so a pod admitted in
+    /// between (its cgroup not yet listed) is never taken for an orphan. Returns the UIDs
+    /// removed.
+    async fn remove_orphans(&self, active: ActivePods) -> Result<Vec<String>, SeamError> {
+        let manager = self.manager.clone();
+        let work = move || {
+            let on_disk = manager.pod_uids()?;
+            let active = active();
+            let mut removed = Vec::new();
+            for uid in on_disk.difference(&active) {
+                let _span = tracing::info_span!("remove_orphaned_pod_cgroup", uid = %uid).entered();
+                tracing::info!("removing the cgroup of a pod that is gone");
+                manager.remove_pod_uid(uid)?;
+                removed.push(uid.clone());
+            }
+            Ok::<_, cgroup_enforcer::Error>(removed)
+        };
+        match tokio::task::spawn_blocking(work).await {
+            Ok(Ok(removed)) => Ok(removed),
+            Ok(Err(e)) => Err(SeamError::new("removing orphaned pod cgroups", e)),
+            Err(e) => Err(SeamError::new("removing orphaned pod cgroups", e)),
+        }
     }
 }

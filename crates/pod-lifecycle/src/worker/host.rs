@@ -2,7 +2,7 @@
 //! defaults. Volumes, cgroups, probes and status reporting live in their own crates; the
 //! worker reaches them only through these seams, so it runs (and is tested) without them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -37,6 +37,74 @@ pub struct MountContext<'a> {
     pub pod_ips: &'a [String],
     /// The container's resolved environment, in order.
     pub env: &'a [v1::KeyValue],
+}
+
+/// How a pod worker reads what the runtime runs for its pod.
+///
+/// The worker asks for a view read after `after`, the end of its own last change to the
+/// runtime (the kubelet's `podCache.GetNewerThan(uid, lastSyncTime)`), so it never plans
+/// from a view that misses what it just did, and never reads the runtime itself when a
+/// fresh enough view exists. The agent gives the workers its [`Pleg`](crate::pleg::Pleg),
+/// whose cache the relist keeps current; [`DirectReader`] reads the runtime on every call,
+/// for workers without a PLEG.
+#[async_trait]
+pub trait RuntimeReader: Send + Sync {
+    /// The pod's runtime view, read after `after` (any current one when `None`).
+    async fn pod_status(
+        &self,
+        pod_uid: &str,
+        after: Option<tokio::time::Instant>,
+    ) -> Result<crate::plan::PodRuntimeStatus, cri_client::Error>;
+}
+
+/// Reads the runtime at every call: `ListPodSandbox` and `ListContainers` filtered by the
+/// pod's UID, then the status of each ([`crate::pleg::pod_runtime_status`]).
+#[derive(Clone)]
+pub struct DirectReader(pub Arc<dyn cri_client::RuntimeService>);
+
+impl std::fmt::Debug for DirectReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DirectReader")
+    }
+}
+
+#[async_trait]
+impl RuntimeReader for DirectReader {
+    async fn pod_status(
+        &self,
+        pod_uid: &str,
+        _after: Option<tokio::time::Instant>,
+    ) -> Result<crate::plan::PodRuntimeStatus, cri_client::Error> {
+        crate::pleg::pod_runtime_status(self.0.as_ref(), pod_uid).await
+    }
+}
+
+/// The pods a node still has: called by a housekeeping pass after it listed what is on
+/// disk, so a pod admitted in between is never taken for an orphan.
+pub type ActivePods = Box<dyn FnOnce() -> BTreeSet<String> + Send>;
+
+/// A failure behind one of the node's seams (volumes, cgroups), with its source kept.
+#[derive(Debug, thiserror::Error)]
+#[error("{action}: {source}")]
+pub struct SeamError {
+    /// What was being done (`removing orphaned pod cgroups`).
+    pub action: &'static str,
+    /// The implementation's error.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl SeamError {
+    /// `source` while doing `action`.
+    pub fn new(
+        action: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        SeamError {
+            action,
+            source: source.into(),
+        }
+    }
 }
 
 /// Why a pod's volumes are not mounted.
@@ -91,6 +159,17 @@ pub trait PodVolumes: Send + Sync {
     ) -> Result<Vec<v1::Mount>, String>;
     /// Unmount and remove the pod's volumes after every container is gone.
     async fn unmount(&self, pod: &Pod) -> Result<(), String>;
+    /// Unmount and remove the volumes of pods that are not `active` (the kubelet's
+    /// `cleanupOrphanedPodDirs`: pods deleted while the agent was down). Returns the UIDs
+    /// cleaned up, and the pods whose cleanup failed with why. The default, for
+    /// implementations without volumes on disk, has nothing to clean.
+    async fn remove_orphans(
+        &self,
+        active: ActivePods,
+    ) -> Result<(Vec<String>, Vec<SeamError>), SeamError> {
+        let _ = active;
+        Ok((Vec::new(), Vec::new()))
+    }
 }
 
 /// A pod without volume support: nothing to mount.
@@ -128,6 +207,13 @@ pub trait PodCgroups: Send + Sync {
     async fn exists(&self, pod: &Pod) -> Result<bool, String> {
         let _ = pod;
         Ok(true)
+    }
+    /// Remove the cgroups of pods that are not `active` (the kubelet's
+    /// `cleanupOrphanedPodCgroups`). Returns the UIDs removed. The default, for
+    /// implementations without pod cgroups, has nothing to remove.
+    async fn remove_orphans(&self, active: ActivePods) -> Result<Vec<String>, SeamError> {
+        let _ = active;
+        Ok(Vec::new())
     }
 }
 
@@ -262,6 +348,12 @@ pub trait StatusSink: Send + Sync {
     fn pod_removed(&self, pod: &Pod) {
         let _ = pod;
     }
+    /// The pod's termination is complete: its containers are stopped and its volumes
+    /// unmounted, and `status` (terminal) was the last one set. A sink for the API server
+    /// deletes a pod being deleted now (the kubelet's `TerminatePod`).
+    fn pod_terminated(&self, pod: &Pod, status: &PodStatus) {
+        let _ = (pod, status);
+    }
 }
 
 /// The latest status of every pod, in memory, with the full history for tests.
@@ -288,7 +380,10 @@ impl MemoryStatusSink {
     /// ([`MemoryStatusSink::history`]).
     pub fn with_history() -> Self {
         let sink = Self::default();
-        sink.inner.lock().expect("status sink lock").history = Some(Vec::new());
+        sink.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .history = Some(Vec::new());
         sink
     }
 
@@ -296,7 +391,7 @@ impl MemoryStatusSink {
     pub fn get(&self, uid: &str) -> Option<PodStatus> {
         self.inner
             .lock()
-            .expect("status sink lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .latest
             .get(uid)
             .map(|(_, s)| s.clone())
@@ -304,7 +399,10 @@ impl MemoryStatusSink {
 
     /// Every pod with its latest status, ordered by UID.
     pub fn pods(&self) -> Vec<Pod> {
-        let inner = self.inner.lock().expect("status sink lock");
+        let inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         inner
             .latest
             .values()
@@ -318,7 +416,10 @@ impl MemoryStatusSink {
     /// Every status sent for a pod, oldest first (empty unless built
     /// [`with_history`](MemoryStatusSink::with_history)).
     pub fn history(&self, uid: &str) -> Vec<PodStatus> {
-        let inner = self.inner.lock().expect("status sink lock");
+        let inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         inner
             .history
             .iter()
@@ -332,7 +433,10 @@ impl MemoryStatusSink {
 impl StatusSink for MemoryStatusSink {
     fn set_pod_status(&self, pod: &Pod, status: &PodStatus) {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
-        let mut inner = self.inner.lock().expect("status sink lock");
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         inner
             .latest
             .insert(uid.clone(), (pod.clone(), status.clone()));
@@ -345,7 +449,7 @@ impl StatusSink for MemoryStatusSink {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         self.inner
             .lock()
-            .expect("status sink lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .latest
             .remove(&uid);
     }
@@ -365,6 +469,11 @@ pub enum EventType {
 pub struct PodEvent {
     /// `namespace/name` of the pod.
     pub pod: String,
+    /// The pod's UID (the event's `involvedObject.uid` in cluster mode).
+    pub uid: String,
+    /// The container the event is about, when it is about one (the event's
+    /// `involvedObject.fieldPath` names it).
+    pub container: Option<String>,
     /// Normal or Warning.
     pub kind: EventType,
     /// The kubelet's reason (`BackOff`).
@@ -396,7 +505,10 @@ impl MemoryEvents {
 
     /// Every event recorded so far, oldest first.
     pub fn all(&self) -> Vec<PodEvent> {
-        self.events.lock().expect("events lock").clone()
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Events with this reason.
@@ -418,7 +530,10 @@ impl EventRecorder for MemoryEvents {
                 tracing::warn!(pod = %event.pod, reason = %event.reason, "{}", event.message)
             }
         }
-        let mut events = self.events.lock().expect("events lock");
+        let mut events = self
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if events.len() >= Self::CAPACITY {
             events.remove(0);
         }

@@ -30,11 +30,12 @@ use tokio::task::JoinHandle;
 pub use cgroups::NodeCgroups;
 pub use hooks::{HookError, LIFECYCLE_USER_AGENT, run_hook};
 pub use host::{
-    Clock, EventRecorder, EventType, MemoryEvents, MemoryStatusSink, MountContext, MountError,
-    NoCgroups, NoObjects, NoObserver, NoProbes, NoVolumes, PodCgroups, PodEvent, PodObjects,
-    PodProbes, PodVolumes, StatusSink, SyncOperation, SystemClock, WorkerObserver,
+    ActivePods, Clock, DirectReader, EventRecorder, EventType, MemoryEvents, MemoryStatusSink,
+    MountContext, MountError, NoCgroups, NoObjects, NoObserver, NoProbes, NoVolumes, PodCgroups,
+    PodEvent, PodObjects, PodProbes, PodVolumes, RuntimeReader, SeamError, StatusSink,
+    SyncOperation, SystemClock, WorkerObserver,
 };
-pub use probes::{RecordedProbeEvents, runs_containers_of_node, spawn_wake};
+pub use probes::{RecordedProbeEvents, runs_containers_of_node, spawn_wake, wake_on_probe_results};
 pub use sync::{PodHost, PodState, PodSyncer, SyncOutcome, WorkerConfig};
 pub use volumes::{CLUSTER_DOMAIN, SourceObjects};
 
@@ -74,7 +75,10 @@ pub struct PodWorkers {
 
 impl std::fmt::Debug for PodWorkers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let workers = self.workers.lock().expect("workers lock");
+        let workers = self
+            .workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f.debug_struct("PodWorkers")
             .field("pods", &workers.len())
             .finish()
@@ -107,7 +111,10 @@ impl PodWorkers {
     fn send(&self, pod: Pod, desired: impl FnOnce(Pod) -> Desired) {
         let uid = sync::uid(&pod).to_string();
         let desired = desired(pod);
-        let mut workers = self.workers.lock().expect("workers lock");
+        let mut workers = self
+            .workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // A terminated worker ignores further updates of its UID, as the kubelet never
         // restarts a terminated pod UID. Only a worker that died abnormally is replaced.
         if let Some(w) = workers.get(&uid)
@@ -139,7 +146,12 @@ impl PodWorkers {
 
     /// Wake the worker of a pod now (a PLEG event or a probe result for it).
     pub fn wake(&self, uid: &str) {
-        if let Some(w) = self.workers.lock().expect("workers lock").get(uid) {
+        if let Some(w) = self
+            .workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(uid)
+        {
             w.wake.notify_one();
         }
     }
@@ -148,7 +160,7 @@ impl PodWorkers {
     pub fn phase(&self, uid: &str) -> Option<WorkerPhase> {
         self.workers
             .lock()
-            .expect("workers lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(uid)
             .map(|w| *w.phase.borrow())
     }
@@ -158,7 +170,7 @@ impl PodWorkers {
         let phase = self
             .workers
             .lock()
-            .expect("workers lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(uid)
             .map(|w| w.phase.clone());
         if let Some(mut phase) = phase {
@@ -170,7 +182,7 @@ impl PodWorkers {
     pub fn pods(&self) -> Vec<String> {
         self.workers
             .lock()
-            .expect("workers lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .keys()
             .cloned()
             .collect()
@@ -178,7 +190,10 @@ impl PodWorkers {
 
     /// Drop the worker of a terminated pod (its source no longer has it).
     pub fn forget(&self, uid: &str) {
-        let mut workers = self.workers.lock().expect("workers lock");
+        let mut workers = self
+            .workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if workers
             .get(uid)
             .is_some_and(|w| *w.phase.borrow() == WorkerPhase::Terminated)
@@ -189,10 +204,35 @@ impl PodWorkers {
     }
 
     /// Stop every worker and leave the pods running (an agent restart must not restart a
-    /// single container).
+    /// single container). The workers are aborted where they are; [`PodWorkers::stop`] also
+    /// waits for them.
     pub fn shutdown(&self) {
-        for (_, w) in self.workers.lock().expect("workers lock").drain() {
+        for (_, w) in self
+            .workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain()
+        {
             w.task.abort();
+        }
+    }
+
+    /// [`PodWorkers::shutdown`], then wait until every worker task has ended, so nothing
+    /// of the workers runs once this returns. A worker stopped in the middle of a CRI call
+    /// leaves the runtime as the call left it; the next agent adopts what runs.
+    pub async fn stop(&self) {
+        let tasks: Vec<JoinHandle<()>> = self
+            .workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain()
+            .map(|(_, w)| w.task)
+            .collect();
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
         }
     }
 }
@@ -249,6 +289,8 @@ async fn run_worker(
                     tracing::warn!(pod = %sync::full_name(&pod), uid = %sync::uid(&pod), error = %e, "pod sync failed");
                     syncer.host().events.record(PodEvent {
                         pod: sync::full_name(&pod),
+                        uid: sync::uid(&pod).to_owned(),
+                        container: None,
                         kind: EventType::Warning,
                         reason: "FailedSync".into(),
                         message: format!("error syncing pod: {e}"),

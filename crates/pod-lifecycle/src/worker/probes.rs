@@ -128,6 +128,8 @@ impl ProbeEventSink for RecordedProbeEvents {
     fn record(&self, event: ProbeEvent) {
         self.recorder.record(PodEvent {
             pod: event.pod.to_string(),
+            uid: event.pod.uid.clone(),
+            container: Some(event.container.clone()),
             kind: EventType::Warning,
             reason: event.reason.to_string(),
             message: event.message,
@@ -144,9 +146,19 @@ impl ProbeEventSink for RecordedProbeEvents {
 /// when `workers` is dropped (at its next update); abort it to stop it sooner. Must be
 /// called within a tokio runtime.
 pub fn spawn_wake(manager: &ProbeManager, workers: &Arc<PodWorkers>) -> JoinHandle<()> {
+    tokio::spawn(wake_on_probe_results(manager, workers))
+}
+
+/// What [`spawn_wake`] runs, for a caller that supervises its own tasks: subscribes at once,
+/// and the future wakes the pod's worker on every changed result until `workers` is
+/// dropped or the manager is gone.
+pub fn wake_on_probe_results(
+    manager: &ProbeManager,
+    workers: &Arc<PodWorkers>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let mut updates = manager.subscribe();
     let workers = Arc::downgrade(workers);
-    tokio::spawn(async move {
+    async move {
         while let Some(update) = updates.recv().await {
             let Some(workers) = workers.upgrade() else {
                 return;
@@ -160,7 +172,7 @@ pub fn spawn_wake(manager: &ProbeManager, workers: &Arc<PodWorkers>) -> JoinHand
             );
             workers.wake(&update.pod_uid);
         }
-    })
+    }
 }
 
 /// Whether the runtime already runs containers in sandboxes this node's agent created

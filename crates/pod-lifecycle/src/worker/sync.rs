@@ -140,6 +140,10 @@ pub struct PodHost {
     /// at the pod at once (and start its exit watcher) instead of at the next relist:
     /// `Arc::new(move |uid| pleg.notify_pod(uid))`.
     pub container_started: Arc<dyn Fn(&str) + Send + Sync>,
+    /// How the worker reads the runtime's view of its pod: [`DirectReader`](super::DirectReader)
+    /// over `runtime` by default; the agent's [`Pleg`](crate::pleg::Pleg), whose cache spares
+    /// the CRI list calls of every sync that follows a relist.
+    pub runtime_reader: Arc<dyn super::RuntimeReader>,
 }
 
 impl PodHost {
@@ -148,6 +152,7 @@ impl PodHost {
     /// struct update syntax: `PodHost { clock: my_clock, ..PodHost::new(rt.clone(), rt) }`.
     pub fn new(runtime: Arc<dyn RuntimeService>, images: Arc<dyn ImageService>) -> Self {
         PodHost {
+            runtime_reader: Arc::new(super::DirectReader(runtime.clone())),
             runtime,
             images,
             volumes: Arc::new(crate::worker::NoVolumes),
@@ -192,6 +197,9 @@ pub struct PodState {
     /// Whether the pod was seen Running once (`kubelet_pod_start_duration_seconds` is
     /// observed at the first transition only).
     pub start_observed: bool,
+    /// When the worker last changed the runtime for this pod (created, started, killed or
+    /// removed something): its next view of the pod must have been read after that.
+    pub runtime_changed_at: Option<tokio::time::Instant>,
 }
 
 impl Default for PodState {
@@ -205,6 +213,7 @@ impl Default for PodState {
             first_seen: None,
             mount_failing_since: None,
             start_observed: false,
+            runtime_changed_at: None,
         }
     }
 }
@@ -288,14 +297,20 @@ impl PodSyncer {
     fn event(&self, pod: &Pod, kind: EventType, reason: &str, message: String) {
         self.host.events.record(PodEvent {
             pod: full_name(pod),
+            uid: uid(pod).to_owned(),
+            container: None,
             kind,
             reason: reason.to_string(),
             message,
         });
     }
 
-    async fn runtime_view(&self, pod: &Pod) -> crate::Result<PodRuntimeStatus> {
-        crate::pleg::pod_runtime_status(self.host.runtime.as_ref(), uid(pod))
+    /// The pod's view of the runtime, read after the worker's last change to it
+    /// ([`RuntimeReader`](super::RuntimeReader)).
+    async fn runtime_view(&self, pod: &Pod, state: &PodState) -> crate::Result<PodRuntimeStatus> {
+        self.host
+            .runtime_reader
+            .pod_status(uid(pod), state.runtime_changed_at)
             .await
             .map_err(|source| crate::Error::Runtime {
                 pod: full_name(pod),
@@ -356,7 +371,7 @@ impl PodSyncer {
     async fn sync_pod_inner(&self, pod: &Pod, state: &mut PodState) -> crate::Result<SyncOutcome> {
         let now = self.host.clock.now();
         state.first_seen.get_or_insert(now);
-        let view = self.runtime_view(pod).await?;
+        let view = self.runtime_view(pod, state).await?;
         let status = self.generate_status(pod, state, &view, false, now);
         let terminal = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
         self.publish(pod, state, status);
@@ -390,7 +405,8 @@ impl PodSyncer {
             tracing::warn!("the pod cgroup is missing: killing the pod to recreate it");
             self.kill_pod(pod, &view, None).await?;
             cgroup_killed = true;
-            self.runtime_view(pod).await?
+            state.runtime_changed_at = Some(tokio::time::Instant::now());
+            self.runtime_view(pod, state).await?
         } else {
             view
         };
@@ -439,13 +455,16 @@ impl PodSyncer {
         // something there, else from the view already read (the reasons may have changed).
         let now = self.host.clock.now();
         let view = if touches_runtime {
-            self.runtime_view(pod).await?
+            state.runtime_changed_at = Some(tokio::time::Instant::now());
+            self.runtime_view(pod, state).await?
         } else {
             view
         };
         let status = self.generate_status(pod, state, &view, false, now);
         self.publish(pod, state, status);
-        self.remove_dead_containers(&view).await;
+        if self.remove_dead_containers(&view).await {
+            state.runtime_changed_at = Some(tokio::time::Instant::now());
+        }
         result?;
         // Wake just after the first of: the crash back-off's end, so the restart happens on
         // time (RP-05); the image pull back-off's end, as the kubelet requeues a pod whose
@@ -1109,16 +1128,17 @@ impl PodSyncer {
         let span = tracing::info_span!("terminate_pod", pod = %full_name(pod), uid = %uid(pod));
         async {
             self.host.probes.terminating(uid(pod));
-            let view = self.runtime_view(pod).await?;
+            let view = self.runtime_view(pod, state).await?;
             let grace = plan::pod_grace_period(pod, grace_override);
             let override_grace = (pod.metadata.deletion_grace_period_seconds.is_some()
                 || grace_override.is_some())
             .then_some(grace);
             self.kill_pod(pod, &view, override_grace).await?;
+            state.runtime_changed_at = Some(tokio::time::Instant::now());
             self.host.probes.remove_pod(uid(pod));
 
             let now = self.host.clock.now();
-            let view = self.runtime_view(pod).await?;
+            let view = self.runtime_view(pod, state).await?;
             let status = self.generate_status(pod, state, &view, true, now);
             let status = plan::terminal_status(pod, &status, now);
             self.publish(pod, state, status.clone());
@@ -1148,6 +1168,9 @@ impl PodSyncer {
             if let Err(e) = self.host.cgroups.remove(pod).await {
                 tracing::warn!(error = %e, "failed to remove the pod cgroup");
             }
+            // Containers stopped, volumes unmounted: in cluster mode the API object of a
+            // deleted pod may go now (the kubelet's `TerminatePod`).
+            self.host.status.pod_terminated(pod, &status);
             Ok(status)
         }
         .instrument(span)
@@ -1224,12 +1247,17 @@ impl PodSyncer {
 
     /// Container GC: keep one dead instance per container (for `lastState`), remove older
     /// ones, so a crash-looping container does not pile up in the runtime (IM-10).
-    async fn remove_dead_containers(&self, view: &PodRuntimeStatus) {
+    /// Container GC of the pod (keep one dead instance per container); whether anything
+    /// was removed.
+    async fn remove_dead_containers(&self, view: &PodRuntimeStatus) -> bool {
+        let mut removed = false;
         for id in plan::dead_containers_to_remove(view) {
-            if let Err(e) = self.remove_container(&id).await {
-                tracing::debug!(error = %e, "container GC: remove failed");
+            match self.remove_container(&id).await {
+                Ok(()) => removed = true,
+                Err(e) => tracing::debug!(error = %e, "container GC: remove failed"),
             }
         }
+        removed
     }
 
     /// Remove a container with its log files and legacy symlink first (kuberuntime's

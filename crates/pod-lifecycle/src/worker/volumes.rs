@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
 use volume_manager::objects::ObjectSource;
 use volume_manager::{ContainerContext, VolumeManager};
 
-use super::host::{MountContext, MountError, PodObjects, PodVolumes};
+use super::host::{ActivePods, MountContext, MountError, PodObjects, PodVolumes, SeamError};
 
 /// The cluster domain used for pod host names in `/etc/hosts` (the kubelet's
 /// `clusterDomain`; standalone nodes use the conventional one).
@@ -101,6 +101,30 @@ impl PodVolumes for VolumeManager {
         blocking(move || manager.unmount_pod(&uid).map_err(|e| e.to_string()))
             .await
             .map_err(|e| e.unwrap_or_else(|message| message))
+    }
+
+    async fn remove_orphans(
+        &self,
+        active: ActivePods,
+    ) -> Result<(Vec<String>, Vec<SeamError>), SeamError> {
+        let manager = self.clone();
+        let work = move || {
+            let active = active();
+            let active: Vec<&str> = active.iter().map(String::as_str).collect();
+            let (mut removed, mut failed) = (Vec::new(), Vec::new());
+            for uid in manager.orphaned_pods(&active)? {
+                match manager.unmount_pod(&uid) {
+                    Ok(()) => removed.push(uid),
+                    Err(e) => failed.push(SeamError::new("removing an orphaned pod's volumes", e)),
+                }
+            }
+            Ok::<_, volume_manager::Error>((removed, failed))
+        };
+        match tokio::task::spawn_blocking(work).await {
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(e)) => Err(SeamError::new("listing orphaned pod directories", e)),
+            Err(e) => Err(SeamError::new("removing orphaned pod volumes", e)),
+        }
     }
 }
 

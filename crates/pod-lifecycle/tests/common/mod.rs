@@ -183,6 +183,8 @@ impl NodeBuilder {
             ..PodHost::new(self.runtime.clone(), self.runtime.clone())
         };
         let (pleg, mut pleg_events) = Pleg::new(self.runtime.clone(), PlegConfig::default());
+        // The workers read the runtime through the PLEG's cache, as the agent's do.
+        host.runtime_reader = Arc::new(pleg.clone());
         let probes = self.probes.then(|| {
             let probes = ProbeManager::builder(self.runtime.clone())
                 .events(Arc::new(RecordedProbeEvents::new(Arc::new(events.clone()))))

@@ -10,8 +10,9 @@
 //! [`VolumeManager::reconstruct`] rebuilds the actual state from the directory layout and
 //! the mount table, so nothing is mounted twice and nothing in use is lost.
 //!
-//! Every method does blocking file-system work and may wait on the object source; from
-//! async code call it in `tokio::task::spawn_blocking`.
+//! Every method does blocking file-system work and may wait on the object source and the
+//! token source ([`crate::tokens`]); from async code call it in
+//! `tokio::task::spawn_blocking`.
 
 mod container;
 
@@ -28,6 +29,7 @@ use crate::layout::{PodDirs, RootDir, check_path_component, unescape_plugin_name
 use crate::mountinfo::{self, MountInfo};
 use crate::objects::ObjectSource;
 use crate::plugins::{self, NodeAllocatable, VolumeContext, VolumePlugin};
+use crate::tokens::{NoTokens, TokenSource};
 use crate::{Error, Result, mounter};
 
 /// How long the kubelet waits for a pod's volumes (`WaitForAttachAndMount`): 2m3s.
@@ -62,7 +64,7 @@ pub fn failed_mount_event_message(unmounted: &[String]) -> String {
 }
 
 /// How the manager is set up.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct VolumeManagerConfig {
     /// The agent's root directory (the kubelet's `--root-dir`, default `/var/lib/kubelet`).
     pub root_dir: PathBuf,
@@ -77,6 +79,21 @@ pub struct VolumeManagerConfig {
     /// kubelet does for pods not allowed to swap, which is every pod without swap
     /// configured).
     pub tmpfs_noswap: bool,
+    /// Where `serviceAccountToken` projections get their tokens (default [`NoTokens`]:
+    /// such volumes fail to mount, as a node agent without an API server must).
+    pub tokens: Arc<dyn TokenSource>,
+}
+
+impl std::fmt::Debug for VolumeManagerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VolumeManagerConfig")
+            .field("root_dir", &self.root_dir)
+            .field("node_allocatable", &self.node_allocatable)
+            .field("mountinfo_path", &self.mountinfo_path)
+            .field("node_hosts_file", &self.node_hosts_file)
+            .field("tmpfs_noswap", &self.tmpfs_noswap)
+            .finish_non_exhaustive()
+    }
 }
 
 impl VolumeManagerConfig {
@@ -88,7 +105,15 @@ impl VolumeManagerConfig {
             mountinfo_path: PathBuf::from(mountinfo::PROC_SELF_MOUNTINFO),
             node_hosts_file: PathBuf::from("/etc/hosts"),
             tmpfs_noswap: mounter::kernel_supports_tmpfs_noswap(),
+            tokens: Arc::new(NoTokens),
         }
+    }
+
+    /// The same, with service account tokens from `tokens` (cluster mode: the API server's
+    /// TokenRequest, see [`crate::tokens`]).
+    pub fn with_tokens(mut self, tokens: Arc<dyn TokenSource>) -> Self {
+        self.tokens = tokens;
+        self
     }
 }
 
@@ -364,6 +389,7 @@ impl VolumeManager {
                 volume,
                 field,
                 objects: self.inner.objects.as_ref(),
+                tokens: self.inner.config.tokens.as_ref(),
                 node: self.inner.config.node_allocatable,
                 tmpfs_noswap: self.inner.config.tmpfs_noswap,
             };
@@ -496,6 +522,9 @@ impl VolumeManager {
             }
             tracing::info!(volume = %volume, plugin = %plugin_name, "volume unmounted");
         }
+        // The kubelet's projected TearDown drops the pod's cached tokens
+        // (`DeleteServiceAccountToken`); here once per pod, after every volume is down.
+        self.inner.config.tokens.forget_pod(uid);
 
         // 3. The pod directory, only when nothing is mounted below it any more.
         let left: Vec<PathBuf> = mountinfo::mounts_under(&self.mounts()?, dirs.dir())
@@ -612,6 +641,12 @@ impl VolumeManager {
     /// Where the manager keeps the objects for configMap and secret volumes.
     pub fn objects(&self) -> &Arc<dyn ObjectSource> {
         &self.inner.objects
+    }
+
+    /// Where `serviceAccountToken` projections get their tokens
+    /// ([`VolumeManagerConfig::tokens`]).
+    pub fn tokens(&self) -> &Arc<dyn TokenSource> {
+        &self.inner.config.tokens
     }
 
     pub(crate) fn config(&self) -> &VolumeManagerConfig {

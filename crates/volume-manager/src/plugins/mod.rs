@@ -36,6 +36,7 @@ use k8s_openapi::api::core::v1::{Pod, Volume};
 
 use crate::layout::PodDirs;
 use crate::objects::ObjectSource;
+use crate::tokens::TokenSource;
 use crate::{Error, Result};
 
 /// What the node offers pods, for emptyDir tmpfs sizes and for downward API limits that a
@@ -89,6 +90,8 @@ pub struct VolumeContext<'a> {
     pub field: String,
     /// Where configMaps and secrets come from.
     pub objects: &'a dyn ObjectSource,
+    /// Where service account tokens come from (`serviceAccountToken` projections).
+    pub tokens: &'a dyn TokenSource,
     /// The node's allocatable resources.
     pub node: NodeAllocatable,
     /// Whether tmpfs mounts get `noswap`.

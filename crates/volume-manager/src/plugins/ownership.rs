@@ -35,6 +35,12 @@ pub(crate) fn fs_group(ctx: &VolumeContext<'_>) -> Option<u32> {
         .and_then(|g| u32::try_from(g).ok())
 }
 
+/// The mode a file has after the ownership walk: group read (and write, for a writable
+/// volume) added.
+pub(crate) fn file_mode_with_fs_group(mode: u32, read_only: bool) -> u32 {
+    mode | if read_only { RO_MASK } else { RW_MASK }
+}
+
 /// The ownership walk, usable as the atomic writer's `set_perms` hook.
 pub(crate) fn set_ownership(dir: &Path, gid: u32, read_only: bool) -> std::io::Result<()> {
     let meta = fs::symlink_metadata(dir)?;
@@ -42,14 +48,11 @@ pub(crate) fn set_ownership(dir: &Path, gid: u32, read_only: bool) -> std::io::R
     if meta.file_type().is_symlink() {
         return Ok(());
     }
-    let mut mask = if read_only { RO_MASK } else { RW_MASK };
+    let mut mode = file_mode_with_fs_group(meta.permissions().mode(), read_only);
     if meta.is_dir() {
-        mask |= SETGID | EXEC_MASK;
+        mode |= SETGID | EXEC_MASK;
     }
-    fs::set_permissions(
-        dir,
-        fs::Permissions::from_mode(meta.permissions().mode() | mask),
-    )?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode))?;
     if meta.is_dir() {
         for entry in fs::read_dir(dir)? {
             set_ownership(&entry?.path(), gid, read_only)?;

@@ -133,6 +133,11 @@ pub(crate) fn set_up_wrapped(
 
 /// Writes the payload atomically, applying fsGroup ownership (read-only masks) before the
 /// swap.
+///
+/// With an fsGroup, each file's expected mode is the one the ownership walk leaves (a
+/// token's 0600 becomes 0640): the writer compares modes to decide whether to swap, and
+/// comparing against the mode before the walk would swap the volume at every resync. The
+/// kubelet ends with the same files (it compares content only).
 pub(crate) fn write(
     ctx: &VolumeContext<'_>,
     dir: &std::path::Path,
@@ -140,7 +145,13 @@ pub(crate) fn write(
 ) -> Result<WriteOutcome> {
     let writer = AtomicWriter::new(dir, ctx.pod_name);
     match super::ownership::fs_group(ctx) {
-        Some(gid) => writer.write_with(payload, &|d| super::ownership::set_ownership(d, gid, true)),
+        Some(gid) => {
+            let mut widened = payload.clone();
+            for file in widened.values_mut() {
+                file.mode = super::ownership::file_mode_with_fs_group(file.mode, true);
+            }
+            writer.write_with(&widened, &|d| super::ownership::set_ownership(d, gid, true))
+        }
         None => writer.write(payload),
     }
 }

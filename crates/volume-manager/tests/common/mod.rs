@@ -10,6 +10,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, Volume, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use volume_manager::objects::{InMemoryObjects, ObjectSource};
+use volume_manager::tokens::TokenSource;
 use volume_manager::{VolumeManager, VolumeManagerConfig};
 
 /// A temporary root; dropping it unmounts whatever is still mounted below it, then removes
@@ -29,10 +30,27 @@ impl TestRoot {
     }
 
     pub fn with_objects(objects: InMemoryObjects, source: Arc<dyn ObjectSource>) -> Self {
+        Self::build(objects, source, None)
+    }
+
+    /// In-memory objects and service account tokens from `tokens`.
+    pub fn with_tokens(tokens: Arc<dyn TokenSource>) -> Self {
+        let objects = InMemoryObjects::new();
+        Self::build(objects.clone(), Arc::new(objects), Some(tokens))
+    }
+
+    fn build(
+        objects: InMemoryObjects,
+        source: Arc<dyn ObjectSource>,
+        tokens: Option<Arc<dyn TokenSource>>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = std::fs::canonicalize(dir.path()).unwrap();
         let mut config = VolumeManagerConfig::new(path.join("kubelet"));
         config.node_allocatable.memory_bytes = Some(1 << 30);
+        if let Some(tokens) = tokens {
+            config = config.with_tokens(tokens);
+        }
         let manager = VolumeManager::new(config, source).expect("volume manager");
         TestRoot {
             manager,

@@ -1,5 +1,5 @@
 //! Where container logs go (`kuberuntime/helpers.go` `BuildPodLogsDirectory`,
-//! `buildContainerLogsPath`); the legacy symlinks are [`crate::logs`]'s.
+//! `buildContainerLogsPath`); the legacy symlinks are in [`crate::LegacySymlinks`].
 //!
 //! The sandbox's `log_directory` is `<pod logs dir>/<namespace>_<name>_<uid>`; each
 //! container's `log_path` is relative to it, `<container>/<restart count>.log`, so the
@@ -7,10 +7,10 @@
 //! the highest `<n>.log` after an agent restart. `/var/log/containers` holds one symlink per
 //! container for log shippers that predate the pod directory.
 
-use super::{pod_full_name, pod_name, pod_namespace, pod_uid};
-use crate::{Result, validation};
-use k8s_openapi::api::core::v1::Pod;
 use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::Pod;
+use pod_plan::{pod_full_name, pod_name, pod_namespace, pod_uid, validation};
 
 /// The kubelet's default `podLogsDir`.
 pub const DEFAULT_POD_LOGS_DIR: &str = "/var/log/pods";
@@ -20,10 +20,11 @@ pub const LEGACY_CONTAINER_LOGS_DIR: &str = "/var/log/containers";
 /// The pod's log directory: `<logs_dir>/<namespace>_<name>_<uid>` (CRI-14).
 ///
 /// Each of the namespace, the name and the UID must be one path component on its own
-/// ([`validation::check_path_component`]): otherwise the result is an
-/// [`pod_plan::Error::InvalidPod`] naming the field, never a path outside `logs_dir`. (Sources refuse
-/// such pods earlier, with [`validation::validate_pod_identity`]; this check keeps a pod that
-/// skipped them inside its directory.)
+/// ([`validation::check_path_component`]): otherwise the result is a
+/// [`pod_plan::Error::InvalidPod`] naming the field, never a path outside `logs_dir`. (Sources
+/// refuse such pods earlier, with [`validation::validate_pod_identity`]; this check keeps a pod
+/// that skipped them inside its directory.) The error is `pod-plan`'s, like every rule about a
+/// pod's identity, so that a caller reports it as it reports the pod's other validation errors.
 ///
 /// ```
 /// # use k8s_openapi::api::core::v1::Pod;
@@ -31,14 +32,14 @@ pub const LEGACY_CONTAINER_LOGS_DIR: &str = "/var/log/containers";
 /// pod.metadata.name = Some("web".into());
 /// pod.metadata.namespace = Some("prod".into());
 /// pod.metadata.uid = Some("1234".into());
-/// let dir = pod_lifecycle::cri_config::pod_log_dir("/var/log/pods", &pod)?;
+/// let dir = container_logs::pod_log_dir("/var/log/pods", &pod)?;
 /// assert_eq!(dir, std::path::Path::new("/var/log/pods/prod_web_1234"));
 ///
 /// pod.metadata.uid = Some("../../canary".into());
-/// assert!(pod_lifecycle::cri_config::pod_log_dir("/var/log/pods", &pod).is_err());
-/// # Ok::<(), pod_lifecycle::Error>(())
+/// assert!(container_logs::pod_log_dir("/var/log/pods", &pod).is_err());
+/// # Ok::<(), pod_plan::Error>(())
 /// ```
-pub fn pod_log_dir(logs_dir: impl AsRef<Path>, pod: &Pod) -> Result<PathBuf> {
+pub fn pod_log_dir(logs_dir: impl AsRef<Path>, pod: &Pod) -> pod_plan::Result<PathBuf> {
     for (field, value) in [
         ("metadata.namespace", pod_namespace(pod)),
         ("metadata.name", pod_name(pod)),
@@ -66,12 +67,12 @@ pub fn pod_log_dir(logs_dir: impl AsRef<Path>, pod: &Pod) -> Result<PathBuf> {
 /// otherwise the error is an [`pod_plan::Error::InvalidPathComponent`] for the field `name`.
 ///
 /// ```
-/// use pod_lifecycle::cri_config::container_log_path;
+/// use container_logs::container_log_path;
 /// assert_eq!(container_log_path("app", 3)?, "app/3.log");
 /// assert!(container_log_path("../app", 3).is_err());
-/// # Ok::<(), pod_lifecycle::Error>(())
+/// # Ok::<(), pod_plan::Error>(())
 /// ```
-pub fn container_log_path(container_name: &str, restart_count: u32) -> Result<String> {
+pub fn container_log_path(container_name: &str, restart_count: u32) -> pod_plan::Result<String> {
     validation::check_path_component(container_name).map_err(|problem| {
         pod_plan::Error::InvalidPathComponent {
             field: "name".into(),

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 use cri_client::{RuntimeService, v1};
 
-use super::{ContainerRef, Error, Result};
-use crate::cri_config::LEGACY_CONTAINER_LOGS_DIR;
-use crate::validation;
+use crate::paths::LEGACY_CONTAINER_LOGS_DIR;
+use crate::{ContainerRef, Error, Result};
+use pod_plan::validation;
 
 /// ext4's file name limit; the kubelet cuts the symlink's name to fit (`ext4MaxFileNameLen`).
 const MAX_FILE_NAME_LEN: usize = 255;
@@ -30,18 +30,18 @@ const MIN_ID_LEN: usize = 6;
 /// (at a character boundary: Kubernetes names are ASCII, so only a bad name is cut shorter).
 ///
 /// Each of the four parts must be one path component on its own
-/// ([`check_path_component`](crate::validation::check_path_component)); otherwise the
+/// ([`check_path_component`](pod_plan::validation::check_path_component)); otherwise the
 /// error is [`Error::InvalidName`] and the result is never a path outside `dir`.
 ///
 /// ```
 /// use std::path::Path;
-/// use pod_lifecycle::logs::legacy_log_symlink;
+/// use container_logs::legacy_log_symlink;
 /// assert_eq!(
 ///     legacy_log_symlink(Path::new("/var/log/containers"), "web", "prod", "app", "0123abcd")?,
 ///     Path::new("/var/log/containers/web_prod_app-0123abcd.log"),
 /// );
 /// assert!(legacy_log_symlink(Path::new("/var/log/containers"), "../../etc/x", "prod", "app", "0123abcd").is_err());
-/// # Ok::<(), pod_lifecycle::logs::Error>(())
+/// # Ok::<(), container_logs::Error>(())
 /// ```
 pub fn legacy_log_symlink(
     dir: &Path,
@@ -81,7 +81,7 @@ pub fn legacy_log_symlink(
 ///
 /// ```
 /// use std::path::Path;
-/// use pod_lifecycle::logs::container_id_from_legacy_symlink;
+/// use container_logs::container_id_from_legacy_symlink;
 /// let link = Path::new("/var/log/containers/web_prod_my-app-0123abcd.log");
 /// assert_eq!(container_id_from_legacy_symlink(link).as_deref(), Some("0123abcd"));
 /// assert_eq!(container_id_from_legacy_symlink(Path::new("web_prod_app-12.log")), None);

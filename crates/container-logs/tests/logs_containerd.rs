@@ -1,6 +1,7 @@
 //! Container log rotation against a real containerd 1.6 (DF-03): containerd writes the
-//! log, `ReopenContainerLog` makes it switch to a fresh file, and the legacy symlink
-//! (CRI-14) follows the live log through rotations.
+//! log, `ReopenContainerLog` makes it switch to a fresh file, the legacy symlink (CRI-14)
+//! follows the live log through rotations, and `LogReader` follows the log through them
+//! too, then reads it back across the rotated and compressed files.
 //!
 //! The environment comes from `$NODELET_CRI_ENDPOINT` (exported from what
 //! `cargo xtask setup` prints), or else from the file `target/nodelet-env/env` it writes
@@ -15,9 +16,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use container_logs::{
+    ContainerLogManager, ContainerRef, LegacySymlinks, LogLine, LogOptions, LogReader,
+    LogRotationSettings,
+};
 use cri_client::{GrpcRuntime, RuntimeService, v1};
-use pod_lifecycle::labels;
-use pod_lifecycle::logs::{ContainerLogManager, ContainerRef, LegacySymlinks, LogRotationSettings};
+use futures::StreamExt;
+use pod_plan::labels;
 use test_env::{RuntimeLock, TestSandbox, busybox_image, unique_name, wait_until};
 
 /// How long a condition of the scenario is waited for.
@@ -115,6 +120,25 @@ async fn rotation_scenario(rt: &Arc<GrpcRuntime>, pod: &TestPod) {
         format!("logs_nodelet-test_talker-{}.log", pod.container)
     );
 
+    // `kubectl logs -f` through the symlink, for the whole scenario: it must see every line
+    // once, in order, across the rotations, and end when the container stops.
+    let follow = LogOptions {
+        follow: true,
+        ..Default::default()
+    };
+    let follower = LogReader::open(&link, follow)
+        .await
+        .expect("open the log to follow")
+        .until_container_exits(rt.clone(), pod.container.clone());
+    let follower = tokio::spawn(async move {
+        let lines: Vec<LogLine> = follower
+            .into_stream()
+            .map(|line| line.expect("a followed line"))
+            .collect()
+            .await;
+        lines
+    });
+
     // Rotate as the monitor would, until 5 rotations happened (one per second at most:
     // rotated files are named to the second).
     let mut rotations = 0;
@@ -186,6 +210,32 @@ async fn rotation_scenario(rt: &Arc<GrpcRuntime>, pod: &TestPod) {
         }
     }
 
+    // The follower saw the same lines, and ended with the container.
+    let followed = tokio::time::timeout(WAIT, follower)
+        .await
+        .expect("following ends when the container stops")
+        .expect("the follower");
+    let followed: Vec<u64> = followed.iter().map(|l| number(&l.output)).collect();
+    assert_eq!(followed.first(), Some(&0), "from the first line");
+    let expected: Vec<u64> = (0..=last.unwrap()).collect();
+    assert!(
+        followed == expected,
+        "followed {} lines, {} expected",
+        followed.len(),
+        expected.len()
+    );
+
+    // Read back after the fact: everything still on disk (the gzip files included) and a
+    // tail reaching into the oldest file.
+    let on_disk: Vec<u64> = files.iter().flat_map(|f| line_numbers(f)).collect();
+    let all = read_numbers(&pod.log, LogOptions::default()).await;
+    assert_eq!(all, on_disk);
+    let tail = LogOptions {
+        tail_lines: Some(on_disk.len() as u64 - 3),
+        ..Default::default()
+    };
+    assert_eq!(read_numbers(&pod.log, tail).await, on_disk[3..]);
+
     // The container goes: its logs and symlink with it (before RemoveContainer).
     let removed = manager
         .remove_container_logs(&pod.container)
@@ -215,6 +265,26 @@ fn log_files(log: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The numbers of the lines `LogReader` reads with `options`.
+async fn read_numbers(log: &Path, options: LogOptions) -> Vec<u64> {
+    LogReader::open(log, options)
+        .await
+        .expect("open the log")
+        .into_stream()
+        .map(|line| number(&line.expect("a line").output))
+        .collect()
+        .await
+}
+
+/// The number of a `line N <pad>` line.
+fn number(line: &[u8]) -> u64 {
+    let text = String::from_utf8_lossy(line);
+    text.strip_prefix("line ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no line number in {text:?}"))
+}
+
 /// The numbers of the `line N ...` lines of a CRI-format log file, gzip or plain.
 fn line_numbers(path: &Path) -> Vec<u64> {
     let raw = std::fs::read(path).unwrap();
@@ -227,9 +297,12 @@ fn line_numbers(path: &Path) -> Vec<u64> {
     } else {
         String::from_utf8(raw).unwrap()
     };
+    let records = text.lines().count();
     text.lines()
-        .map(|line| {
-            // `<RFC3339Nano> stdout F line <n> <pad>`
+        .enumerate()
+        .map(|(i, line)| {
+            // `<RFC3339Nano> stdout F line <n> <pad>`; the very last record may be partial
+            // (`P`): the container was killed in the middle of a line.
             let mut fields = line.split(' ');
             let (_, stream, tag, word, n) = (
                 fields.next(),
@@ -238,6 +311,11 @@ fn line_numbers(path: &Path) -> Vec<u64> {
                 fields.next(),
                 fields.next(),
             );
+            let tag = if tag == Some("P") && i + 1 == records {
+                Some("F")
+            } else {
+                tag
+            };
             assert_eq!(
                 (stream, tag, word),
                 (Some("stdout"), Some("F"), Some("line")),

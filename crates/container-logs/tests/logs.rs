@@ -12,14 +12,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use cri_client::fake::{BUSYBOX_IMAGE, FakeRuntime};
-use cri_client::{RuntimeService, v1};
-use k8s_openapi::api::core::v1::Pod;
-use pod_lifecycle::labels;
-use pod_lifecycle::logs::{
+use container_logs::{
     ContainerLogManager, ContainerRef, Error, LegacySymlinks, LogRotationSettings,
     container_id_from_legacy_symlink, legacy_log_symlink,
 };
+use cri_client::fake::{BUSYBOX_IMAGE, FakeRuntime};
+use cri_client::{RuntimeService, v1};
+use k8s_openapi::api::core::v1::Pod;
+use pod_plan::labels;
 use tempfile::TempDir;
 
 const KIB: u64 = 1024;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Error, Result};
+use crate::{Error, Result};
 
 /// The kubelet's default `containerLogMaxSize`: 10Mi.
 pub const DEFAULT_MAX_SIZE: u64 = 10 * 1024 * 1024;
@@ -24,7 +24,7 @@ pub struct LogRotationSettings {
     /// `containerLogMaxFiles`: how many files a container's log may span, the live log
     /// included (at least 2: the live log and the newest rotated one).
     pub max_files: u32,
-    /// `containerLogMonitorInterval`: how often [`run`](super::ContainerLogManager::run)
+    /// `containerLogMonitorInterval`: how often [`run`](crate::ContainerLogManager::run)
     /// looks at the logs (at least 3 s).
     pub monitor_interval: Duration,
 }
@@ -46,7 +46,7 @@ impl LogRotationSettings {
     /// agent refuses it, so a zero here is a mistake, not a switch).
     ///
     /// ```
-    /// use pod_lifecycle::logs::LogRotationSettings;
+    /// use container_logs::LogRotationSettings;
     /// assert!(LogRotationSettings::default().validate().is_ok());
     /// let one_file = LogRotationSettings { max_files: 1, ..Default::default() };
     /// assert_eq!(

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use cri_client::{RuntimeService, v1};
 use tracing::Instrument;
 
-use super::files::{self, COMPRESS_SUFFIX, FileError, TIMESTAMP_FORMAT};
-use super::{ContainerRef, Error, LegacySymlinks, LogRotationSettings, Result};
+use crate::files::{self, COMPRESS_SUFFIX, FileError, TIMESTAMP_FORMAT};
+use crate::{ContainerRef, Error, LegacySymlinks, LogRotationSettings, Result};
 
 /// The clock rotated files are named by: local wall-clock time, as the kubelet's
 /// `clock.Now().Format("20060102-150405")`.
@@ -386,7 +386,7 @@ impl ContainerLogManager {
         let mut removed = Vec::new();
         for file in found {
             // Only files of the log's own directory; a runtime log path with `..` is refused.
-            match crate::validation::remove_file_within(dir, &file) {
+            match pod_plan::validation::remove_file_within(dir, &file) {
                 Ok(()) => removed.push(file),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(source) => {

@@ -1,13 +1,13 @@
-//! The error of container log rotation and of the legacy symlinks.
+//! The crate's one error: rotating, linking and reading container logs.
 
 use std::path::PathBuf;
 
-use super::ContainerRef;
+use crate::ContainerRef;
 
-/// `Result` with [`logs::Error`](Error).
+/// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What went wrong rotating, cleaning or linking a container's logs.
+/// What went wrong rotating, cleaning, linking or reading a container's logs.
 ///
 /// Every variant about one container names it as the pod (`namespace/name`), the container
 /// name and a short container id, then the path and the operation that failed.
@@ -93,6 +93,19 @@ pub enum Error {
         value: String,
         /// What is wrong with it.
         message: &'static str,
+    },
+
+    /// Reading a container's log failed (opening, reading or decompressing one of its
+    /// files).
+    #[error("cannot {action} {}: {source}", path.display())]
+    Read {
+        /// What was being done (`open the log file`, `read`).
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
     },
 
     /// Reading the legacy symlink directory failed.

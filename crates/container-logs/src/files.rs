@@ -10,7 +10,7 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::validation;
+use pod_plan::validation;
 
 /// The suffix of a rotated file: the kubelet's Go layout `20060102-150405`, in local time.
 pub(crate) const TIMESTAMP_FORMAT: &str = "%Y%m%d-%H%M%S";
@@ -98,7 +98,7 @@ fn is_in_use(file: &Path, all: &[PathBuf]) -> bool {
 /// for name in ["0.log", "0.log.20240101-000000.gz", "0.log.20240101-000010", "0.log.x.tmp", "1.log"] {
 ///     std::fs::write(dir.join(name), "").unwrap();
 /// }
-/// let all = pod_lifecycle::logs::all_logs(&log).unwrap();
+/// let all = container_logs::all_logs(&log).unwrap();
 /// assert_eq!(all, vec![
 ///     dir.join("0.log.20240101-000000.gz"),
 ///     dir.join("0.log.20240101-000010"),

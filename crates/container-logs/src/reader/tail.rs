@@ -1,0 +1,377 @@
+//! Where `tail_lines` starts reading: the last N lines of a container's log, across its
+//! rotated and compressed files (the kubelet's `findTailLineStartIndex`, which only looks
+//! at the live file).
+//!
+//! Lines are what the container wrote: partial records of one stream count as one line with
+//! the record that ends them, and lines of the two streams interleave. The last N lines are
+//! the N whose last records come last. Because the lines of one stream follow each other
+//! without overlapping, "line L is among the last N" is the same as "L starts at or after
+//! the start of the earliest of the last N lines of its stream", which can be decided as
+//! soon as a line's first record is read, so the reader can show a very long line in pieces
+//! and still apply the tail.
+//!
+//! Each file is scanned forward from a window at its end (plain files) or from its start
+//! (gzip files, which cannot seek), remembering only the last N lines; the window grows
+//! until it holds them, then older files are scanned for what is still missing.
+
+use std::collections::VecDeque;
+use std::io::{self, BufRead, Seek, SeekFrom};
+
+use super::LogStreams;
+use super::files::{Chunk, LogFile, read_chunk};
+use super::format::parse_record;
+
+/// The first window at the end of a plain file; it grows four times each time it holds too
+/// few lines.
+const FIRST_WINDOW: u64 = 64 * 1024;
+
+/// A place in a container's log: the file (its index among the files opened) and the
+/// offset in its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct Pos {
+    pub file: usize,
+    pub offset: u64,
+}
+
+/// Where the tail begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TailStart {
+    /// Where reading starts: the earliest of `starts`.
+    pub from: Pos,
+    /// Per stream (stdout, stderr): a line of that stream is shown only when it starts here
+    /// or later.
+    pub starts: [Pos; 2],
+}
+
+impl TailStart {
+    /// Everything.
+    pub(crate) fn all() -> TailStart {
+        TailStart {
+            from: Pos::default(),
+            starts: [Pos::default(); 2],
+        }
+    }
+}
+
+/// A line found by a scan: its stream, where its first and last records start, and whether
+/// its first record is the first record of its stream in the scanned range (then the line
+/// may have begun before the range).
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    stream: usize,
+    start: u64,
+    end: u64,
+    first: bool,
+}
+
+/// Partial records of one stream not yet ended by a full record.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: u64,
+    last: u64,
+    first: bool,
+}
+
+/// What a scan of a range `[from, end)` of one file found.
+#[derive(Debug, Default)]
+struct Scan {
+    from: u64,
+    end: u64,
+    /// The last `need` lines, ordered by their last record.
+    lines: VecDeque<Span>,
+    /// Per stream, the partial records at the end of the range.
+    open: [Option<Run>; 2],
+    /// Per stream, whether the range has any record of it.
+    seen: [bool; 2],
+}
+
+/// Where to start reading `files` (oldest first, the newest last) to show their last
+/// `tail` lines of `streams`.
+pub(crate) fn find_tail(
+    files: &[LogFile],
+    tail: u64,
+    streams: LogStreams,
+) -> io::Result<TailStart> {
+    let Some(last) = files.len().checked_sub(1) else {
+        return Ok(TailStart::all());
+    };
+    let mut need = tail;
+    let mut starts: [Option<Pos>; 2] = [None; 2];
+    let mut pending = [false; 2];
+    let mut end = None;
+    for index in (0..=last).rev() {
+        let mut window = FIRST_WINDOW;
+        loop {
+            let scan = scan(&files[index], window, need, streams, index == last)?;
+            if index == last {
+                end = Some(Pos {
+                    file: index,
+                    offset: scan.end,
+                });
+            }
+            let mut new_starts = starts;
+            let mut new_pending = [false; 2];
+            for s in 0..2 {
+                if !pending[s] {
+                    continue;
+                }
+                match scan.open[s] {
+                    Some(run) => {
+                        new_starts[s] = Some(Pos {
+                            file: index,
+                            offset: run.start,
+                        });
+                        new_pending[s] = run.first;
+                    }
+                    // Nothing of that stream here: its line may have begun further back.
+                    None => new_pending[s] = !scan.seen[s],
+                }
+            }
+            // Latest first, so the earliest line of each stream decides.
+            for span in scan.lines.iter().rev() {
+                new_starts[span.stream] = Some(Pos {
+                    file: index,
+                    offset: span.start,
+                });
+                new_pending[span.stream] = span.first;
+            }
+            let new_need = need - scan.lines.len() as u64;
+            if scan.from > 0 && (new_need > 0 || new_pending.iter().any(|&p| p)) {
+                window = window.saturating_mul(4);
+                continue;
+            }
+            starts = new_starts;
+            pending = new_pending;
+            need = new_need;
+            break;
+        }
+        if need == 0 && !pending.iter().any(|&p| p) {
+            break;
+        }
+    }
+    if need > 0 {
+        // Fewer lines than asked for: all of them.
+        return Ok(TailStart::all());
+    }
+    let end = end.unwrap_or_default();
+    let starts = [starts[0].unwrap_or(end), starts[1].unwrap_or(end)];
+    Ok(TailStart {
+        from: starts[0].min(starts[1]),
+        starts,
+    })
+}
+
+/// Scans `file` from the start of a record about `window` bytes before its end (plain
+/// files) or from its start (gzip files) to its end, keeping the last `need` lines of
+/// `streams`. With `newest`, partial records at the end count as a line: the container is
+/// still writing it, or never ended it.
+fn scan(
+    file: &LogFile,
+    window: u64,
+    need: u64,
+    streams: LogStreams,
+    newest: bool,
+) -> io::Result<Scan> {
+    let len = if file.gzip {
+        0
+    } else {
+        file.file.metadata()?.len()
+    };
+    let (mut reader, from): (Box<dyn BufRead + Send + '_>, u64) = if len > window {
+        let mut seek = &file.file;
+        seek.seek(SeekFrom::Start(len - window))?;
+        let mut reader = io::BufReader::new(seek);
+        let (_, skipped) = skip_record(&mut reader)?;
+        (Box::new(reader), len - window + skipped)
+    } else {
+        (file.content()?, 0)
+    };
+    let mut result = Scan {
+        from,
+        ..Scan::default()
+    };
+    let mut pos = from;
+    let mut record = Vec::new();
+    loop {
+        let start = pos;
+        record.clear();
+        let (mut chunk, n) = read_chunk(&mut *reader, &mut record)?;
+        pos += n;
+        if n == 0 {
+            break;
+        }
+        if chunk == Chunk::Full {
+            // Only the front of a long record matters here.
+            let (rest, skipped) = skip_record(&mut *reader)?;
+            chunk = rest;
+            pos += skipped;
+        }
+        if let Ok((header, _)) = parse_record(&record)
+            && streams.contains(header.stream)
+        {
+            result.add(header.stream.index(), header.partial, start, need);
+        }
+        if chunk == Chunk::Eof {
+            break;
+        }
+    }
+    result.end = pos;
+    if newest {
+        for s in 0..2 {
+            if let Some(run) = result.open[s].take() {
+                result.insert(
+                    Span {
+                        stream: s,
+                        start: run.start,
+                        end: run.last,
+                        first: run.first,
+                    },
+                    need,
+                );
+            }
+        }
+    }
+    Ok(result)
+}
+
+impl Scan {
+    fn add(&mut self, stream: usize, partial: bool, start: u64, need: u64) {
+        let first = !self.seen[stream];
+        self.seen[stream] = true;
+        if partial {
+            match &mut self.open[stream] {
+                Some(run) => run.last = start,
+                None => {
+                    self.open[stream] = Some(Run {
+                        start,
+                        last: start,
+                        first,
+                    })
+                }
+            }
+            return;
+        }
+        let (line_start, line_first) = match self.open[stream].take() {
+            Some(run) => (run.start, run.first),
+            None => (start, first),
+        };
+        self.insert(
+            Span {
+                stream,
+                start: line_start,
+                end: start,
+                first: line_first,
+            },
+            need,
+        );
+    }
+
+    /// Adds a line in the order of its last record, keeping the last `need`.
+    fn insert(&mut self, span: Span, need: u64) {
+        let at = self.lines.partition_point(|l| l.end <= span.end);
+        self.lines.insert(at, span);
+        while self.lines.len() as u64 > need {
+            self.lines.pop_front();
+        }
+    }
+}
+
+/// Consumes the rest of the record the reader is in (a window starts mid-record, a long
+/// record goes on after its first chunk); returns how it ended and the bytes consumed.
+fn skip_record(reader: &mut dyn BufRead) -> io::Result<(Chunk, u64)> {
+    let mut scratch = Vec::new();
+    let mut total = 0;
+    loop {
+        scratch.clear();
+        let (chunk, n) = read_chunk(reader, &mut scratch)?;
+        total += n;
+        if chunk != Chunk::Full {
+            return Ok((chunk, total));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &std::path::Path, name: &str, content: &str) -> LogFile {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        LogFile::open(&path, false).unwrap().unwrap()
+    }
+
+    #[test]
+    fn the_last_lines_start_at_their_first_partial_record() {
+        let dir = tempfile::tempdir().unwrap();
+        // Each record is 32 bytes.
+        let log = "2024-01-01T00:00:01Z stdout F a\n\
+                   2024-01-01T00:00:02Z stdout P b\n\
+                   2024-01-01T00:00:03Z stderr F c\n\
+                   2024-01-01T00:00:04Z stdout F d\n";
+        let file = open(dir.path(), "0.log", log);
+        let record = 32;
+        let tail = find_tail(std::slice::from_ref(&file), 1, LogStreams::All).unwrap();
+        // The last line is stdout "bd", which starts at the second record; stderr has no
+        // line in the tail, so it starts at the end.
+        assert_eq!(
+            tail.starts[0],
+            Pos {
+                file: 0,
+                offset: record
+            }
+        );
+        assert_eq!(
+            tail.starts[1],
+            Pos {
+                file: 0,
+                offset: 4 * record
+            }
+        );
+        assert_eq!(tail.from, tail.starts[0]);
+        let tail = find_tail(std::slice::from_ref(&file), 2, LogStreams::All).unwrap();
+        assert_eq!(
+            tail.starts[1],
+            Pos {
+                file: 0,
+                offset: 2 * record
+            }
+        );
+        let tail = find_tail(std::slice::from_ref(&file), 9, LogStreams::All).unwrap();
+        assert_eq!(tail, TailStart::all());
+    }
+
+    #[test]
+    fn a_line_split_by_a_rotation_starts_in_the_older_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = open(
+            dir.path(),
+            "0.log.1",
+            "2024-01-01T00:00:01Z stdout F a\n2024-01-01T00:00:02Z stdout P b\n",
+        );
+        let new = open(dir.path(), "0.log", "2024-01-01T00:00:03Z stdout F c\n");
+        let tail = find_tail(&[old, new], 1, LogStreams::All).unwrap();
+        assert_eq!(
+            tail.starts[0],
+            Pos {
+                file: 0,
+                offset: 32
+            }
+        );
+    }
+
+    #[test]
+    fn a_small_window_grows_until_it_holds_the_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = String::new();
+        for i in 0..10_000 {
+            log.push_str(&format!("2024-01-01T00:00:01Z stdout F line {i:05}\n"));
+        }
+        let file = open(dir.path(), "0.log", &log);
+        let record = "2024-01-01T00:00:01Z stdout F line 00000\n".len() as u64;
+        for n in [1u64, 5000, 9999] {
+            let tail = find_tail(std::slice::from_ref(&file), n, LogStreams::All).unwrap();
+            assert_eq!(tail.starts[0].offset, (10_000 - n) * record, "{n}");
+        }
+    }
+}
