@@ -55,6 +55,7 @@ pub const RUNTIME_DOWN_AFTER: Duration = Duration::from_secs(30);
 
 /// Every cluster-mode part of a node, started.
 pub struct ClusterMode {
+    client: kube::Client,
     node_name: String,
     facts: watch::Sender<NodeFacts>,
     reporter: NodeStatusReporter,
@@ -123,6 +124,7 @@ impl ClusterMode {
             .map_err(Error::Cluster)?;
         tracing::info!(node = %node, kubeconfig = %kubeconfig.display(), "cluster mode: registering the node");
         Ok(ClusterMode {
+            client: client.clone(),
             node_name: node,
             facts: facts_tx,
             reporter,
@@ -202,6 +204,31 @@ impl ClusterMode {
                 api_pods(updates, manager, objects),
                 keep_mirror_pods(mirrors, node_pods, static_pods),
             );
+        }
+    }
+
+    /// The node's events of its first registration (NS-12): once the Node is reported
+    /// Ready, `NodeHasSufficientMemory`, `NodeHasNoDiskPressure`, `NodeHasSufficientPID` and
+    /// `NodeReady` from its conditions (the `Starting` event was sent at start).
+    pub fn announce_node(&self) -> impl Future<Output = ()> + Send + 'static {
+        let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(self.client.clone());
+        let (name, events) = (self.node_name.clone(), self.events.clone());
+        async move {
+            for _ in 0..600 {
+                if let Ok(node) = nodes.get(&name).await {
+                    let ready = node
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                    if ready {
+                        events.record_node_conditions(&node);
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            tracing::warn!(node = %name, "the node did not turn Ready within 2 minutes: no registration events");
         }
     }
 
@@ -287,36 +314,14 @@ pub async fn report_runtime(
             _ = tokio::time::sleep(wait) => {}
         }
         let status = runtime.status(v1::StatusRequest { verbose: false }).await;
-        let (runtime_health, network) = match status.as_ref().ok().and_then(|s| s.status.as_ref()) {
-            Some(s) if s.conditions.len() >= 2 => {
-                last_ok = Some(Instant::now());
-                let condition = |t: &str| s.conditions.iter().find(|c| c.r#type == t);
-                let runtime_health = match condition("RuntimeReady") {
-                    Some(c) if c.status => RuntimeHealth::Ready,
-                    c => RuntimeHealth::NotReady(c.map(runtime_condition)),
-                };
-                let network = match condition("NetworkReady") {
-                    Some(c) if c.status => NetworkHealth::Ready,
-                    c => NetworkHealth::NotReady(c.map(runtime_condition)),
-                };
-                (runtime_health, network)
-            }
-            Some(_) => {
-                tracing::warn!("runtime status has fewer than 2 conditions");
-                (RuntimeHealth::NotReady(None), NetworkHealth::Unknown)
-            }
-            None => {
-                if let Err(e) = &status {
-                    tracing::warn!(error = %e, "container runtime status check failed");
-                }
-                (RuntimeHealth::NotReady(None), NetworkHealth::Unknown)
-            }
-        };
-        let runtime_sync = match last_ok {
-            None => RuntimeSync::Never,
-            Some(t) if t.elapsed() > RUNTIME_DOWN_AFTER => RuntimeSync::Stale,
-            Some(_) => RuntimeSync::Recent,
-        };
+        if let Err(e) = &status {
+            tracing::warn!(error = %e, "container runtime status check failed");
+        }
+        let (runtime_health, network, ok) = runtime_readiness(status.as_ref().ok());
+        if ok {
+            last_ok = Some(Instant::now());
+        }
+        let runtime_sync = runtime_sync(last_ok.map(|t| t.elapsed()));
         let health_checks = match pleg.healthy(tokio::time::Instant::now()) {
             Ok(()) => Vec::new(),
             Err(e) => vec![format!("PLEG is not healthy: {e}")],
@@ -366,6 +371,43 @@ pub async fn report_runtime(
         } else {
             FAST_STATUS_PERIOD
         };
+    }
+}
+
+/// The runtime's and the network's health from one CRI `Status` reply (`None`: the call
+/// failed), and whether the reply counts as a successful status check: it must carry at least
+/// the two conditions (CRI-07). `RuntimeReady=false` and `NetworkReady=false` keep their
+/// reason and message for the node's Ready condition (CRI-08, CRI-09).
+pub fn runtime_readiness(reply: Option<&v1::StatusResponse>) -> (RuntimeHealth, NetworkHealth, bool) {
+    match reply.and_then(|r| r.status.as_ref()) {
+        Some(s) if s.conditions.len() >= 2 => {
+            let condition = |t: &str| s.conditions.iter().find(|c| c.r#type == t);
+            let runtime = match condition("RuntimeReady") {
+                Some(c) if c.status => RuntimeHealth::Ready,
+                c => RuntimeHealth::NotReady(c.map(runtime_condition)),
+            };
+            let network = match condition("NetworkReady") {
+                Some(c) if c.status => NetworkHealth::Ready,
+                c => NetworkHealth::NotReady(c.map(runtime_condition)),
+            };
+            (runtime, network, true)
+        }
+        Some(_) => {
+            tracing::warn!("runtime status has fewer than 2 conditions");
+            (RuntimeHealth::NotReady(None), NetworkHealth::Unknown, false)
+        }
+        None => (RuntimeHealth::NotReady(None), NetworkHealth::Unknown, false),
+    }
+}
+
+/// Whether the runtime's status is current, from the time since the last successful check:
+/// never checked, recent, or older than [`RUNTIME_DOWN_AFTER`] ("container runtime is down",
+/// CRI-10).
+pub fn runtime_sync(since_last_ok: Option<Duration>) -> RuntimeSync {
+    match since_last_ok {
+        None => RuntimeSync::Never,
+        Some(d) if d > RUNTIME_DOWN_AFTER => RuntimeSync::Stale,
+        Some(_) => RuntimeSync::Recent,
     }
 }
 
@@ -551,5 +593,117 @@ impl ObjectSource for ClusterObjects {
                 }),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(conditions: &[(&str, bool, &str, &str)]) -> v1::StatusResponse {
+        v1::StatusResponse {
+            status: Some(v1::RuntimeStatus {
+                conditions: conditions
+                    .iter()
+                    .map(|(t, ok, reason, message)| v1::RuntimeCondition {
+                        r#type: (*t).into(),
+                        status: *ok,
+                        reason: (*reason).into(),
+                        message: (*message).into(),
+                    })
+                    .collect(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn errors(runtime: RuntimeHealth, network: NetworkHealth, sync: RuntimeSync) -> Vec<String> {
+        NodeReadiness {
+            runtime_sync: sync,
+            runtime,
+            network,
+            ..NodeReadiness::default()
+        }
+        .errors()
+    }
+
+    #[test]
+    fn cri_07_a_status_with_fewer_than_two_conditions_is_a_failed_check() {
+        let (runtime, network, ok) =
+            runtime_readiness(Some(&reply(&[("RuntimeReady", true, "", "")])));
+        assert!(!ok);
+        assert_eq!(runtime, RuntimeHealth::NotReady(None));
+        assert_eq!(network, NetworkHealth::Unknown);
+        let (_, _, ok) = runtime_readiness(None);
+        assert!(!ok);
+        let (runtime, network, ok) = runtime_readiness(Some(&reply(&[
+            ("RuntimeReady", true, "", ""),
+            ("NetworkReady", true, "", ""),
+        ])));
+        assert!(ok);
+        assert!(errors(runtime, network, RuntimeSync::Recent).is_empty());
+        assert_eq!(RUNTIME_STATUS_PERIOD, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn cri_08_runtime_not_ready_makes_the_node_not_ready() {
+        let (runtime, network, ok) = runtime_readiness(Some(&reply(&[
+            ("RuntimeReady", false, "Broken", "shim gone"),
+            ("NetworkReady", true, "", ""),
+        ])));
+        assert!(ok);
+        let messages = errors(runtime, network, RuntimeSync::Recent);
+        assert_eq!(
+            messages,
+            ["container runtime not ready: RuntimeReady=false reason:Broken message:shim gone"]
+        );
+    }
+
+    #[test]
+    fn cri_09_network_not_ready_makes_the_node_not_ready_with_the_cni_message() {
+        let (runtime, network, _) = runtime_readiness(Some(&reply(&[
+            ("RuntimeReady", true, "", ""),
+            ("NetworkReady", false, "NetworkPluginNotReady", "cni plugin not initialized"),
+        ])));
+        assert_eq!(
+            errors(runtime, network, RuntimeSync::Recent),
+            ["container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:cni plugin not initialized"]
+        );
+    }
+
+    #[test]
+    fn cri_10_no_successful_status_for_30s_is_runtime_down() {
+        assert_eq!(runtime_sync(None), RuntimeSync::Never);
+        assert_eq!(runtime_sync(Some(Duration::from_secs(29))), RuntimeSync::Recent);
+        let stale = runtime_sync(Some(Duration::from_secs(31)));
+        assert_eq!(stale, RuntimeSync::Stale);
+        assert_eq!(
+            errors(RuntimeHealth::Ready, NetworkHealth::Ready, stale),
+            ["container runtime is down"]
+        );
+    }
+
+    #[test]
+    fn node_resources_are_reported_as_the_kubelet_spells_them() {
+        let capacity = CgroupResources {
+            cpu_milli: 2000,
+            memory: 8 * 1024 * 1024 * 1024,
+            ephemeral_storage: 100 * 1024 * 1024 * 1024 + 1,
+            pids: 4096,
+        };
+        let allocatable = NodeAllocatable {
+            resources: CgroupResources {
+                cpu_milli: 1500,
+                ..capacity
+            },
+            pods: 110,
+        };
+        let [cap, alloc] = node_resources(&capacity, &allocatable);
+        assert_eq!(cap.cpu, Some(Quantity("2".into())));
+        assert_eq!(alloc.cpu, Some(Quantity("1500m".into())));
+        assert_eq!(cap.memory, Some(Quantity("8388608Ki".into())));
+        assert_eq!(cap.ephemeral_storage, Some(Quantity("107374182401".into())));
+        assert_eq!(cap.pods, Some(Quantity("110".into())));
+        assert!(cap.hugepages.contains_key("hugepages-2Mi"));
     }
 }

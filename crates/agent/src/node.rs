@@ -672,6 +672,7 @@ impl Node {
         tasks.spawn_until_stopped(feed_pod_manager(snapshot_rx, manager, objects, static_pods));
         if let Some(cluster) = cluster.as_mut() {
             tasks.spawn_until_stopped(cluster.feed_pods(self.manager.clone(), static_pods_rx));
+            tasks.spawn_until_stopped(cluster.announce_node());
             let (runtime, pleg, facts) = (self.runtime.clone(), self.pleg.clone(), cluster.facts());
             tasks.spawn(|stop| report_runtime(runtime.clone(), runtime, pleg, facts, stop));
         }

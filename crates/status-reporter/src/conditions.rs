@@ -298,7 +298,7 @@ mod tests {
     }
 
     #[test]
-    fn transition_time_moves_only_with_status() {
+    fn ns_09_transition_time_moves_only_with_status() {
         let mut conditions = Vec::new();
         set_ready_condition(&mut conditions, &["a".into()], None, &at(0));
         // Another cause, same status: the transition time stays.

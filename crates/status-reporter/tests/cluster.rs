@@ -50,7 +50,7 @@ async fn lease_json(cluster: &Cluster, name: &str) -> Option<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_registers_a_ready_node_with_the_kubelets_fields() {
+async fn cluster_ns_01_ns_02_ns_04_ns_05_ns_07_ns_08_registers_a_ready_node_with_the_kubelets_fields() {
     let Some(cluster) = Cluster::require("node registration") else {
         return;
     };
@@ -187,7 +187,7 @@ async fn cluster_registers_a_ready_node_with_the_kubelets_fields() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_lease_is_owned_by_the_node_and_renewed() {
+async fn cluster_ns_10_lease_is_owned_by_the_node_and_renewed() {
     let Some(cluster) = Cluster::require("the node lease") else {
         return;
     };
@@ -431,7 +431,7 @@ async fn cluster_invalid_node_label_is_refused_with_a_clear_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_no_status_patch_at_rest() {
+async fn cluster_ns_06_no_status_patch_at_rest() {
     let Some(cluster) = Cluster::require("node status cadence") else {
         return;
     };
@@ -517,7 +517,7 @@ async fn cluster_no_status_patch_at_rest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_existing_node_is_adopted_and_reconciled() {
+async fn cluster_ns_03_existing_node_is_adopted_and_reconciled() {
     let Some(cluster) = Cluster::require("adopting an existing node") else {
         return;
     };
@@ -566,7 +566,7 @@ async fn cluster_existing_node_is_adopted_and_reconciled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_starting_node_turns_ready_as_soon_as_the_runtime_is() {
+async fn cluster_ns_11_starting_node_turns_ready_as_soon_as_the_runtime_is() {
     let Some(cluster) = Cluster::require("fast start-up status") else {
         return;
     };
@@ -626,7 +626,7 @@ async fn cluster_starting_node_turns_ready_as_soon_as_the_runtime_is() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_lease_conflicts_and_deletions_are_recovered() {
+async fn cluster_ns_10_lease_conflicts_and_deletions_are_recovered() {
     let Some(cluster) = Cluster::require("lease recovery") else {
         return;
     };

@@ -185,7 +185,7 @@ spec:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_node_events_of_start_up_and_registration() {
+async fn cluster_ns_12_node_events_of_start_up_and_registration() {
     let Some(cluster) = Cluster::require("node events") else {
         return;
     };

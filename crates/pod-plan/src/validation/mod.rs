@@ -1,7 +1,6 @@
 //! Rules a pod must meet before a node agent does anything for it, shared by every pod
-//! source (the static manifest source today, the API watch of cluster mode tomorrow) and
-//! applied again by the [`PodManager`](crate::pod_manager::PodManager) for sources that
-//! forget.
+//! source (the static manifest source, the API watch of cluster mode) and applied again by
+//! pod-lifecycle's `PodManager` for sources that forget.
 //!
 //! # Why the node checks what the API server already checked
 //!
