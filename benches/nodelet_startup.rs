@@ -25,7 +25,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -35,7 +35,6 @@ use common::{RAW_NAMESPACE, ms, raw_start_teardown};
 use cri_client::{GrpcRuntime, RuntimeService, v1};
 use pod_lifecycle::labels;
 use test_env::RuntimeLock;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BEGIN: &str = "<!-- nodelet-startup: written by benches/nodelet_startup.rs -->";
 const END: &str = "<!-- /nodelet-startup -->";
@@ -141,18 +140,6 @@ impl Drop for TempDir {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; nodelet binds it right after).
-fn free_ports<const N: usize>() -> anyhow::Result<[u16; N]> {
-    let listeners = (0..N)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<Vec<_>>>()?;
-    let mut ports = [0; N];
-    for (port, l) in ports.iter_mut().zip(&listeners) {
-        *port = l.local_addr()?.port();
-    }
-    Ok(ports)
-}
-
 /// One running nodelet; dropping it stops it (SIGTERM, SIGKILL after 10 s).
 struct Nodelet {
     child: Option<Child>,
@@ -166,7 +153,7 @@ impl Nodelet {
         for sub in ["manifests", "root", "logs"] {
             fs::create_dir_all(dir.join(sub))?;
         }
-        let [port, healthz_port] = free_ports()?;
+        let [port, healthz_port] = test_env::free_ports()?;
         // Everything else is the kubelet's default (fileCheckFrequency 20 s, syncFrequency
         // 1 m, maxPods 110): the idle figures are those of a default configuration.
         let config = format!(
@@ -273,22 +260,13 @@ impl Nodelet {
     }
 
     fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
+        let Some(child) = self.child.take() else {
             return;
         };
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let pid = child.id();
+        if !test_env::stop_child(child, Duration::from_secs(10)) {
+            eprintln!("nodelet ({pid}) ignored SIGTERM for 10 s; SIGKILL");
         }
-        eprintln!("nodelet ({}) ignored SIGTERM for 10 s; SIGKILL", child.id());
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }
 
@@ -335,56 +313,13 @@ impl PodView {
     }
 }
 
-/// A minimal HTTP/1.1 GET (`Connection: close`): the status code and the body.
+/// [`test_env::http_get`] (a plain HTTP/1.1 GET: the status code and the body), on the
+/// blocking pool so the bench's runtime keeps running meanwhile.
 async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
-    let io = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        stream
-            .write_all(
-                format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
-            )
-            .await?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await?;
-        std::io::Result::Ok(raw)
-    };
-    let raw = tokio::time::timeout(Duration::from_secs(10), io)
-        .await
-        .with_context(|| format!("GET {path}: no answer in 10 s"))?
-        .with_context(|| format!("GET {path}"))?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .with_context(|| format!("GET {path}: no end of headers"))?;
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .with_context(|| format!("GET {path}: no status code"))?;
-    let chunked = head.lines().any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    let body = if chunked {
-        dechunk(body).with_context(|| format!("GET {path}: bad chunked body"))?
-    } else {
-        body.to_owned()
-    };
-    Ok((code, body))
-}
-
-fn dechunk(mut body: &str) -> Option<String> {
-    let mut out = String::new();
-    loop {
-        let (size, rest) = body.split_once("\r\n")?;
-        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(out);
-        }
-        out.push_str(rest.get(..size)?);
-        body = rest.get(size + 2..)?;
-    }
+    let owned = path.to_owned();
+    tokio::task::spawn_blocking(move || test_env::http_get(addr, &owned))
+        .await?
+        .with_context(|| format!("GET {path}"))
 }
 
 /// The static pod manifest of bench pod `name`: the raw workload (one busybox `sleep 3600`,

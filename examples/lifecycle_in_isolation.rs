@@ -9,21 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cri_client::fake::FakeRuntime;
-use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use pod_lifecycle::worker::{
-    Clock, MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, WorkerConfig,
-};
-
-/// The workers read the fake runtime's clock, which the loop below moves.
-struct FakeTime(FakeRuntime);
-
-impl Clock for FakeTime {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_nanosecond(self.0.clock().now() as i128).expect("fake clock in range")
-    }
-}
+use pod_lifecycle::fake::FakeRuntimeClock;
+use pod_lifecycle::worker::{MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, WorkerConfig};
 
 fn crashing_pod() -> Pod {
     Pod {
@@ -77,7 +66,8 @@ async fn main() {
     let host = PodHost {
         status: Arc::new(statuses.clone()),
         events: Arc::new(MemoryEvents::new()),
-        clock: Arc::new(FakeTime(fake.clone())),
+        // The workers read the fake runtime's clock, which the loop below moves.
+        clock: Arc::new(FakeRuntimeClock::new(&fake)),
         ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
     };
     let config = WorkerConfig {

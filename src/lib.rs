@@ -19,6 +19,8 @@
 //!   volumes on disk where the kubelet puts them, the atomic writer, safe subPaths.
 //! - [`cgroup_enforcer`]: the kubelet's resource formulas, pod and QoS cgroups on
 //!   cgroup v1 and v2, node allocatable.
+//! - [`mountinfo`]: the kernel's mount table (`/proc/self/mountinfo`) parsed, mount points
+//!   kept as bytes; the one parser the volume manager, the cgroup enforcer and the tests use.
 //! - [`status_reporter`]: cluster mode's bridge to the API server: node registration with the
 //!   kubelet's fields, the node lease, node status and conditions.
 //!
@@ -37,6 +39,7 @@
 pub use cgroup_enforcer;
 pub use container_logs;
 pub use cri_client;
+pub use mountinfo;
 pub use pod_lifecycle;
 pub use pod_plan;
 pub use probes;

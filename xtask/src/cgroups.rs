@@ -34,7 +34,7 @@ pub fn remove_pod_cgroups() -> Result<Removed> {
     let mut roots: Vec<PathBuf> = mounts::mounts()?
         .into_iter()
         .filter(|mount| mount.fs_type == "cgroup" || mount.fs_type == "cgroup2")
-        .map(|mount| mount.point)
+        .map(|mount| mount.mount_point)
         .collect();
     roots.dedup();
     for root in roots {

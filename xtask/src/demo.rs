@@ -10,6 +10,9 @@
 //!
 //! The demo is an agent on the runtime like the end-to-end tests: it holds the same
 //! exclusive lock (`runtime.lock` in the environment directory) while nodelet runs.
+//!
+//! `--cluster` runs nodelet as a node of the local control plane instead: see
+//! [`crate::demo_cluster`].
 
 use std::fs::{self, File};
 use std::io::{IsTerminal, Read, Write};
@@ -29,7 +32,7 @@ use tonic::transport::Endpoint;
 
 use crate::layout::{Layout, create_dir};
 use crate::steps::cargo;
-use crate::{cmd, cri, down, process, setup};
+use crate::{cmd, cri, demo_cluster, down, process, setup};
 
 /// The demo's node name: static pods are called `<name>-demo`.
 const NODE_NAME: &str = "demo";
@@ -40,10 +43,20 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `--once` waits for the pods to settle.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The kubelet's ports, used when free.
-const DEFAULT_PORT: u16 = 10250;
-const DEFAULT_HEALTHZ_PORT: u16 = 10248;
+pub const DEFAULT_PORT: u16 = 10250;
+pub const DEFAULT_HEALTHZ_PORT: u16 = 10248;
 
-const USAGE: &str = "usage: cargo xtask demo [--for <secs> | --once]";
+const USAGE: &str = "usage: cargo xtask demo [--for <secs> | --once | --cluster]";
+
+/// Which demo runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The static pods of `examples/manifests/`, until the time given.
+    Static(Until),
+    /// `--cluster`: nodelet as a node of the local control plane ([`demo_cluster`]); it
+    /// stops by itself.
+    Cluster,
+}
 
 /// When the demo stops by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,15 +69,16 @@ enum Until {
     Settled,
 }
 
-fn parse_args(args: &[String]) -> Result<Until> {
+fn parse_args(args: &[String]) -> Result<Mode> {
     match args {
-        [] => Ok(Until::Interrupted),
-        [flag] if flag == "--once" => Ok(Until::Settled),
+        [] => Ok(Mode::Static(Until::Interrupted)),
+        [flag] if flag == "--once" => Ok(Mode::Static(Until::Settled)),
+        [flag] if flag == "--cluster" => Ok(Mode::Cluster),
         [flag, secs] if flag == "--for" => {
             let secs: u64 = secs
                 .parse()
                 .with_context(|| format!("--for takes seconds, not {secs:?}\n{USAGE}"))?;
-            Ok(Until::Elapsed(Duration::from_secs(secs)))
+            Ok(Mode::Static(Until::Elapsed(Duration::from_secs(secs))))
         }
         [flag] if flag.starts_with("--for=") => parse_args(&[
             "--for".to_owned(),
@@ -76,7 +90,10 @@ fn parse_args(args: &[String]) -> Result<Until> {
 
 /// Runs the demo (see the module docs).
 pub fn run(layout: &Layout, args: &[String]) -> Result<ExitCode> {
-    let until = parse_args(args)?;
+    let until = match parse_args(args)? {
+        Mode::Static(until) => until,
+        Mode::Cluster => return demo_cluster::run(layout),
+    };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("catching signals")?;
@@ -116,7 +133,7 @@ pub fn run(layout: &Layout, args: &[String]) -> Result<ExitCode> {
 }
 
 /// Cargo's target directory (`CARGO_TARGET_DIR` or `<workspace>/target`).
-fn target_dir(layout: &Layout) -> PathBuf {
+pub fn target_dir(layout: &Layout) -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => layout.workspace().join(dir),
         None => layout.workspace().join("target"),
@@ -124,7 +141,7 @@ fn target_dir(layout: &Layout) -> PathBuf {
 }
 
 /// Takes the runtime for one agent: the lock the end-to-end tests take.
-fn lock_runtime(layout: &Layout) -> Result<File> {
+pub fn lock_runtime(layout: &Layout) -> Result<File> {
     let path = layout.base().join("runtime.lock");
     let file = File::options()
         .create(true)
@@ -393,13 +410,27 @@ impl Demo {
 
 /// A nodelet child process.
 #[derive(Debug)]
-struct Nodelet {
+pub struct Nodelet {
     child: Option<Child>,
     log: PathBuf,
 }
 
 impl Nodelet {
-    fn check_alive(&mut self) -> Result<()> {
+    /// The nodelet `child`, which writes to `log`; stopped when dropped.
+    pub fn new(child: Child, log: PathBuf) -> Nodelet {
+        Nodelet {
+            child: Some(child),
+            log,
+        }
+    }
+
+    /// Its pid, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Fails, with the end of its log, once it has exited.
+    pub fn check_alive(&mut self) -> Result<()> {
         let Some(child) = self.child.as_mut() else {
             bail!("nodelet is not running");
         };
@@ -411,7 +442,7 @@ impl Nodelet {
     }
 
     /// SIGTERM, then SIGKILL after 10 s.
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let pid = Pid::from_raw(child.id() as i32);
             if let Err(e) = process::terminate(pid, Duration::from_secs(10)) {
@@ -421,7 +452,8 @@ impl Nodelet {
         }
     }
 
-    fn log_tail(&self, lines: usize) -> String {
+    /// The last `lines` lines of its log.
+    pub fn log_tail(&self, lines: usize) -> String {
         let text = fs::read_to_string(&self.log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
@@ -436,7 +468,7 @@ impl Drop for Nodelet {
 
 /// Stops the nodelet of an earlier demo that did not finish (its pid file names it; the
 /// command line must still name our config file).
-fn stop_stale(dir: &Path) -> Result<()> {
+pub fn stop_stale(dir: &Path) -> Result<()> {
     let Ok(text) = fs::read_to_string(dir.join("nodelet.pid")) else {
         return Ok(());
     };
@@ -454,7 +486,7 @@ fn stop_stale(dir: &Path) -> Result<()> {
 }
 
 /// `preferred` if it is free on 127.0.0.1, else any free port.
-fn port_or_free(preferred: u16) -> Result<u16> {
+pub fn port_or_free(preferred: u16) -> Result<u16> {
     if TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
         return Ok(preferred);
     }
@@ -463,7 +495,7 @@ fn port_or_free(preferred: u16) -> Result<u16> {
 }
 
 /// The string at a JSON pointer, or `""`.
-fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+pub fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
@@ -578,7 +610,7 @@ fn settled(pods: &[Value]) -> bool {
 }
 
 /// RFC 3339 `2006-01-02T15:04:05Z` (fractions allowed) to a time.
-fn parse_time(text: &str) -> Option<SystemTime> {
+pub fn parse_time(text: &str) -> Option<SystemTime> {
     let text = text.strip_suffix('Z')?;
     let (date, time) = text.split_once('T')?;
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
@@ -599,7 +631,7 @@ fn parse_time(text: &str) -> Option<SystemTime> {
 }
 
 /// kubectl's ages: `45s`, `3m12s`, `2h5m`, `3d4h`.
-fn format_age(age: Duration) -> String {
+pub fn format_age(age: Duration) -> String {
     let s = age.as_secs();
     match s {
         0..=119 => format!("{s}s"),
@@ -738,7 +770,7 @@ struct Container {
 }
 
 /// A minimal HTTP/1.1 GET with `Connection: close`: the status code and the body.
-fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+pub fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
@@ -772,18 +804,28 @@ mod tests {
     #[test]
     fn args() {
         let args = |a: &[&str]| parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(args(&[]).unwrap(), Until::Interrupted);
-        assert_eq!(args(&["--once"]).unwrap(), Until::Settled);
+        assert_eq!(args(&[]).unwrap(), Mode::Static(Until::Interrupted));
+        assert_eq!(args(&["--once"]).unwrap(), Mode::Static(Until::Settled));
         assert_eq!(
             args(&["--for", "40"]).unwrap(),
-            Until::Elapsed(Duration::from_secs(40))
+            Mode::Static(Until::Elapsed(Duration::from_secs(40)))
         );
         assert_eq!(
             args(&["--for=5"]).unwrap(),
-            Until::Elapsed(Duration::from_secs(5))
+            Mode::Static(Until::Elapsed(Duration::from_secs(5)))
         );
         assert!(args(&["--for", "x"]).is_err());
         assert!(args(&["--bogus"]).is_err());
+    }
+
+    #[test]
+    fn cluster_arg() {
+        let args = |a: &[&str]| parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(args(&["--cluster"]).unwrap(), Mode::Cluster);
+        // The cluster demo runs a script that ends by itself: no --for or --once with it.
+        assert!(args(&["--cluster", "--once"]).is_err());
+        assert!(args(&["--for", "5", "--cluster"]).is_err());
+        assert!(args(&["--cluster=yes"]).is_err());
     }
 
     #[test]

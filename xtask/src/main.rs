@@ -20,6 +20,7 @@
 //! cargo xtask bench [ARGS...]  # setup, benches (ARGS go to `startup`), down
 //! cargo xtask down             # stop and clean up what setup started
 //! cargo xtask demo [--for N]   # nodelet running the example pods, a live table
+//! cargo xtask demo --cluster   # nodelet as a node of the control plane, a Deployment, a Job
 //! cargo xtask kube build       # the real Kubernetes v1.37.2, from tools/kubernetes
 //! cargo xtask cluster up       # a loopback control plane (and down, status, kubeconfig)
 //! ```
@@ -32,6 +33,7 @@ mod cni;
 mod containerd;
 mod cri;
 mod demo;
+mod demo_cluster;
 mod down;
 mod images;
 mod kube;
@@ -73,6 +75,8 @@ commands:
   demo [--for <secs> | --once]
                    setup, then nodelet running examples/manifests with a live pod table;
                    Ctrl-C (or the time given) drains the pods, stops nodelet, then down
+  demo --cluster   setup and cluster up, then nodelet as node demo-node: a Deployment scaled
+                   3 -> 6 -> 3 and a Job, with a live node and pod table; cleans up after
 
 environment:
   NODELET_ENV_DIR        base directory (default: <workspace>/target/nodelet-env)

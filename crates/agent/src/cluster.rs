@@ -47,6 +47,9 @@ pub const API_SOURCE: &str = "api";
 /// `updateRuntimeUp`, 5 s).
 pub const RUNTIME_STATUS_PERIOD: Duration = Duration::from_secs(5);
 
+/// How long a new API pod waits for the first list of the objects it references.
+pub const OBJECT_SYNC_WAIT: Duration = Duration::from_secs(1);
+
 /// How often the facts are read while the node is not ready.
 pub const FAST_STATUS_PERIOD: Duration = Duration::from_millis(200);
 
@@ -188,7 +191,7 @@ impl ClusterMode {
     pub fn feed_pods(
         &mut self,
         manager: Arc<PodManager>,
-        static_pods: watch::Receiver<Vec<Pod>>,
+        static_pods: watch::Receiver<Option<Vec<Pod>>>,
     ) -> impl Future<Output = ()> + Send + 'static {
         let updates = self.updates.take();
         let (objects, mirrors, node_pods) = (
@@ -230,6 +233,22 @@ impl ClusterMode {
             }
             tracing::warn!(node = %name, "the node did not turn Ready within 2 minutes: no registration events");
         }
+    }
+
+    /// Spawns cluster mode's loops on the node's supervisor: the API pods and mirror pods
+    /// ([`ClusterMode::feed_pods`]), the registration events, and the runtime's facts.
+    pub fn spawn(
+        &mut self,
+        tasks: &crate::supervisor::Supervisor,
+        manager: Arc<PodManager>,
+        static_pods: watch::Receiver<Option<Vec<Pod>>>,
+        runtime: Arc<cri_client::Instrumented>,
+        pleg: Pleg,
+    ) {
+        tasks.spawn_until_stopped(self.feed_pods(manager, static_pods));
+        tasks.spawn_until_stopped(self.announce_node());
+        let facts = self.facts();
+        tasks.spawn(|stop| report_runtime(runtime.clone(), runtime, pleg, facts, stop));
     }
 
     /// Stop every part and wait for it.
@@ -439,9 +458,25 @@ async fn api_pods(
             .filter(|p| !status_reporter::is_mirror_pod(p))
             .cloned()
             .collect();
+        let mut new_objects = Vec::new();
         for pod in &runnable {
-            if let Err(e) = objects.register_pod(pod) {
-                tracing::warn!(error = %e, "cannot watch the objects of a pod");
+            let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+            let known = before.iter().any(|u| u == uid);
+            match objects.register_pod(pod) {
+                Ok(()) if !known => new_objects.extend(status_reporter::pod_object_refs(pod)),
+                Ok(()) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot watch the objects of a pod"),
+            }
+        }
+        // A new pod's objects get their first list before its worker looks them up (the
+        // kubelet's managers wait up to a second the same way), so its volumes mount at the
+        // first sync instead of after a failed one.
+        let waits = new_objects
+            .iter()
+            .map(|object| objects.wait_synced(object, OBJECT_SYNC_WAIT));
+        for result in futures::future::join_all(waits).await {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "an object of a new pod is not synced yet");
             }
         }
         manager.set_source_pods(API_SOURCE, runnable);
@@ -450,17 +485,22 @@ async fn api_pods(
 
 /// Each static pod has its mirror pod: created, recreated when deleted, replaced when the
 /// manifest changes; mirrors of static pods that are gone are deleted. Checked when the
-/// static pods or the node's pods change, and every 10 s.
+/// static pods or the node's pods change, and every 10 s; first once both the API pods and
+/// the static pods (`None` until the static source has read its directory) are known, so a
+/// restarted agent never takes its mirror pods for orphans.
 async fn keep_mirror_pods(
     mirrors: MirrorPods,
     node_pods: NodePods,
-    mut static_pods: watch::Receiver<Vec<Pod>>,
+    mut static_pods: watch::Receiver<Option<Vec<Pod>>>,
 ) {
     let mut changes = node_pods.subscribe();
     node_pods.wait_synced().await;
+    if static_pods.wait_for(Option::is_some).await.is_err() {
+        return;
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
-        let pods = static_pods.borrow_and_update().clone();
+        let pods = static_pods.borrow_and_update().clone().unwrap_or_default();
         for pod in &pods {
             if let Err(e) = mirrors.sync(pod).await {
                 tracing::warn!(pod = %pod_plan::pod_full_name(pod), error = %e, "cannot sync the mirror pod");
@@ -544,9 +584,7 @@ impl pod_lifecycle::worker::EventRecorder for ApiEvents {
     fn record(&self, event: PodEvent) {
         let (namespace, name) = event.pod.split_once('/').unwrap_or(("", &event.pod));
         let mut reference = status_reporter::pod_reference_by_name(namespace, name, &event.uid);
-        if let Some(container) = &event.container {
-            reference.field_path = Some(format!("spec.containers{{{container}}}"));
-        }
+        reference.field_path = event.field_path.clone();
         let kind = match event.kind {
             pod_lifecycle::worker::EventType::Normal => status_reporter::EventType::Normal,
             pod_lifecycle::worker::EventType::Warning => status_reporter::EventType::Warning,

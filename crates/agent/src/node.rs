@@ -31,7 +31,7 @@ use tokio::sync::watch;
 use volume_manager::objects::{InMemoryObjects, ObjectSource};
 use volume_manager::{VolumeManager, VolumeManagerConfig};
 
-use crate::cluster::{API_SOURCE, ClusterMode, node_resources, report_runtime};
+use crate::cluster::{API_SOURCE, ClusterMode, node_resources};
 use crate::config::{AgentConfig, KubeletConfiguration};
 use crate::http::{HealthCheck, HttpServer, HttpState, plan_servers};
 use crate::metrics::{AgentRegistry, KubeletMetrics};
@@ -386,7 +386,7 @@ async fn feed_pod_manager(
     mut snapshots: watch::Receiver<Snapshot>,
     manager: Arc<PodManager>,
     objects: InMemoryObjects,
-    static_pods: watch::Sender<Vec<Pod>>,
+    static_pods: watch::Sender<Option<Vec<Pod>>>,
 ) {
     let mut reported = std::collections::BTreeSet::new();
     while snapshots.changed().await.is_ok() {
@@ -400,7 +400,7 @@ async fn feed_pod_manager(
         }
         reported = now;
         objects.replace_all(snapshot.config_maps, snapshot.secrets);
-        static_pods.send_replace(snapshot.pods.clone());
+        static_pods.send_replace(Some(snapshot.pods.clone()));
         manager.set_source_pods("file", snapshot.pods);
     }
 }
@@ -658,6 +658,8 @@ impl Node {
                 workers.wake(&event.pod_uid);
             }
         });
+        // `None` until the static source has read its directory once.
+        let (static_pods, static_pods_rx) = watch::channel(None);
         match self.kubelet.static_pod_path.clone() {
             Some(path) => {
                 let source = StaticPodSource::new(path, self.node_name.clone())
@@ -665,16 +667,16 @@ impl Node {
                 tasks.spawn(|stop| source.run(snapshots, stop.cancelled_owned()));
             }
             // No static pods: the file source is "seen" with an empty set.
-            None => self.manager.set_source_pods("file", Vec::new()),
+            None => {
+                self.manager.set_source_pods("file", Vec::new());
+                static_pods.send_replace(Some(Vec::new()));
+            }
         }
         let (manager, objects) = (self.manager.clone(), self.objects.clone());
-        let (static_pods, static_pods_rx) = watch::channel(Vec::new());
         tasks.spawn_until_stopped(feed_pod_manager(snapshot_rx, manager, objects, static_pods));
         if let Some(cluster) = cluster.as_mut() {
-            tasks.spawn_until_stopped(cluster.feed_pods(self.manager.clone(), static_pods_rx));
-            tasks.spawn_until_stopped(cluster.announce_node());
-            let (runtime, pleg, facts) = (self.runtime.clone(), self.pleg.clone(), cluster.facts());
-            tasks.spawn(|stop| report_runtime(runtime.clone(), runtime, pleg, facts, stop));
+            let (manager, runtime) = (self.manager.clone(), self.runtime.clone());
+            cluster.spawn(&tasks, manager, static_pods_rx, runtime, self.pleg.clone());
         }
         let logs = self.log_manager.clone();
         tasks.spawn(|stop| async move { logs.run(stop.cancelled_owned()).await });

@@ -36,23 +36,17 @@ pub const SYSTEM_CRITICAL_PRIORITY: i32 = 2_000_000_000;
 /// The priority class of pods that must be the last to go (`system-node-critical`).
 pub const SYSTEM_NODE_CRITICAL: &str = "system-node-critical";
 
-const CONFIG_SOURCE_ANNOTATION: &str = "kubernetes.io/config.source";
-const CONFIG_MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
-
 /// `IsCriticalPod` (`pkg/kubelet/types/pod_update.go`): a static pod, a mirror pod, or a pod
 /// whose `spec.priority` is at least [`SYSTEM_CRITICAL_PRIORITY`].
 pub fn is_critical_pod(pod: &Pod) -> bool {
-    let annotations = pod.metadata.annotations.as_ref();
-    let is_static = annotations
-        .and_then(|a| a.get(CONFIG_SOURCE_ANNOTATION))
-        .is_some_and(|source| source != "api");
-    let is_mirror = annotations.is_some_and(|a| a.contains_key(CONFIG_MIRROR_ANNOTATION));
     let critical_priority = pod
         .spec
         .as_ref()
         .and_then(|s| s.priority)
         .is_some_and(|p| p >= SYSTEM_CRITICAL_PRIORITY);
-    is_static || is_mirror || critical_priority
+    pod_plan::status::is_static_pod(pod)
+        || pod_plan::status::is_mirror_pod(pod)
+        || critical_priority
 }
 
 /// `IsNodeCriticalPod`: critical ([`is_critical_pod`]) and of priority class

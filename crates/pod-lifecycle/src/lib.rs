@@ -21,6 +21,8 @@
 //! - [`cri_config`]: a pod spec turned into CRI sandbox and container configs, purely. It
 //!   lives here, not in `pod-plan`, because what it produces are CRI messages: it is the
 //!   translation into the runtime's language, and the crate that speaks CRI owns it.
+//! - `fake` (feature `fake`): the workers' clock over `cri_client::fake::FakeRuntime`'s
+//!   clock (`FakeRuntimeClock`), for tests and examples in virtual time.
 //! - [`logs`]: the `container-logs` crate, re-exported: container log files kept bounded
 //!   (size-based rotation through CRI `ReopenContainerLog`), the legacy
 //!   `/var/log/containers` symlinks, and the reader of the CRI log format that the
@@ -52,6 +54,8 @@
 
 pub mod cri_config;
 mod error;
+#[cfg(feature = "fake")]
+pub mod fake;
 pub mod housekeeping;
 pub mod image_gc;
 pub use container_logs as logs;

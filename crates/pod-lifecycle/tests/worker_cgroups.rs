@@ -12,20 +12,28 @@ use cri_client::fake::FakeRuntime;
 use cri_client::{RuntimeService, v1};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use pod_lifecycle::worker::{
-    MemoryEvents, MemoryStatusSink, NodeCgroups, PodCgroups, PodHost, PodWorkers, WorkerConfig,
-};
+use pod_lifecycle::worker::{NodeCgroups, PodCgroups, PodHost, SystemClock, WorkerConfig};
+
+mod common;
+
+use common::fake::{FakeNode, running_containers, sandboxes};
 
 const CONTROLLERS: [&str; 5] = ["cpu", "cpuacct", "cpuset", "memory", "pids"];
 
+/// The fake node with the real cgroup adapter over a tree shaped like cgroup v1 (its
+/// fields through `Deref`), on the system clock: the test waits in real time.
 struct Harness {
-    fake: FakeRuntime,
-    workers: PodWorkers,
+    node: FakeNode,
     cgroups: NodeCgroups,
-    events: MemoryEvents,
     root: tempfile::TempDir,
-    _logs: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = FakeNode;
+
+    fn deref(&self) -> &FakeNode {
+        &self.node
+    }
 }
 
 impl Harness {
@@ -46,28 +54,19 @@ impl Harness {
         };
         let manager = PodCgroupManager::new(config, Cgroups::v1(root.path())).unwrap();
         let cgroups = NodeCgroups::new(manager);
-        let fake = FakeRuntime::with_busybox();
-        let events = MemoryEvents::new();
-        let logs = tempfile::tempdir().unwrap();
-        let host = PodHost {
-            status: Arc::new(MemoryStatusSink::new()),
-            events: Arc::new(events.clone()),
-            cgroups: Arc::new(cgroups.clone()),
-            ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
-        };
         let config = WorkerConfig {
-            pod_logs_dir: logs.path().to_owned(),
-            runtime_name: "fake".into(),
             resources: cgroups.manager().config().resources.clone(),
             ..WorkerConfig::default()
         };
+        let node = FakeNode::build(FakeRuntime::with_busybox(), config, |host| PodHost {
+            cgroups: Arc::new(cgroups.clone()),
+            clock: Arc::new(SystemClock),
+            ..host
+        });
         Harness {
-            workers: PodWorkers::new(host, config),
-            fake,
+            node,
             cgroups,
-            events,
             root,
-            _logs: logs,
         }
     }
 
@@ -79,22 +78,11 @@ impl Harness {
     }
 
     async fn sandboxes(&self) -> Vec<v1::PodSandbox> {
-        self.fake
-            .list_pod_sandbox(v1::ListPodSandboxRequest::default())
-            .await
-            .unwrap()
-            .items
+        sandboxes(&self.fake).await
     }
 
     async fn running_containers(&self) -> Vec<v1::Container> {
-        self.fake
-            .list_containers(v1::ListContainersRequest::default())
-            .await
-            .unwrap()
-            .containers
-            .into_iter()
-            .filter(|c| c.state == v1::ContainerState::ContainerRunning as i32)
-            .collect()
+        running_containers(&self.fake).await
     }
 }
 
@@ -118,14 +106,9 @@ fn burstable_pod(uid: &str) -> Pod {
                 .collect(),
         )
     };
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(format!("pod-{uid}")),
-            namespace: Some("default".into()),
-            uid: Some(uid.into()),
-            ..Default::default()
-        },
-        spec: Some(PodSpec {
+    common::fake::pod(
+        uid,
+        PodSpec {
             containers: vec![Container {
                 name: "app".into(),
                 image: Some("localhost/busybox:1".into()),
@@ -142,9 +125,8 @@ fn burstable_pod(uid: &str) -> Pod {
                 ..Default::default()
             }],
             ..Default::default()
-        }),
-        ..Default::default()
-    }
+        },
+    )
 }
 
 fn remove_tree(dir: &Path) {

@@ -2,102 +2,22 @@
 //! suite (`crates/agent/tests/differential`) found between nodelet and the real kubelet: each
 //! test is named after the departure it removed.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use cri_client::fake::FakeRuntime;
-use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerStateWaiting, EnvVar, EnvVarSource, ExecAction, Lifecycle,
-    LifecycleHandler, Pod, PodSpec, PodStatus, ResourceFieldSelector,
+    Container, EnvVar, EnvVarSource, ExecAction, Lifecycle, LifecycleHandler, Pod, PodSpec,
+    ResourceFieldSelector,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pod_lifecycle::cri_config::NodeAllocatable;
-use pod_lifecycle::worker::{Clock, MemoryStatusSink, PodHost, PodWorkers, WorkerConfig};
+use pod_lifecycle::worker::WorkerConfig;
 
-/// The worker's clock is the fake runtime's clock: one source of time for both.
-struct FakeTime(FakeRuntime);
+mod common;
 
-impl Clock for FakeTime {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_nanosecond(self.0.clock().now() as i128).expect("fake clock in range")
-    }
-}
-
-struct Harness {
-    fake: FakeRuntime,
-    workers: PodWorkers,
-    statuses: MemoryStatusSink,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        Harness::with_config(WorkerConfig::default())
-    }
-
-    /// A harness whose workers take `config` (its log directory and runtime name replaced).
-    fn with_config(config: WorkerConfig) -> Harness {
-        let fake = FakeRuntime::with_busybox();
-        let statuses = MemoryStatusSink::with_history();
-        let host = PodHost {
-            status: Arc::new(statuses.clone()),
-            clock: Arc::new(FakeTime(fake.clone())),
-            ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
-        };
-        let config = WorkerConfig {
-            pod_logs_dir: std::env::temp_dir().join("nodelet-worker-differential"),
-            runtime_name: "fake".into(),
-            ..config
-        };
-        Harness {
-            fake,
-            workers: PodWorkers::new(host, config),
-            statuses,
-        }
-    }
-
-    /// Move both clocks by `seconds`, one second at a time, waking no worker: only the
-    /// workers' own timers fire (there is no PLEG here).
-    async fn idle_for(&self, seconds: u64) {
-        for _ in 0..seconds {
-            self.fake.advance(Duration::from_secs(1));
-            tokio::time::advance(Duration::from_secs(1)).await;
-            settle().await;
-        }
-    }
-
-    fn status(&self, uid: &str) -> PodStatus {
-        self.statuses.get(uid).expect("a status was sent")
-    }
-
-    fn waiting(&self, uid: &str) -> ContainerStateWaiting {
-        self.status(uid)
-            .container_statuses
-            .expect("container statuses")[0]
-            .state
-            .clone()
-            .and_then(|s| s.waiting)
-            .expect("the container waits")
-    }
-}
-
-/// Let every ready task run until it waits again.
-async fn settle() {
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-    }
-}
+use common::fake::{FakeNode, settle};
 
 fn pod(uid: &str, image: &str, active_deadline_seconds: Option<i64>) -> Pod {
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(format!("pod-{uid}")),
-            namespace: Some("default".into()),
-            uid: Some(uid.into()),
-            ..Default::default()
-        },
-        spec: Some(PodSpec {
+    common::fake::pod(
+        uid,
+        PodSpec {
             restart_policy: Some("Always".into()),
             active_deadline_seconds,
             containers: vec![Container {
@@ -108,15 +28,14 @@ fn pod(uid: &str, image: &str, active_deadline_seconds: Option<i64>) -> Pod {
                 ..Default::default()
             }],
             ..Default::default()
-        }),
-        ..Default::default()
-    }
+        },
+    )
 }
 
 /// `invalid-image-name-message`: the kubelet's words, `Failed to apply default image tag`.
 #[tokio::test(start_paused = true)]
 async fn im_08_invalid_image_name_has_the_kubelets_message() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     h.workers.update_pod(pod("invalid", "Busybox:UPPER", None));
     settle().await;
     let waiting = h.waiting("invalid");
@@ -133,7 +52,7 @@ async fn im_08_invalid_image_name_has_the_kubelets_message() {
 /// `image-backoff-message`: `Back-off pulling image "x": ErrImagePull: <error>`.
 #[tokio::test(start_paused = true)]
 async fn im_04_image_pull_back_off_message_ends_with_the_pull_error() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let image = "127.0.0.1:5000/missing:1";
     h.workers.update_pod(pod("backoff", image, None));
     settle().await;
@@ -156,7 +75,7 @@ async fn im_04_image_pull_back_off_message_ends_with_the_pull_error() {
 /// when the image back-off ends (10 s, then 20 s), not at the 60-90 s resync.
 #[tokio::test(start_paused = true)]
 async fn im_05_worker_wakes_when_the_image_back_off_ends() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     h.workers
         .update_pod(pod("retry", "127.0.0.1:5000/missing:1", None));
     settle().await;
@@ -173,7 +92,7 @@ async fn im_05_worker_wakes_when_the_image_back_off_ends() {
 /// `active-deadline-not-timed` (PH-09): a quiet pod fails at its deadline, not at the resync.
 #[tokio::test(start_paused = true)]
 async fn ph_09_worker_wakes_at_the_active_deadline() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     h.workers
         .update_pod(pod("deadline", "localhost/busybox:1", Some(15)));
     settle().await;
@@ -191,7 +110,7 @@ async fn ph_09_worker_wakes_at_the_active_deadline() {
 /// worker's config (the kubelet's `MergeContainerResourceLimits`), not 0.
 #[tokio::test(start_paused = true)]
 async fn resource_field_ref_allocatable_limits_default_to_the_node_allocatable() {
-    let h = Harness::with_config(WorkerConfig {
+    let h = FakeNode::with_config(WorkerConfig {
         allocatable: NodeAllocatable {
             cpu_millis: Some(2000),
             memory_bytes: Some(24105 << 20),
@@ -238,7 +157,7 @@ async fn resource_field_ref_allocatable_limits_default_to_the_node_allocatable()
 /// Go prints a list and the pod named (`handlerRunner.Run`, `lifecycle/handlers.go`).
 #[tokio::test(start_paused = true)]
 async fn hook_message_is_the_kubelets() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     h.fake.set_exec_reply(
         None,
         &["sh", "-c", "exit 1"],
@@ -275,7 +194,7 @@ async fn hook_message_is_the_kubelets() {
 /// (`evalCRIPullErr`), and the `ImagePullBackOff` message ends with it.
 #[tokio::test(start_paused = true)]
 async fn cri_error_text_err_image_pull_is_the_grpc_error_text() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let image = "127.0.0.1:5000/missing:1";
     h.workers.update_pod(pod("pull", image, None));
     settle().await;
@@ -305,7 +224,7 @@ async fn cri_error_text_err_image_pull_is_the_grpc_error_text() {
 /// `StartContainer` alone (`startContainer`: `s.Message()`).
 #[tokio::test(start_paused = true)]
 async fn cri_error_text_run_container_error_is_the_status_message() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let runtime_message = "failed to create containerd task: exec: \"/no/such/binary\": \
                            stat /no/such/binary: no such file or directory";
     h.fake

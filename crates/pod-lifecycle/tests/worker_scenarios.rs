@@ -9,107 +9,27 @@ use cri_client::fake::FakeRuntime;
 use cri_client::{RuntimeService, v1};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
-    Container, ExecAction, Lifecycle, LifecycleHandler, Pod, PodSpec, PodStatus,
+    Container, ExecAction, Lifecycle, LifecycleHandler, Pod, PodSpec,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use pod_lifecycle::plan::ContainerKind;
 use pod_lifecycle::worker::{
-    Clock, MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, SyncOperation, WorkerConfig,
-    WorkerObserver, WorkerPhase,
+    MemoryEvents, PodHost, SyncOperation, WorkerConfig, WorkerObserver, WorkerPhase,
 };
 
-/// The worker's clock is the fake runtime's clock: one source of time for both.
-struct FakeTime(FakeRuntime);
+mod common;
 
-impl Clock for FakeTime {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_nanosecond(self.0.clock().now() as i128).expect("fake clock in range")
-    }
-}
-
-struct Harness {
-    fake: FakeRuntime,
-    workers: PodWorkers,
-    statuses: MemoryStatusSink,
-    events: MemoryEvents,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        Self::with_runtime(FakeRuntime::with_busybox())
-    }
-
-    fn with_runtime(fake: FakeRuntime) -> Harness {
-        let statuses = MemoryStatusSink::with_history();
-        let events = MemoryEvents::new();
-        let workers = Self::workers(&fake, &statuses, &events);
-        Harness {
-            fake,
-            workers,
-            statuses,
-            events,
-        }
-    }
-
-    fn workers(
-        fake: &FakeRuntime,
-        statuses: &MemoryStatusSink,
-        events: &MemoryEvents,
-    ) -> PodWorkers {
-        let host = PodHost {
-            status: Arc::new(statuses.clone()),
-            events: Arc::new(events.clone()),
-            clock: Arc::new(FakeTime(fake.clone())),
-            ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
-        };
-        let config = WorkerConfig {
-            pod_logs_dir: std::env::temp_dir().join("nodelet-worker-scenarios"),
-            runtime_name: "fake".into(),
-            ..WorkerConfig::default()
-        };
-        PodWorkers::new(host, config)
-    }
-
-    /// Move both clocks by `total` in steps of `step`, waking the pod's worker after each
-    /// step the way the PLEG relist would (once a second in the kubelet).
-    async fn run_for(&self, uid: &str, total: Duration, step: Duration) {
-        let mut elapsed = Duration::ZERO;
-        while elapsed < total {
-            self.fake.advance(step);
-            tokio::time::advance(step).await;
-            self.workers.wake(uid);
-            settle().await;
-            elapsed += step;
-        }
-    }
-
-    fn status(&self, uid: &str) -> PodStatus {
-        self.statuses.get(uid).expect("a status was sent")
-    }
-}
-
-/// Let every ready task run until it waits again.
-async fn settle() {
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-    }
-}
+use common::fake::{FakeNode, containers, idle_for, settle};
 
 fn pod(uid: &str, restart_policy: &str, containers: Vec<Container>) -> Pod {
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(format!("pod-{uid}")),
-            namespace: Some("default".into()),
-            uid: Some(uid.into()),
-            ..Default::default()
-        },
-        spec: Some(PodSpec {
+    common::fake::pod(
+        uid,
+        PodSpec {
             restart_policy: Some(restart_policy.into()),
             containers,
             ..Default::default()
-        }),
-        ..Default::default()
-    }
+        },
+    )
 }
 
 fn container(name: &str, script: &str) -> Container {
@@ -120,13 +40,6 @@ fn container(name: &str, script: &str) -> Container {
         command: Some(vec!["sh".into(), "-c".into(), script.into()]),
         ..Default::default()
     }
-}
-
-async fn containers(fake: &FakeRuntime) -> Vec<v1::Container> {
-    fake.list_containers(v1::ListContainersRequest::default())
-        .await
-        .unwrap()
-        .containers
 }
 
 /// Start times (ns) and finish times (ns) of every instance of `name`, oldest first.
@@ -152,7 +65,7 @@ async fn instances(fake: &FakeRuntime, name: &str) -> Vec<(i64, i64)> {
 
 #[tokio::test(start_paused = true)]
 async fn rp_05_worker_crash_loop_delays_0_10_20_40_80_160_300_300() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let p = pod("crash", "Always", vec![container("app", "exit 1")]);
     h.workers.update_pod(p);
     settle().await;
@@ -230,7 +143,7 @@ async fn rp_05_worker_crash_loop_delays_0_10_20_40_80_160_300_300() {
 #[tokio::test(start_paused = true)]
 async fn lc_21_new_workers_adopt_running_containers_without_restart() {
     let fake = FakeRuntime::with_busybox();
-    let first = Harness::with_runtime(fake.clone());
+    let first = FakeNode::with_runtime(fake.clone());
     let p = pod("adopt", "Always", vec![container("app", "sleep infinity")]);
     first.workers.update_pod(p.clone());
     first
@@ -243,7 +156,7 @@ async fn lc_21_new_workers_adopt_running_containers_without_restart() {
     // The agent stops (workers gone, pods left running) and a new one starts.
     first.workers.shutdown();
     fake.clear_calls();
-    let second = Harness::with_runtime(fake.clone());
+    let second = FakeNode::with_runtime(fake.clone());
     second.workers.update_pod(p);
     second
         .run_for("adopt", Duration::from_secs(5), Duration::from_secs(1))
@@ -273,7 +186,7 @@ async fn lc_21_new_workers_adopt_running_containers_without_restart() {
 
 #[tokio::test(start_paused = true)]
 async fn lc_14_spec_change_restarts_only_the_changed_container() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let p = pod(
         "change",
         "Always",
@@ -313,7 +226,7 @@ async fn lc_14_spec_change_restarts_only_the_changed_container() {
 
 #[tokio::test(start_paused = true)]
 async fn lc_08_failed_init_container_under_never_fails_the_pod() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let mut p = pod("init", "Never", vec![container("app", "sleep infinity")]);
     p.spec.as_mut().unwrap().init_containers = Some(vec![container("prepare", "exit 1")]);
     h.workers.update_pod(p);
@@ -331,7 +244,7 @@ async fn lc_08_failed_init_container_under_never_fails_the_pod() {
 
 #[tokio::test(start_paused = true)]
 async fn lc_09_init_container_success_then_app_starts() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let mut p = pod(
         "init-ok",
         "Always",
@@ -358,7 +271,7 @@ async fn lc_09_init_container_success_then_app_starts() {
 
 #[tokio::test(start_paused = true)]
 async fn tm_02_graceful_deletion_runs_pre_stop_then_stops_with_the_grace() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let mut c = container("app", "trap 'exit 0' TERM; sleep 3600 & wait");
     c.lifecycle = Some(Lifecycle {
         pre_stop: Some(LifecycleHandler {
@@ -403,7 +316,7 @@ async fn tm_02_graceful_deletion_runs_pre_stop_then_stops_with_the_grace() {
 
 #[tokio::test(start_paused = true)]
 async fn tm_09_pod_kill_stops_containers_then_every_sandbox() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let p = pod(
         "kill",
         "Always",
@@ -435,7 +348,7 @@ async fn tm_09_pod_kill_stops_containers_then_every_sandbox() {
 
 #[tokio::test(start_paused = true)]
 async fn im_03_never_policy_with_absent_image_waits_err_image_never_pull() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let mut c = container("app", "sleep infinity");
     c.image = Some("localhost/absent:1".into());
     c.image_pull_policy = Some("Never".into());
@@ -457,14 +370,14 @@ async fn im_03_never_policy_with_absent_image_waits_err_image_never_pull() {
 
 #[tokio::test(start_paused = true)]
 async fn im_04_failed_pull_then_image_pull_back_off() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let mut c = container("app", "sleep infinity");
     c.image = Some("127.0.0.1:5000/missing:1".into());
     h.workers.update_pod(pod("pull", "Always", vec![c]));
     h.run_for("pull", Duration::from_secs(3), Duration::from_secs(1))
         .await;
 
-    let reason = |h: &Harness| {
+    let reason = |h: &FakeNode| {
         h.status("pull").container_statuses.unwrap()[0]
             .state
             .clone()
@@ -504,7 +417,7 @@ fn exec_handler(args: &[&str]) -> LifecycleHandler {
 
 #[tokio::test(start_paused = true)]
 async fn rp_07_back_off_event_names_container_and_pod() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     h.workers
         .update_pod(pod("bo", "Always", vec![container("app", "exit 1")]));
     h.run_for("bo", Duration::from_secs(3), Duration::from_secs(1))
@@ -519,7 +432,7 @@ async fn rp_07_back_off_event_names_container_and_pod() {
 
 #[tokio::test(start_paused = true)]
 async fn tm_05_killing_event_per_stopped_container() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let p = pod(
         "kev",
         "Always",
@@ -546,7 +459,7 @@ async fn tm_05_killing_event_per_stopped_container() {
 
 #[tokio::test(start_paused = true)]
 async fn tm_04_failed_pre_stop_hook_is_reported_and_termination_proceeds() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let mut c = container("app", "sleep infinity");
     c.lifecycle = Some(Lifecycle {
         pre_stop: Some(exec_handler(&["sh", "-c", "exit 1"])),
@@ -566,7 +479,7 @@ async fn tm_04_failed_pre_stop_hook_is_reported_and_termination_proceeds() {
 
 #[tokio::test(start_paused = true)]
 async fn lc_16_post_start_runs_before_the_next_container_is_created() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let mut first = container("first", "sleep infinity");
     first.lifecycle = Some(Lifecycle {
         post_start: Some(exec_handler(&["echo", "started"])),
@@ -601,7 +514,7 @@ async fn lc_16_post_start_runs_before_the_next_container_is_created() {
 
 #[tokio::test(start_paused = true)]
 async fn lc_17_failed_post_start_kills_the_container_and_restarts_it() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let mut c = container("app", "sleep infinity");
     c.lifecycle = Some(Lifecycle {
         post_start: Some(exec_handler(&["sh", "-c", "exit 3"])),
@@ -625,7 +538,7 @@ async fn lc_17_failed_post_start_kills_the_container_and_restarts_it() {
 async fn pl_05_failed_sync_is_retried_after_10_to_15_seconds() {
     let fake = FakeRuntime::with_busybox();
     fake.fail_next("RunPodSandbox", 1, tonic::Code::Internal);
-    let h = Harness::with_runtime(fake);
+    let h = FakeNode::with_runtime(fake);
     let p = pod("retry", "Always", vec![container("app", "sleep infinity")]);
     h.workers.update_pod(p);
     settle().await;
@@ -658,18 +571,9 @@ async fn pl_05_failed_sync_is_retried_after_10_to_15_seconds() {
     assert!(!h.events.with_reason("FailedSync").is_empty());
 }
 
-/// Move both clocks without waking any worker: only their own timers fire.
-async fn idle_for(fake: &FakeRuntime, seconds: u64) {
-    for _ in 0..seconds {
-        fake.advance(Duration::from_secs(1));
-        tokio::time::advance(Duration::from_secs(1)).await;
-        settle().await;
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn tm_12_sleep_pre_stop_delays_the_stop_by_its_seconds() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let mut c = container("app", "sleep infinity");
     c.lifecycle = Some(Lifecycle {
         pre_stop: Some(LifecycleHandler {
@@ -697,7 +601,7 @@ async fn tm_12_sleep_pre_stop_delays_the_stop_by_its_seconds() {
 
 #[tokio::test(start_paused = true)]
 async fn pl_04_idle_pod_is_resynced_every_60_to_90_seconds() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     h.workers.update_pod(pod(
         "resync",
         "Always",
@@ -742,31 +646,22 @@ impl WorkerObserver for Observed {
 
 #[tokio::test(start_paused = true)]
 async fn ht_09_workers_report_sync_kinds_and_pod_start_once() {
-    let fake = FakeRuntime::with_busybox();
     let observed = Arc::new(Observed::default());
-    let host = PodHost {
-        clock: Arc::new(FakeTime(fake.clone())),
-        observer: observed.clone(),
-        ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
-    };
-    let workers = PodWorkers::new(
-        host,
-        WorkerConfig {
-            pod_logs_dir: std::env::temp_dir().join("nodelet-worker-scenarios"),
-            ..WorkerConfig::default()
+    let h = FakeNode::build(
+        FakeRuntime::with_busybox(),
+        WorkerConfig::default(),
+        |host| PodHost {
+            observer: observed.clone(),
+            ..host
         },
     );
     let mut p = pod("observed", "Always", vec![container("app", "sleep 1000")]);
-    workers.update_pod(p.clone());
+    h.workers.update_pod(p.clone());
     settle().await;
-    for _ in 0..3 {
-        fake.advance(Duration::from_secs(1));
-        tokio::time::advance(Duration::from_secs(1)).await;
-        workers.wake("observed");
-        settle().await;
-    }
+    h.run_for("observed", Duration::from_secs(3), Duration::from_secs(1))
+        .await;
     p.metadata.labels = Some([("tier".to_string(), "web".to_string())].into());
-    workers.update_pod(p);
+    h.workers.update_pod(p);
     settle().await;
 
     let syncs: Vec<SyncOperation> = observed.syncs.lock().unwrap().iter().map(|s| s.1).collect();
@@ -846,20 +741,15 @@ async fn two_pulls(serialize: bool) -> (usize, Vec<String>) {
         in_flight: Default::default(),
         most: Default::default(),
     });
-    let events = MemoryEvents::new();
-    let host = PodHost {
-        events: Arc::new(events.clone()),
-        clock: Arc::new(FakeTime(fake.clone())),
-        ..PodHost::new(Arc::new(fake.clone()), images.clone())
+    let config = WorkerConfig {
+        serialize_image_pulls: serialize,
+        ..WorkerConfig::default()
     };
-    let workers = PodWorkers::new(
-        host,
-        WorkerConfig {
-            pod_logs_dir: std::env::temp_dir().join("nodelet-worker-scenarios"),
-            serialize_image_pulls: serialize,
-            ..WorkerConfig::default()
-        },
-    );
+    let h = FakeNode::build(fake.clone(), config, |host| PodHost {
+        images: images.clone(),
+        ..host
+    });
+    let (workers, events) = (&h.workers, &h.events);
     for (uid, image) in [
         ("one", "registry.test/one:1"),
         ("two", "registry.test/two:1"),
@@ -904,7 +794,7 @@ async fn im_07_serialized_pulls_never_overlap() {
 
 #[tokio::test(start_paused = true)]
 async fn tm_06_shorter_grace_in_flight_shortens_the_remaining_wait() {
-    let h = Harness::new();
+    let h = FakeNode::new();
     let mut c = container("app", "sleep infinity");
     c.lifecycle = Some(Lifecycle {
         pre_stop: Some(LifecycleHandler {
@@ -958,33 +848,25 @@ impl pod_lifecycle::worker::PodVolumes for FailingVolumes {
         _: &Pod,
         _: &Container,
         _: &pod_lifecycle::worker::MountContext<'_>,
-    ) -> Result<Vec<v1::Mount>, String> {
+    ) -> Result<Vec<v1::Mount>, pod_lifecycle::worker::SeamError> {
         Ok(Vec::new())
     }
-    async fn unmount(&self, _pod: &Pod) -> Result<(), String> {
+    async fn unmount(&self, _pod: &Pod) -> Result<(), pod_lifecycle::worker::SeamError> {
         Ok(())
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn vo_19_volumes_failing_for_2m3s_give_the_kubelets_failed_mount_event() {
-    let fake = FakeRuntime::with_busybox();
-    let events = MemoryEvents::new();
-    let statuses = MemoryStatusSink::new();
-    let host = PodHost {
-        events: Arc::new(events.clone()),
-        status: Arc::new(statuses.clone()),
-        clock: Arc::new(FakeTime(fake.clone())),
-        volumes: Arc::new(FailingVolumes),
-        ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
-    };
-    let workers = PodWorkers::new(
-        host,
-        WorkerConfig {
-            pod_logs_dir: std::env::temp_dir().join("nodelet-worker-scenarios"),
-            ..WorkerConfig::default()
+    let h = FakeNode::build(
+        FakeRuntime::with_busybox(),
+        WorkerConfig::default(),
+        |host| PodHost {
+            volumes: Arc::new(FailingVolumes),
+            ..host
         },
     );
+    let (fake, workers, events, statuses) = (&h.fake, &h.workers, &h.events, &h.statuses);
     workers.update_pod(pod(
         "nomount",
         "Always",
@@ -998,7 +880,7 @@ async fn vo_19_volumes_failing_for_2m3s_give_the_kubelets_failed_mount_event() {
             .filter(|e| e.message.starts_with("Unable to attach or mount volumes"))
             .count()
     };
-    idle_for(&fake, 120).await;
+    h.idle_for(120).await;
     let per_volume = events.with_reason("FailedMount");
     assert!(
         per_volume.iter().all(|e| e
@@ -1007,9 +889,9 @@ async fn vo_19_volumes_failing_for_2m3s_give_the_kubelets_failed_mount_event() {
         "{per_volume:?}"
     );
     assert!(!per_volume.is_empty());
-    idle_for(&fake, 20).await;
+    h.idle_for(20).await;
     assert_eq!(
-        timeout_event(&events),
+        timeout_event(events),
         1,
         "{:?}",
         events.with_reason("FailedMount")

@@ -291,46 +291,28 @@ pub fn image_backoff_key(pod_uid: &str, image: &str) -> String {
     format!("{pod_uid}_{image}")
 }
 
-/// A duration as Go's `time.Duration.String` writes it, which is how the kubelet's messages
-/// show durations: `0s`, `1.5s`, `10s`, `1m20s`, `5m0s`, `1h0m0s`, `250ms`, `1.5µs`, `42ns`.
-pub fn format_go_duration(d: Duration) -> String {
-    const NANOS_PER_SEC: u128 = 1_000_000_000;
-    let ns = d.as_nanos();
-    if ns == 0 {
-        return "0s".to_string();
-    }
-    if ns < NANOS_PER_SEC {
-        return if ns < 1_000 {
-            format!("{ns}ns")
-        } else if ns < 1_000_000 {
-            format!("{}µs", decimal(ns, 3))
-        } else {
-            format!("{}ms", decimal(ns, 6))
-        };
-    }
-    let secs = ns / NANOS_PER_SEC;
-    let (hours, minutes, seconds) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let mut out = String::new();
-    if hours > 0 {
-        out.push_str(&format!("{hours}h"));
-    }
-    if hours > 0 || minutes > 0 {
-        out.push_str(&format!("{minutes}m"));
-    }
-    out.push_str(&decimal(seconds * NANOS_PER_SEC + ns % NANOS_PER_SEC, 9));
-    out.push('s');
-    out
-}
-
-/// `value / 10^scale` in decimal, trailing zeros of the fraction dropped.
-fn decimal(value: u128, scale: u32) -> String {
-    let unit = 10u128.pow(scale);
-    let (whole, frac) = (value / unit, value % unit);
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let digits = format!("{frac:0width$}", width = scale as usize);
-    format!("{whole}.{}", digits.trim_end_matches('0'))
+/// `period` stretched by up to `max_factor` of itself, as apimachinery's `wait.Jitter` does
+/// (`period + random × max_factor × period`, with a factor of 1 when `max_factor` is not
+/// positive). The kubelet's loops wait this long between runs: pod workers resync after
+/// `Jitter(syncFrequency, 0.5)`, the node status and lease loops use 0.04.
+///
+/// `random` is the caller's draw in [0, 1) (clamped there), so the rule stays a pure
+/// function and tests pick the draw. A stretch that would overflow a [`Duration`] saturates.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let ten = Duration::from_secs(10);
+/// assert_eq!(pod_plan::jitter(ten, 0.5, 0.0), ten);
+/// assert_eq!(pod_plan::jitter(ten, 0.5, 0.5), Duration::from_millis(12_500));
+/// assert_eq!(pod_plan::jitter(ten, 0.0, 0.5), Duration::from_secs(15));
+/// ```
+pub fn jitter(period: Duration, max_factor: f64, random: f64) -> Duration {
+    let max_factor = if max_factor > 0.0 { max_factor } else { 1.0 };
+    let random = if random > 0.0 { random.min(1.0) } else { 0.0 };
+    let stretch = Duration::try_from_secs_f64(period.as_secs_f64() * max_factor * random)
+        .unwrap_or(Duration::MAX);
+    period.saturating_add(stretch)
 }
 
 #[cfg(test)]
@@ -493,27 +475,22 @@ mod tests {
     }
 
     #[test]
-    fn go_duration_strings() {
-        let cases = [
-            (Duration::ZERO, "0s"),
-            (Duration::from_nanos(42), "42ns"),
-            (Duration::from_nanos(1_500), "1.5µs"),
-            (Duration::from_millis(250), "250ms"),
-            (Duration::from_micros(1_250), "1.25ms"),
-            (s(1), "1s"),
-            (Duration::from_millis(1_200), "1.2s"),
-            (s(10), "10s"),
-            (s(59), "59s"),
-            (s(60), "1m0s"),
-            (s(80), "1m20s"),
-            (s(160), "2m40s"),
-            (s(300), "5m0s"),
-            (s(3600), "1h0m0s"),
-            (s(3661), "1h1m1s"),
-            (Duration::from_millis(61_500), "1m1.5s"),
-        ];
-        for (d, want) in cases {
-            assert_eq!(format_go_duration(d), want, "{d:?}");
+    fn jitter_stretches_only_up_to_the_factor() {
+        let ten = s(10);
+        for random in [0.0, 0.25, 0.5, 0.999, 1.0] {
+            let d = jitter(ten, 0.04, random);
+            assert!(
+                d >= ten && d <= Duration::from_millis(10_400),
+                "{random}: {d:?}"
+            );
         }
+        assert_eq!(jitter(ten, 0.5, 0.5), Duration::from_millis(12_500));
+        // Out-of-range draws are clamped; a factor that is not positive is 1 (`wait.Jitter`).
+        assert_eq!(jitter(ten, 0.5, -1.0), ten);
+        assert_eq!(jitter(ten, 0.5, f64::NAN), ten);
+        assert_eq!(jitter(ten, 0.5, 7.0), s(15));
+        assert_eq!(jitter(ten, -2.0, 1.0), s(20));
+        // Too long to stretch: saturates instead of panicking.
+        assert_eq!(jitter(Duration::MAX, 0.5, 0.9), Duration::MAX);
     }
 }

@@ -19,6 +19,21 @@ pub fn pod_full_name(pod: &Pod) -> String {
     format!("{}/{}", pod_namespace(pod), pod_name(pod))
 }
 
+/// The pod as the kubelet's `format.Pod` writes it in messages and events:
+/// `<name>_<namespace>(<uid>)`, with an unset field shown empty.
+///
+/// ```
+/// # use k8s_openapi::api::core::v1::Pod;
+/// let mut pod = Pod::default();
+/// pod.metadata.name = Some("web".into());
+/// pod.metadata.namespace = Some("prod".into());
+/// pod.metadata.uid = Some("u1".into());
+/// assert_eq!(pod_plan::format_pod(&pod), "web_prod(u1)");
+/// ```
+pub fn format_pod(pod: &Pod) -> String {
+    format!("{}_{}({})", pod_name(pod), pod_namespace(pod), pod_uid(pod))
+}
+
 /// The pod's name; empty when unset.
 pub fn pod_name(pod: &Pod) -> &str {
     pod.metadata.name.as_deref().unwrap_or_default()

@@ -14,7 +14,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::WaitingReason;
-use crate::backoff::{Backoff, format_go_duration};
+use crate::backoff::Backoff;
+use crate::go_format::{format_go_duration, go_quote};
 
 /// The tag given to an image reference with neither tag nor digest.
 pub const DEFAULT_IMAGE_TAG: &str = "latest";
@@ -318,33 +319,6 @@ pub fn inspect_failed_reason(image: &str, error: &str) -> WaitingReason {
 
 fn truncate_to_millis(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis().min(u128::from(u64::MAX)) as u64)
-}
-
-/// A string quoted as Go's `%q` quotes it (`strconv.Quote`): double quotes, with backslash
-/// escapes for quotes, backslashes and control characters.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{07}' => out.push_str("\\a"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\u{0b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 // --- The Docker reference grammar (github.com/distribution/reference) ----------------------
@@ -892,10 +866,5 @@ mod tests {
                 "Failed to inspect image \"busybox\": boom"
             )
         );
-    }
-
-    #[test]
-    fn go_quote_escapes() {
-        assert_eq!(go_quote("a\"b\\c\n\u{1}é"), "\"a\\\"b\\\\c\\n\\x01é\"");
     }
 }

@@ -1,6 +1,9 @@
 //! The labels and annotations the kubelet writes on CRI sandboxes and containers
 //! (`pkg/kubelet/kuberuntime/labels.go`). They are how an agent re-reads its own state from
 //! the runtime after a restart: nothing else is stored.
+//!
+//! And the annotations its pod sources put on pods (`pkg/kubelet/types`): where a pod came
+//! from, the hash of a static pod's configuration, and the mark of a mirror pod.
 
 /// Sandbox and container label: the pod's name.
 pub const POD_NAME: &str = "io.kubernetes.pod.name";
@@ -38,3 +41,19 @@ pub const POD_TERMINATION_GRACE_PERIOD: &str = "io.kubernetes.pod.terminationGra
 /// agents (or an agent and its tests) can share one containerd without killing each other's
 /// pods; a restarted agent with the same node name still finds and cleans up its own.
 pub const NODE_NAME: &str = "nodelet.io/node-name";
+
+/// Pod annotation: the source a pod came from (`file`, `http`, `api`); a pod from any source
+/// but the API server is a static pod (`kubetypes.ConfigSourceAnnotationKey`).
+pub const CONFIG_SOURCE_ANNOTATION: &str = "kubernetes.io/config.source";
+/// Pod annotation: the hash of a static pod's configuration, which for a file source is also
+/// its UID (`kubetypes.ConfigHashAnnotationKey`).
+pub const CONFIG_HASH_ANNOTATION: &str = "kubernetes.io/config.hash";
+/// Pod annotation: when the agent first saw the pod (`kubetypes.ConfigFirstSeenAnnotationKey`).
+pub const CONFIG_SEEN_ANNOTATION: &str = "kubernetes.io/config.seen";
+/// Pod annotation that makes a pod a mirror pod, valued with its static pod's
+/// [`CONFIG_HASH_ANNOTATION`] (`v1.MirrorPodAnnotationKey`).
+pub const CONFIG_MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+/// The [`CONFIG_SOURCE_ANNOTATION`] of pods from the API server (`kubetypes.ApiserverSource`).
+pub const API_SOURCE: &str = "api";
+/// The [`CONFIG_SOURCE_ANNOTATION`] of static pods from manifest files (`kubetypes.FileSource`).
+pub const FILE_SOURCE: &str = "file";

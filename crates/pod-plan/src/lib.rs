@@ -84,6 +84,7 @@ pub mod validation;
 mod actions;
 mod backoff;
 mod gc;
+mod go_format;
 mod hash;
 mod image_gc;
 mod images;
@@ -101,9 +102,10 @@ pub use backoff::{
     Backoff, CONTAINER_BACKOFF_INITIAL, CONTAINER_BACKOFF_MAX, CONTAINER_BACKOFF_RESET,
     CrashLoopBackOffConfig, IMAGE_PULL_BACKOFF_INITIAL, IMAGE_PULL_BACKOFF_MAX,
     REDUCED_CONTAINER_BACKOFF_INITIAL, REDUCED_CONTAINER_BACKOFF_MAX, container_backoff_key,
-    format_go_duration, image_backoff_key,
+    image_backoff_key, jitter,
 };
 pub use gc::dead_containers_to_remove;
+pub use go_format::{format_go_duration, go_quote};
 pub use hash::container_hash;
 pub use image_gc::{
     FsUsage, ImageGcPlan, ImageGcPolicy, ImageGcProblem, ImageRecord, image_gc_plan,
@@ -131,4 +133,4 @@ pub use termination::{
 };
 
 pub use error::{Error, Result};
-pub use identity::{is_sidecar, pod_full_name, pod_name, pod_namespace, pod_uid};
+pub use identity::{format_pod, is_sidecar, pod_full_name, pod_name, pod_namespace, pod_uid};

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{Container, EphemeralContainer, ExecAction, Pod,
 use pod_plan::{
     Backoff, ContainerKind, ContainerState, ContainerStatus, PodActions, PodRuntimeStatus,
     ProbeKind, ProbeResult, ProbeResults, SandboxState, SandboxStatus, compute_pod_actions,
-    container_backoff_key, container_hash,
+    container_backoff_key, container_hash, is_sidecar,
 };
 use proptest::prelude::*;
 
@@ -366,10 +366,6 @@ fn init_specs(pod: &Pod) -> &[Container] {
         .as_ref()
         .and_then(|s| s.init_containers.as_deref())
         .unwrap_or(&[])
-}
-
-fn is_sidecar(c: &Container) -> bool {
-    c.restart_policy.as_deref() == Some("Always")
 }
 
 proptest! {

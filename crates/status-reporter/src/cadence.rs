@@ -1,16 +1,15 @@
-//! When to send: the jittered periods of the kubelet's loops, and the rule that an unchanged
-//! node status is patched only once per report period
+//! When to send: the deadlines of the kubelet's loops (their periods jittered with
+//! [`pod_plan::jitter`], apimachinery's `wait.Jitter`), and the rule that an unchanged node
+//! status is patched only once per report period
 //! (`kubelet_node_status.go`: `tryUpdateNodeStatus`, `isUpdateStatusPeriodExpired`,
 //! `calculateDelay`).
 
 use std::time::{Duration, Instant};
 
-/// `period` stretched by up to `factor` of itself at random, as `wait.JitterUntil` does
-/// (the kubelet's node status and lease loops use a factor of 0.04, measured from the end of
-/// the previous run).
-pub fn jittered(period: Duration, factor: f64) -> Duration {
-    Duration::try_from_secs_f64(period.as_secs_f64() * (1.0 + factor * fastrand::f64()))
-        .unwrap_or(period)
+/// The deadline of a loop's next run: `period` from now, stretched at random by up to
+/// `factor` of itself ([`pod_plan::jitter`], apimachinery's `wait.Jitter`).
+pub(crate) fn jittered_deadline(period: Duration, factor: f64) -> tokio::time::Instant {
+    deadline_after(pod_plan::jitter(period, factor, fastrand::f64()))
 }
 
 /// The instant `period` from now, or a year from now for a period too long to add.
@@ -119,14 +118,6 @@ mod tests {
             cadence.reported(start);
             assert!(!cadence.should_report(false, start + Duration::from_secs(149)));
             assert!(cadence.should_report(false, start + Duration::from_secs(450)));
-        }
-    }
-
-    #[test]
-    fn jitter_stretches_only() {
-        for _ in 0..100 {
-            let d = jittered(Duration::from_secs(10), 0.04);
-            assert!(d >= Duration::from_secs(10) && d <= Duration::from_millis(10_400));
         }
     }
 }

@@ -217,7 +217,6 @@ pub fn validate_taints(node: &str, taints: &[Taint]) -> Result<()> {
 
 const QUALIFIED_NAME_MAX_LENGTH: usize = 63;
 const LABEL_VALUE_MAX_LENGTH: usize = 63;
-const DNS1123_SUBDOMAIN_MAX_LENGTH: usize = 253;
 const NAME_FORMAT: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must \
      start and end with an alphanumeric character (regex used for validation is \
      '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
@@ -237,24 +236,7 @@ fn is_qualified_name_part(s: &str) -> bool {
     }
 }
 
-/// Whether `s` is a lowercase RFC 1123 subdomain (`validation.IsDNS1123Subdomain`).
-pub(crate) fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= DNS1123_SUBDOMAIN_MAX_LENGTH
-        && s.split('.').all(|label| {
-            let bytes = label.as_bytes();
-            match (bytes.first(), bytes.last()) {
-                (Some(first), Some(last)) => {
-                    (first.is_ascii_lowercase() || first.is_ascii_digit())
-                        && (last.is_ascii_lowercase() || last.is_ascii_digit())
-                        && bytes
-                            .iter()
-                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-                }
-                _ => false,
-            }
-        })
-}
+pub(crate) use pod_plan::validation::is_dns1123_subdomain;
 
 /// What is wrong with `key` as a qualified name (`validation.IsQualifiedName`).
 fn qualified_name_errors(key: &str) -> Vec<String> {

@@ -33,7 +33,7 @@ use kube::api::PostParams;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::cadence::{deadline_after, jittered};
+use crate::cadence::jittered_deadline;
 use crate::error::{Error, Result, api_source, is_conflict, timed};
 use crate::node_watch::NodeView;
 
@@ -69,7 +69,7 @@ impl LeaseLoop {
                 () = cancel.cancelled() => return,
                 () = self.sync(&cancel) => {}
             }
-            let deadline = deadline_after(jittered(self.renew_interval, JITTER));
+            let deadline = jittered_deadline(self.renew_interval, JITTER);
             loop {
                 tokio::select! {
                     biased;

@@ -159,11 +159,12 @@ mod pods;
 mod quantity;
 mod reporter;
 mod status_loop;
+mod strategic_merge;
 mod tokens;
 
 use std::path::Path;
 
-pub use cadence::{ReportCadence, jittered};
+pub use cadence::ReportCadence;
 pub use conditions::{
     ConditionEvent, DISK_PRESSURE, FALSE, MEMORY_PRESSURE, PID_PRESSURE, Pressure, READY, TRUE,
     UNKNOWN, aggregate_message, set_pressure_condition, set_ready_condition,

@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::Node;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::strategic_merge::{diff_merge_list, diff_value};
 
 /// The patch that turns `original` into `updated` (metadata labels and annotations, and
 /// status), or `None` when they do not differ there.
@@ -57,7 +58,9 @@ pub fn node_status_patch(original: &Node, updated: &Node) -> Result<Option<Value
         }
         let (a, b) = (old_status.get(key), new_status.get(key));
         let diff = match key.as_str() {
-            "conditions" => diff_merge_list(a, b, "type"),
+            // Positions are left to the server, which keeps existing elements in place and
+            // appends new ones: no `$setElementOrder`.
+            "conditions" => diff_merge_list(a, b, "type").1,
             "addresses" => diff_replace_list(a, b),
             _ => diff_value(a, b),
         };
@@ -69,64 +72,6 @@ pub fn node_status_patch(original: &Node, updated: &Node) -> Result<Option<Value
         patch.insert("status".to_owned(), Value::Object(status));
     }
     Ok((!patch.is_empty()).then_some(Value::Object(patch)))
-}
-
-/// A two-way merge of plain values: objects by key (`null` deletes a key), anything else
-/// replaced whole.
-fn diff_value(old: Option<&Value>, new: Option<&Value>) -> Option<Value> {
-    match (old, new) {
-        (a, b) if a == b => None,
-        (_, None | Some(Value::Null)) => Some(Value::Null),
-        (Some(Value::Object(a)), Some(Value::Object(b))) => {
-            let mut diff = Map::new();
-            for (key, value) in b {
-                if let Some(d) = diff_value(a.get(key), Some(value)) {
-                    diff.insert(key.clone(), d);
-                }
-            }
-            for key in a.keys().filter(|key| !b.contains_key(*key)) {
-                diff.insert(key.clone(), Value::Null);
-            }
-            (!diff.is_empty()).then_some(Value::Object(diff))
-        }
-        (_, Some(b)) => Some(b.clone()),
-    }
-}
-
-/// A list merged by `key`: changed or new elements (a changed one with only its changed fields
-/// and the key), `$patch: delete` for removed ones. Positions are left to the server, which
-/// keeps existing elements in place and appends new ones (no `$setElementOrder`).
-fn diff_merge_list(old: Option<&Value>, new: Option<&Value>, key: &str) -> Option<Value> {
-    let as_list = |v: Option<&Value>| v.and_then(Value::as_array).cloned().unwrap_or_default();
-    let (old, new) = (as_list(old), as_list(new));
-    let key_of = |v: &Value| v.get(key).cloned();
-    let mut diff = Vec::new();
-    for element in &new {
-        let found = old.iter().find(|o| key_of(o) == key_of(element));
-        match found {
-            None => diff.push(element.clone()),
-            Some(previous) => {
-                if let Some(Value::Object(mut changed)) = diff_value(Some(previous), Some(element))
-                {
-                    if let Some(k) = key_of(element) {
-                        changed.insert(key.to_owned(), k);
-                    }
-                    diff.push(Value::Object(changed));
-                }
-            }
-        }
-    }
-    for element in &old {
-        if !new.iter().any(|n| key_of(n) == key_of(element)) {
-            let mut delete = Map::new();
-            if let Some(k) = key_of(element) {
-                delete.insert(key.to_owned(), k);
-            }
-            delete.insert("$patch".to_owned(), Value::String("delete".to_owned()));
-            diff.push(Value::Object(delete));
-        }
-    }
-    (!diff.is_empty()).then_some(Value::Array(diff))
 }
 
 /// A list sent whole when it changed; against a non-empty old list, with the `$patch:

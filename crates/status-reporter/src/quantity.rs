@@ -6,62 +6,13 @@
 //! amount differently, so the setters keep the server's string when the values are equal.
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use pod_plan::quantity::QuantityValue;
 
 /// The value of a quantity in units of 10^-9 (the smallest scale a Kubernetes quantity
-/// keeps), or `None` when it does not parse.
+/// keeps, finer values rounded up), or `None` when it does not parse: pod-plan's exact
+/// parser, the one every crate reads quantities with.
 fn nano_value(text: &str) -> Option<i128> {
-    let text = text.trim();
-    let (number, suffix) =
-        match text.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '+' | '-'))) {
-            Some(i) => text.split_at(i),
-            None => (text, ""),
-        };
-    let (negative, digits) = match number.as_bytes().first() {
-        Some(b'-') => (true, &number[1..]),
-        Some(b'+') => (false, &number[1..]),
-        _ => (false, number),
-    };
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    if (whole.is_empty() && fraction.is_empty())
-        || !whole.bytes().all(|b| b.is_ascii_digit())
-        || !fraction.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    // value = mantissa * 10^exp10 * 2^exp2, with the mantissa an integer.
-    let mantissa: i128 = format!("{whole}{fraction}").parse().ok()?;
-    let mut exp10: i32 = -i32::try_from(fraction.len()).ok()?;
-    let mut exp2: u32 = 0;
-    match suffix {
-        "" => {}
-        "n" => exp10 -= 9,
-        "u" => exp10 -= 6,
-        "m" => exp10 -= 3,
-        "k" => exp10 += 3,
-        "M" => exp10 += 6,
-        "G" => exp10 += 9,
-        "T" => exp10 += 12,
-        "P" => exp10 += 15,
-        "E" => exp10 += 18,
-        "Ki" => exp2 = 10,
-        "Mi" => exp2 = 20,
-        "Gi" => exp2 = 30,
-        "Ti" => exp2 = 40,
-        "Pi" => exp2 = 50,
-        "Ei" => exp2 = 60,
-        s if s.starts_with(['e', 'E']) => exp10 += s[1..].parse::<i32>().ok()?,
-        _ => return None,
-    }
-    // To nano units; a value finer than a nano rounds up, as the API server does.
-    exp10 += 9;
-    let mut value = mantissa.checked_mul(1i128.checked_shl(exp2)?)?;
-    if exp10 >= 0 {
-        value = value.checked_mul(10i128.checked_pow(u32::try_from(exp10).ok()?)?)?;
-    } else {
-        let divisor = 10i128.checked_pow(u32::try_from(-exp10).ok()?)?;
-        value = (value + divisor - 1) / divisor;
-    }
-    Some(if negative { -value } else { value })
+    QuantityValue::parse(text.trim()).ok()?.nano_value().ok()
 }
 
 /// Whether two quantities are the same amount (`1Gi` and `1024Mi`, `1` and `1000m`); two

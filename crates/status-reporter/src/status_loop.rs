@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::cadence::{ReportCadence, deadline_after, jittered};
+use crate::cadence::{ReportCadence, jittered_deadline};
 use crate::conditions::{READY, TRUE};
 use crate::config::{NODE_READY_GRACE_PERIOD, NodeConfig};
 use crate::error::{
@@ -92,8 +92,7 @@ impl StatusLoop {
                 () = cancel.cancelled() => return,
                 () = self.sync(&cancel) => {}
             }
-            let deadline =
-                deadline_after(jittered(self.config.node_status_update_frequency, JITTER));
+            let deadline = jittered_deadline(self.config.node_status_update_frequency, JITTER);
             loop {
                 let fast = !self.reported_ready && self.started.elapsed() < NODE_READY_GRACE_PERIOD;
                 tokio::select! {

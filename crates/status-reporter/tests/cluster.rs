@@ -31,26 +31,12 @@ async fn node_json(cluster: &Cluster, name: &str) -> Value {
 }
 
 async fn lease_json(cluster: &Cluster, name: &str) -> Option<Value> {
-    let text = kubectl(
-        cluster,
-        &[
-            "get",
-            "lease",
-            "-n",
-            "kube-node-lease",
-            name,
-            "--ignore-not-found",
-            "-o",
-            "json",
-        ],
-    )
-    .await
-    .ok()?;
-    (!text.is_empty()).then(|| serde_json::from_str(&text).expect("lease JSON"))
+    get_json(cluster, &["lease", "-n", "kube-node-lease", name]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_ns_01_ns_02_ns_04_ns_05_ns_07_ns_08_registers_a_ready_node_with_the_kubelets_fields() {
+async fn cluster_ns_01_ns_02_ns_04_ns_05_ns_07_ns_08_registers_a_ready_node_with_the_kubelets_fields()
+ {
     let Some(cluster) = Cluster::require("node registration") else {
         return;
     };

@@ -46,19 +46,7 @@ async fn cluster_identical_events_are_counted_and_similar_ones_aggregated() {
     let client = node_client(&cluster, &name).await;
     let scenario = async {
         let manifests = format!(
-            r#"
-apiVersion: v1
-kind: Node
-metadata: {{ name: {name} }}
----
-apiVersion: v1
-kind: Namespace
-metadata: {{ name: {name} }}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {{ name: app, namespace: {name} }}
----
+            r#"{}---
 apiVersion: v1
 kind: Pod
 metadata: {{ name: web, namespace: {name} }}
@@ -67,7 +55,8 @@ spec:
   serviceAccountName: app
   containers:
   - {{ name: app, image: busybox }}
-"#
+"#,
+            scene_manifests(&name)
         );
         kubectl_with_input(&cluster, &["apply", "-f", "-"], &manifests)
             .await
@@ -154,33 +143,7 @@ spec:
         assert_eq!(singles.len(), 9, "{singles:?}");
         recorder.shutdown().await;
     };
-    let cleanup = async {
-        let _ = kubectl(
-            &cluster,
-            &[
-                "delete",
-                "pod",
-                "--all",
-                "-n",
-                &name,
-                "--force",
-                "--grace-period=0",
-            ],
-        )
-        .await;
-        let _ = kubectl(
-            &cluster,
-            &[
-                "delete",
-                "namespace",
-                &name,
-                "--ignore-not-found",
-                "--wait=false",
-            ],
-        )
-        .await;
-        delete_node(&cluster, &name).await;
-    };
+    let cleanup = delete_scene(&cluster, &name);
     with_cleanup(scenario, cleanup).await;
 }
 

@@ -28,19 +28,7 @@ async fn scene(cluster: &Cluster, name: &str) -> Scene {
     let password = format!("pw-{}", fastrand::u64(..));
     let other_password = format!("other-{}", fastrand::u64(..));
     let manifests = format!(
-        r#"
-apiVersion: v1
-kind: Node
-metadata: {{ name: {name} }}
----
-apiVersion: v1
-kind: Namespace
-metadata: {{ name: {name} }}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {{ name: app, namespace: {name} }}
----
+        r#"{}---
 apiVersion: v1
 kind: ConfigMap
 metadata: {{ name: settings, namespace: {name} }}
@@ -79,7 +67,8 @@ spec:
   volumes:
   - name: creds
     secret: {{ secretName: creds }}
-"#
+"#,
+        scene_manifests(name)
     );
     kubectl_with_input(cluster, &["apply", "-f", "-"], &manifests)
         .await
@@ -93,35 +82,6 @@ spec:
         password,
         other_password,
     }
-}
-
-/// Deletes what [`scene`] created (the pod at once: no kubelet will confirm its deletion).
-async fn clean(cluster: &Cluster, name: &str) {
-    let _ = kubectl(
-        cluster,
-        &[
-            "delete",
-            "pod",
-            "--all",
-            "-n",
-            name,
-            "--force",
-            "--grace-period=0",
-        ],
-    )
-    .await;
-    let _ = kubectl(
-        cluster,
-        &[
-            "delete",
-            "namespace",
-            name,
-            "--ignore-not-found",
-            "--wait=false",
-        ],
-    )
-    .await;
-    delete_node(cluster, name).await;
 }
 
 /// The next change of `object`, within `timeout`.
@@ -253,7 +213,7 @@ async fn cluster_objects_follow_updates_and_merge_string_data() {
         assert!(matches!(err, Error::ObjectNotRegistered { .. }), "{err}");
         objects.shutdown().await;
     };
-    with_cleanup(scenario, clean(&cluster, &name)).await;
+    with_cleanup(scenario, delete_scene(&cluster, &name)).await;
 }
 
 /// The error and every source under it, as one string.
@@ -336,5 +296,5 @@ async fn cluster_objects_not_referenced_by_a_pod_on_the_node_are_refused() {
         assert!(!debug.contains(&scene.password), "{debug}");
         objects.shutdown().await;
     };
-    with_cleanup(scenario, clean(&cluster, &name)).await;
+    with_cleanup(scenario, delete_scene(&cluster, &name)).await;
 }

@@ -19,7 +19,7 @@ use status_reporter::{
     ApiPodSource, ApiPodSourceConfig, Error, MirrorPodSync, MirrorPods, NodePods, PodSourceUpdate,
     PodStatusManager, PodStatusManagerConfig, mirror_pod, pod_status_patch,
 };
-use support::{blocking, eventually, kubectl, kubectl_with_input};
+use support::{eventually, kubectl, kubectl_with_input};
 use test_env::{Cluster, unique_name, with_cleanup};
 use tokio::sync::mpsc;
 
@@ -115,27 +115,10 @@ impl Drop for RequestsOnFailure {
 
 /// A client with the identity of node `name` that records what it sends.
 async fn node_client(cluster: &Cluster, name: &str) -> (kube::Client, Wire) {
-    let kubeconfig = blocking({
-        let cluster = cluster.clone();
-        let name = name.to_owned();
-        move || cluster.node_kubeconfig(&name)
-    })
-    .await
-    .expect("a node identity");
-    let config = status_reporter::config_from_kubeconfig(&kubeconfig)
-        .await
-        .expect("the node kubeconfig");
     let wire = Wire::default();
     let recorder = wire.clone();
-    let layer =
-        tower::util::MapRequestLayer::new(move |mut req: http::Request<kube::client::Body>| {
-            recorder.record(&mut req);
-            req
-        });
-    let client = kube::client::ClientBuilder::try_from(config)
-        .expect("a client stack")
-        .with_layer(&layer)
-        .build();
+    let client =
+        support::recording_node_client(cluster, name, move |req| recorder.record(req)).await;
     (client, wire)
 }
 
@@ -173,22 +156,7 @@ async fn create_pod(cluster: &Cluster, name: &str, node: &str) -> String {
 
 /// Pod `name` as the admin sees it, `None` when it does not exist.
 async fn pod_json(cluster: &Cluster, name: &str) -> Option<Value> {
-    let text = kubectl(
-        cluster,
-        &[
-            "get",
-            "pod",
-            "-n",
-            NAMESPACE,
-            name,
-            "--ignore-not-found",
-            "-o",
-            "json",
-        ],
-    )
-    .await
-    .ok()?;
-    (!text.is_empty()).then(|| serde_json::from_str(&text).expect("pod JSON"))
+    support::get_json(cluster, &["pod", "-n", NAMESPACE, name]).await
 }
 
 async fn force_delete_pod(cluster: &Cluster, name: &str) {

@@ -25,19 +25,7 @@ const API_AUDIENCE: &str = "https://kubernetes.default.svc.cluster.local";
 /// `elsewhere` of the same service account bound to another node. Returns both pods.
 async fn scene(cluster: &Cluster, name: &str) -> (Pod, Pod) {
     let manifests = format!(
-        r#"
-apiVersion: v1
-kind: Node
-metadata: {{ name: {name} }}
----
-apiVersion: v1
-kind: Namespace
-metadata: {{ name: {name} }}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {{ name: app, namespace: {name} }}
----
+        r#"{}---
 apiVersion: v1
 kind: Pod
 metadata: {{ name: web, namespace: {name} }}
@@ -63,7 +51,8 @@ spec:
   serviceAccountName: app
   containers:
   - {{ name: app, image: busybox }}
-"#
+"#,
+        scene_manifests(name)
     );
     kubectl_with_input(cluster, &["apply", "-f", "-"], &manifests)
         .await
@@ -77,34 +66,6 @@ spec:
     }
     let elsewhere = pods.pop().unwrap();
     (pods.pop().unwrap(), elsewhere)
-}
-
-async fn clean(cluster: &Cluster, name: &str) {
-    let _ = kubectl(
-        cluster,
-        &[
-            "delete",
-            "pod",
-            "--all",
-            "-n",
-            name,
-            "--force",
-            "--grace-period=0",
-        ],
-    )
-    .await;
-    let _ = kubectl(
-        cluster,
-        &[
-            "delete",
-            "namespace",
-            name,
-            "--ignore-not-found",
-            "--wait=false",
-        ],
-    )
-    .await;
-    delete_node(cluster, name).await;
 }
 
 /// The projection named in pod `web`.
@@ -261,7 +222,7 @@ async fn cluster_tokens_are_bound_to_the_pod_and_refreshed() {
         tokens.forget_pod(&uid);
         assert_eq!(tokens.cached(), 0);
     };
-    with_cleanup(scenario, clean(&cluster, &name)).await;
+    with_cleanup(scenario, delete_scene(&cluster, &name)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,5 +276,5 @@ async fn cluster_a_failed_refresh_serves_the_old_token_until_it_expires() {
         assert!(matches!(err, Error::TokenRequest { .. }), "{err}");
         assert_eq!(tokens.cached(), 0);
     };
-    with_cleanup(scenario, clean(&cluster, &name)).await;
+    with_cleanup(scenario, delete_scene(&cluster, &name)).await;
 }

@@ -21,15 +21,18 @@
 //!   module [`kubelet`], [`ReferenceRuntimeLock`]), to compare nodelet with;
 //! - the local control plane of `cargo xtask cluster up` ([`Cluster`]): the admin's kubectl
 //!   and node identities signed through CertificateSigningRequests;
+//! - an agent or kubelet as a child process: its ports ([`free_ports`]), its local
+//!   endpoints ([`http_get`]), stopping it ([`stop_child`]: SIGTERM, then SIGKILL);
 //! - [`unique_name`], polling waits ([`wait_until`], [`poll`]) and a clean-up that runs
 //!   when an async test fails half-way ([`with_cleanup`]).
 //!
 //! # Why a crate of its own
 //!
 //! The helpers serve the tests of several crates (cri-client, probes, pod-lifecycle, the
-//! agent) and the benches, so they cannot live in any one crate's `tests/`. The crate depends
-//! on cri-client alone: anything that needs pod-lifecycle's types (the pod workers' harness)
-//! stays in that crate's `tests/common`, on top of this one. It is never published.
+//! agent) and the benches, so they cannot live in any one crate's `tests/`. Of the workspace
+//! it depends on cri-client and the std-only `mountinfo` parser alone: anything that needs
+//! pod-lifecycle's types (the pod workers' harness) stays in that crate's `tests/common`, on
+//! top of this one. It is never published.
 //!
 //! # Example
 //!
@@ -87,6 +90,7 @@ pub mod labels;
 mod lock;
 mod mounts;
 mod names;
+mod process;
 mod runtime;
 mod sandbox;
 mod wait;
@@ -107,8 +111,9 @@ pub use kubelet::{
     require_reference_env,
 };
 pub use lock::{ReferenceRuntimeLock, RuntimeLock};
-pub use mounts::{MOUNTINFO, mounts_in, mounts_under};
+pub use mounts::mounts_under;
 pub use names::unique_name;
+pub use process::{free_ports, stop_child};
 pub use runtime::{CONNECT_TIMEOUT, connect, runtime};
 pub use sandbox::{
     SandboxBuilder, TestSandbox, remove_all_pods, remove_all_pods_blocking, remove_pod_sandboxes,

@@ -124,7 +124,6 @@ pub mod hosts;
 pub mod layout;
 mod manager;
 mod mounter;
-pub mod mountinfo;
 pub mod mounts;
 pub mod objects;
 pub mod plugins;
@@ -138,4 +137,7 @@ pub use manager::{
     failed_mount_event_message, failed_mount_message,
 };
 pub use mounter::kernel_supports_tmpfs_noswap;
+/// The mount table (`/proc/self/mountinfo`), parsed by the workspace's one parser: the
+/// `mountinfo` crate, re-exported.
+pub use mountinfo;
 pub use mounts::{ContainerContext, ContainerMount, MountPropagation};

@@ -185,43 +185,10 @@ impl FromStr for GoDuration {
 }
 
 impl fmt::Display for GoDuration {
-    /// Go's `time.Duration.String()`.
+    /// Go's `time.Duration.String()` ([`pod_plan::format_go_duration`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let nanos = self.0.as_nanos();
-        if nanos == 0 {
-            return f.write_str("0s");
-        }
-        if nanos < 1_000 {
-            return write!(f, "{nanos}ns");
-        }
-        if nanos < 1_000_000 {
-            return write!(f, "{}µs", decimal(nanos, 3));
-        }
-        if nanos < 1_000_000_000 {
-            return write!(f, "{}ms", decimal(nanos, 6));
-        }
-        let secs = nanos / 1_000_000_000;
-        let sub = nanos % 1_000_000_000;
-        let (hours, minutes, seconds) = (secs / 3600, secs / 60 % 60, secs % 60);
-        if hours > 0 {
-            write!(f, "{hours}h")?;
-        }
-        if hours > 0 || minutes > 0 {
-            write!(f, "{minutes}m")?;
-        }
-        write!(f, "{}s", decimal(seconds * 1_000_000_000 + sub, 9))
+        f.write_str(&pod_plan::format_go_duration(self.0))
     }
-}
-
-/// `value / 10^digits` written with the shortest exact fraction.
-fn decimal(value: u128, digits: u32) -> String {
-    let scale = 10u128.pow(digits);
-    let (int, frac) = (value / scale, value % scale);
-    if frac == 0 {
-        return int.to_string();
-    }
-    let frac = format!("{frac:0width$}", width = digits as usize);
-    format!("{int}.{}", frac.trim_end_matches('0'))
 }
 
 impl Serialize for GoDuration {

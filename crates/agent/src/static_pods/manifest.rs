@@ -10,14 +10,9 @@ use serde::de::DeserializeOwned;
 
 use pod_lifecycle::validation as rules;
 
-/// The annotation naming the pod's source (`file` here).
-pub const CONFIG_SOURCE_ANNOTATION: &str = "kubernetes.io/config.source";
-/// The annotation holding the static pod's hash, which is its UID.
-pub const CONFIG_HASH_ANNOTATION: &str = "kubernetes.io/config.hash";
-/// The annotation holding the time the agent first saw the pod (RFC 3339, nanoseconds).
-pub const CONFIG_SEEN_ANNOTATION: &str = "kubernetes.io/config.seen";
-/// The value of [`CONFIG_SOURCE_ANNOTATION`] for static pods from files.
-pub const FILE_SOURCE: &str = "file";
+pub use pod_plan::labels::{
+    CONFIG_HASH_ANNOTATION, CONFIG_SEEN_ANNOTATION, CONFIG_SOURCE_ANNOTATION, FILE_SOURCE,
+};
 
 /// The kubelet's `maxConfigLength`: a larger manifest file is refused unread.
 pub const MAX_MANIFEST_BYTES: u64 = 10 * 1024 * 1024;

@@ -287,6 +287,12 @@ impl Node {
 
     /// Starts nodelet with the generated config and waits until `/healthz` answers `ok`.
     pub fn start(&mut self) {
+        self.start_with_args(&[]);
+    }
+
+    /// [`start`](Self::start) with `extra` flags after the harness's own (`--config`,
+    /// `--root-dir`, `--node-name`), e.g. `--kubeconfig <file>` for cluster mode.
+    pub fn start_with_args(&mut self, extra: &[&str]) {
         assert!(self.child.is_none(), "nodelet already runs");
         let log = File::options()
             .create(true)
@@ -300,6 +306,7 @@ impl Node {
             .arg(self.root_dir())
             .arg("--node-name")
             .arg(&self.name)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("cloning the log file"))
             .stderr(log)

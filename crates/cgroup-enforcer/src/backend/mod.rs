@@ -24,7 +24,7 @@ use crate::stats::CgroupStats;
 /// Where a host mounts its cgroup hierarchies.
 pub const DEFAULT_CGROUP_MOUNT: &str = "/sys/fs/cgroup";
 /// The mount table of the calling process.
-pub const DEFAULT_MOUNTINFO: &str = "/proc/self/mountinfo";
+pub const DEFAULT_MOUNTINFO: &str = mountinfo::PROC_SELF_MOUNTINFO;
 
 /// How a host mounts cgroups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,22 +43,13 @@ pub enum CgroupMode {
 /// hierarchies below it → [`CgroupMode::Hybrid`] when a cgroup2 sits at
 /// `<mount_point>/unified`, [`CgroupMode::Legacy`] otherwise.
 pub fn detect_mode(mountinfo: &Path, mount_point: &Path) -> Result<CgroupMode> {
-    let text = fs::read(mountinfo)?;
+    let mounts =
+        mountinfo::read(mountinfo).map_err(|e| Error::io("reading", mountinfo, None, e))?;
     let mut v1 = false;
     let mut unified_below = false;
-    for line in text.lines() {
-        // `<id> <parent> <major:minor> <root> <mount point> <options> [optional...] - <fstype> ...`
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let Some(point) = left.split_whitespace().nth(4) else {
-            continue;
-        };
-        let Some(fstype) = right.split_whitespace().next() else {
-            continue;
-        };
-        let point = Path::new(point);
-        match fstype {
+    for mount in &mounts {
+        let point = mount.mount_point.as_path();
+        match mount.fs_type.as_str() {
             "cgroup2" if point == mount_point => return Ok(CgroupMode::Unified),
             "cgroup2" if point == mount_point.join("unified") => unified_below = true,
             "cgroup" if point.parent() == Some(mount_point) => v1 = true,

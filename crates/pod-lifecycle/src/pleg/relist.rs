@@ -20,7 +20,7 @@ use super::events::{compute_events, states_from_status};
 use super::exit_watch::{self, PidfdSupport, Wake, WakeTrigger};
 use super::status::{ListedPod, RuntimeListing, pod_runtime_status};
 use crate::labels;
-use crate::plan::PodRuntimeStatus;
+use crate::plan::{PodRuntimeStatus, format_go_duration};
 
 /// The kubelet's relist period (`plegRelistPeriod`).
 pub const DEFAULT_RELIST_PERIOD: Duration = Duration::from_secs(1);
@@ -366,8 +366,8 @@ impl Pleg {
         if elapsed > threshold {
             return Err(format!(
                 "pleg was last seen active {} ago; threshold is {}",
-                go_duration(elapsed),
-                go_duration(threshold)
+                format_go_duration(elapsed),
+                format_go_duration(threshold)
             ));
         }
         Ok(())
@@ -740,62 +740,5 @@ async fn next_container_event(
     match stream {
         Some(stream) => stream.next().await,
         None => std::future::pending().await,
-    }
-}
-
-/// A duration as Go's `time.Duration.String` prints it ("3m0s", "1.5s", "250ms"), so that
-/// health messages read exactly like the kubelet's.
-pub(crate) fn go_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".to_string();
-    }
-    let fraction = |value: u128, unit: u128, digits: usize| -> String {
-        let whole = value / unit;
-        let frac = value % unit;
-        if frac == 0 {
-            return whole.to_string();
-        }
-        let frac = format!("{frac:0digits$}");
-        format!("{whole}.{}", frac.trim_end_matches('0'))
-    };
-    if nanos < 1_000 {
-        return format!("{nanos}ns");
-    }
-    if nanos < 1_000_000 {
-        return format!("{}µs", fraction(nanos, 1_000, 3));
-    }
-    if nanos < 1_000_000_000 {
-        return format!("{}ms", fraction(nanos, 1_000_000, 6));
-    }
-    let total_secs = nanos / 1_000_000_000;
-    let sub = nanos % 1_000_000_000;
-    let hours = total_secs / 3600;
-    let minutes = (total_secs % 3600) / 60;
-    let seconds = fraction((total_secs % 60) * 1_000_000_000 + sub, 1_000_000_000, 9);
-    match (hours, minutes) {
-        (0, 0) => format!("{seconds}s"),
-        (0, m) => format!("{m}m{seconds}s"),
-        (h, m) => format!("{h}h{m}m{seconds}s"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_print_like_go() {
-        let ms = Duration::from_millis;
-        assert_eq!(go_duration(Duration::ZERO), "0s");
-        assert_eq!(go_duration(Duration::from_nanos(999)), "999ns");
-        assert_eq!(go_duration(Duration::from_nanos(1_500)), "1.5µs");
-        assert_eq!(go_duration(ms(250)), "250ms");
-        assert_eq!(go_duration(Duration::from_micros(1_500)), "1.5ms");
-        assert_eq!(go_duration(ms(1_500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_secs(180)), "3m0s");
-        assert_eq!(go_duration(ms(180_001)), "3m0.001s");
-        assert_eq!(go_duration(Duration::from_secs(3 * 3600 + 61)), "3h1m1s");
-        assert_eq!(go_duration(Duration::from_secs(72 * 3600)), "72h0m0s");
     }
 }

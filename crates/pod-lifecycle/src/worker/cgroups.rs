@@ -67,11 +67,9 @@ impl NodeCgroups {
     /// minute).
     pub async fn update_qos_cgroups(&self) -> Result<(), SeamError> {
         let manager = self.manager.clone();
-        match tokio::task::spawn_blocking(move || manager.update_qos_cgroups()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(SeamError::new("updating the QoS cgroups", e)),
-            Err(e) => Err(SeamError::new("updating the QoS cgroups", e)),
-        }
+        blocking(move || manager.update_qos_cgroups())
+            .await
+            .map_err(|e| SeamError::during("updating the QoS cgroups", e))
     }
 
     /// Re-applies the QoS cgroups every `period` (the first time one period from now) until
@@ -90,29 +88,32 @@ impl NodeCgroups {
     }
 }
 
+/// Run blocking cgroup work on tokio's blocking pool. The manager's error is shown as it is
+/// (the `FailedToCreatePodContainer` event); a task that did not finish is
+/// [`SeamError::Task`].
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> cgroup_enforcer::Result<T> + Send + 'static,
-) -> Result<T, String> {
+) -> Result<T, SeamError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| format!("cgroup manager task failed: {e}"))?
-        .map_err(|e| e.to_string())
+        .map_err(|e| SeamError::task("cgroup manager", e))?
+        .map_err(SeamError::failed)
 }
 
 #[async_trait]
 impl PodCgroups for NodeCgroups {
-    async fn ensure(&self, pod: &Pod) -> Result<Option<String>, String> {
+    async fn ensure(&self, pod: &Pod) -> Result<Option<String>, SeamError> {
         // The manager's own spans carry the pod (namespace/name and UID).
         let (manager, pod) = (self.manager.clone(), pod.clone());
         blocking(move || manager.ensure_pod(&pod).map(Some)).await
     }
 
-    async fn remove(&self, pod: &Pod) -> Result<(), String> {
+    async fn remove(&self, pod: &Pod) -> Result<(), SeamError> {
         let (manager, pod) = (self.manager.clone(), pod.clone());
         blocking(move || manager.remove_pod(&pod)).await
     }
 
-    async fn exists(&self, pod: &Pod) -> Result<bool, String> {
+    async fn exists(&self, pod: &Pod) -> Result<bool, SeamError> {
         let (manager, pod) = (self.manager.clone(), pod.clone());
         blocking(move || {
             let exists = manager.pod_cgroup_exists(&pod)?;
@@ -136,7 +137,7 @@ impl PodCgroups for NodeCgroups {
     /// removed.
     async fn remove_orphans(&self, active: ActivePods) -> Result<Vec<String>, SeamError> {
         let manager = self.manager.clone();
-        let work = move || {
+        let work = move || -> cgroup_enforcer::Result<Vec<String>> {
             let on_disk = manager.pod_uids()?;
             let active = active();
             let mut removed = Vec::new();
@@ -146,12 +147,10 @@ impl PodCgroups for NodeCgroups {
                 manager.remove_pod_uid(uid)?;
                 removed.push(uid.clone());
             }
-            Ok::<_, cgroup_enforcer::Error>(removed)
+            Ok(removed)
         };
-        match tokio::task::spawn_blocking(work).await {
-            Ok(Ok(removed)) => Ok(removed),
-            Ok(Err(e)) => Err(SeamError::new("removing orphaned pod cgroups", e)),
-            Err(e) => Err(SeamError::new("removing orphaned pod cgroups", e)),
-        }
+        blocking(work)
+            .await
+            .map_err(|e| SeamError::during("removing orphaned pod cgroups", e))
     }
 }

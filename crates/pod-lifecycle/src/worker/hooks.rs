@@ -8,6 +8,8 @@ use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Pod};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::plan::format_pod;
+
 /// The User-Agent of HTTP lifecycle hooks: `kube-lifecycle/<major>.<minor>` (TM-11).
 pub const LIFECYCLE_USER_AGENT: &str = "kube-lifecycle/1.37";
 
@@ -123,17 +125,6 @@ pub async fn run_hook(
 /// A list as Go's `%v` prints a `[]string`: `[sh -c exit 1]`.
 fn go_list(items: &[String]) -> String {
     format!("[{}]", items.join(" "))
-}
-
-/// The pod as the kubelet's `format.Pod` writes it: `<name>_<namespace>(<uid>)`.
-fn format_pod(pod: &Pod) -> String {
-    let meta = &pod.metadata;
-    format!(
-        "{}_{}({})",
-        meta.name.as_deref().unwrap_or(""),
-        meta.namespace.as_deref().unwrap_or(""),
-        meta.uid.as_deref().unwrap_or("")
-    )
 }
 
 fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, HookError> {

@@ -83,27 +83,62 @@ impl RuntimeReader for DirectReader {
 /// disk, so a pod admitted in between is never taken for an orphan.
 pub type ActivePods = Box<dyn FnOnce() -> BTreeSet<String> + Send>;
 
-/// A failure behind one of the node's seams (volumes, cgroups), with its source kept.
+/// A failure behind one of the node's seams (volumes, cgroups, probes), with its source kept.
+///
+/// The worker shows an implementation's own error as it is: its text is the
+/// `FailedToCreatePodContainer` event of a cgroup that cannot be made, the
+/// `CreateContainerConfigError` message of a container whose mounts or probes are invalid,
+/// as the kubelet shows its volume and cgroup managers' errors.
 #[derive(Debug, thiserror::Error)]
-#[error("{action}: {source}")]
-pub struct SeamError {
-    /// What was being done (`removing orphaned pod cgroups`).
-    pub action: &'static str,
-    /// The implementation's error.
-    #[source]
-    pub source: Box<dyn std::error::Error + Send + Sync>,
+#[non_exhaustive]
+pub enum SeamError {
+    /// The implementation's error, shown as it is.
+    #[error("{0}")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+
+    /// The implementation's error while doing `action` (housekeeping's
+    /// `removing orphaned pod cgroups: ...`).
+    #[error("{action}: {source}")]
+    During {
+        /// What was being done (`removing orphaned pod cgroups`).
+        action: &'static str,
+        /// The implementation's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The blocking task that ran the call panicked or was cancelled
+    /// (`cgroup manager task failed: ...`).
+    #[error("{task} task failed: {source}")]
+    Task {
+        /// Whose task it was (`cgroup manager`, `volume manager`).
+        task: &'static str,
+        /// Why it did not finish.
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 impl SeamError {
+    /// The implementation's `source`, shown as it is.
+    pub fn failed(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        SeamError::Failed(source.into())
+    }
+
     /// `source` while doing `action`.
-    pub fn new(
+    pub fn during(
         action: &'static str,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
-        SeamError {
+        SeamError::During {
             action,
             source: source.into(),
         }
+    }
+
+    /// The blocking task of `task` (`cgroup manager`) did not finish.
+    pub fn task(task: &'static str, source: tokio::task::JoinError) -> Self {
+        SeamError::Task { task, source }
     }
 }
 
@@ -142,6 +177,9 @@ impl std::fmt::Display for MountError {
     }
 }
 
+/// Its failures are event messages, kept as text for the `FailedMount` events.
+impl std::error::Error for MountError {}
+
 /// Pod volumes (the volume-manager crate implements this).
 #[async_trait]
 pub trait PodVolumes: Send + Sync {
@@ -150,15 +188,16 @@ pub trait PodVolumes: Send + Sync {
     /// `WaitForAttachAndMount`).
     async fn mount(&self, pod: &Pod) -> Result<(), MountError>;
     /// The CRI mounts of one container of a mounted pod. An error is the container's
-    /// `CreateContainerConfigError` (an escaping `subPath`, a missing volume).
+    /// `CreateContainerConfigError` (an escaping `subPath`, a missing volume), its text the
+    /// status message.
     fn container_mounts(
         &self,
         pod: &Pod,
         container: &Container,
         ctx: &MountContext<'_>,
-    ) -> Result<Vec<v1::Mount>, String>;
+    ) -> Result<Vec<v1::Mount>, SeamError>;
     /// Unmount and remove the pod's volumes after every container is gone.
-    async fn unmount(&self, pod: &Pod) -> Result<(), String>;
+    async fn unmount(&self, pod: &Pod) -> Result<(), SeamError>;
     /// Unmount and remove the volumes of pods that are not `active` (the kubelet's
     /// `cleanupOrphanedPodDirs`: pods deleted while the agent was down). Returns the UIDs
     /// cleaned up, and the pods whose cleanup failed with why. The default, for
@@ -186,10 +225,10 @@ impl PodVolumes for NoVolumes {
         _: &Pod,
         _: &Container,
         _: &MountContext<'_>,
-    ) -> Result<Vec<v1::Mount>, String> {
+    ) -> Result<Vec<v1::Mount>, SeamError> {
         Ok(Vec::new())
     }
-    async fn unmount(&self, _pod: &Pod) -> Result<(), String> {
+    async fn unmount(&self, _pod: &Pod) -> Result<(), SeamError> {
         Ok(())
     }
 }
@@ -198,13 +237,14 @@ impl PodVolumes for NoVolumes {
 #[async_trait]
 pub trait PodCgroups: Send + Sync {
     /// Create the pod cgroup with its limits; returns the `cgroup_parent` for the sandbox.
-    async fn ensure(&self, pod: &Pod) -> Result<Option<String>, String>;
+    /// An error's text is the pod's `FailedToCreatePodContainer` event.
+    async fn ensure(&self, pod: &Pod) -> Result<Option<String>, SeamError>;
     /// Remove the pod cgroup once the pod's processes are gone.
-    async fn remove(&self, pod: &Pod) -> Result<(), String>;
+    async fn remove(&self, pod: &Pod) -> Result<(), SeamError>;
     /// Whether the pod's cgroup exists (`PodContainerManager.Exists`). The worker kills and
     /// recreates a running pod whose cgroup disappeared (QS-19). The default, for
     /// implementations without pod cgroups, is that it always exists.
-    async fn exists(&self, pod: &Pod) -> Result<bool, String> {
+    async fn exists(&self, pod: &Pod) -> Result<bool, SeamError> {
         let _ = pod;
         Ok(true)
     }
@@ -223,10 +263,10 @@ pub struct NoCgroups;
 
 #[async_trait]
 impl PodCgroups for NoCgroups {
-    async fn ensure(&self, _pod: &Pod) -> Result<Option<String>, String> {
+    async fn ensure(&self, _pod: &Pod) -> Result<Option<String>, SeamError> {
         Ok(None)
     }
-    async fn remove(&self, _pod: &Pod) -> Result<(), String> {
+    async fn remove(&self, _pod: &Pod) -> Result<(), SeamError> {
         Ok(())
     }
 }
@@ -247,8 +287,9 @@ pub trait PodProbes: Send + Sync {
         let _ = (pod, status);
     }
     /// Check one container's probes before it is created; an error (naming the probe and
-    /// the field) is the container's `CreateContainerConfigError`.
-    fn validate(&self, pod: &Pod, container: &Container) -> Result<(), String> {
+    /// the field) is the container's `CreateContainerConfigError`, its text the status
+    /// message.
+    fn validate(&self, pod: &Pod, container: &Container) -> Result<(), SeamError> {
         let _ = (pod, container);
         Ok(())
     }
@@ -471,9 +512,9 @@ pub struct PodEvent {
     pub pod: String,
     /// The pod's UID (the event's `involvedObject.uid` in cluster mode).
     pub uid: String,
-    /// The container the event is about, when it is about one (the event's
-    /// `involvedObject.fieldPath` names it).
-    pub container: Option<String>,
+    /// The container the event is about, when it is about one, as the event's
+    /// `involvedObject.fieldPath` names it: `spec.containers{app}`, `spec.initContainers{init}`.
+    pub field_path: Option<String>,
     /// Normal or Warning.
     pub kind: EventType,
     /// The kubelet's reason (`BackOff`).

@@ -19,7 +19,6 @@ mod sync;
 mod volumes;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -243,15 +242,6 @@ impl Drop for PodWorkers {
     }
 }
 
-/// `d` plus up to `factor` × `d`, like the kubelet's `wait.Jitter`.
-fn jitter(d: Duration, factor: f64) -> Duration {
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    let fraction = (random % 10_000) as f64 / 10_000.0;
-    d + d.mul_f64(factor * fraction)
-}
-
 fn is_deleted(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_some()
 }
@@ -276,7 +266,7 @@ async fn run_worker(
             None => match observed_sync(&syncer, &pod, &mut state, &mut last_synced).await {
                 Ok(SyncOutcome::Continue { next_sync_in }) => {
                     if next_sync_in >= config.sync_frequency {
-                        jitter(config.sync_frequency, 0.5)
+                        crate::plan::jitter(config.sync_frequency, 0.5, fastrand::f64())
                     } else {
                         next_sync_in
                     }
@@ -290,12 +280,12 @@ async fn run_worker(
                     syncer.host().events.record(PodEvent {
                         pod: sync::full_name(&pod),
                         uid: sync::uid(&pod).to_owned(),
-                        container: None,
+                        field_path: None,
                         kind: EventType::Warning,
                         reason: "FailedSync".into(),
                         message: format!("error syncing pod: {e}"),
                     });
-                    jitter(config.error_backoff, 0.5)
+                    crate::plan::jitter(config.error_backoff, 0.5, fastrand::f64())
                 }
             },
             Some(grace) => {

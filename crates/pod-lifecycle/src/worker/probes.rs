@@ -46,7 +46,7 @@ use probes::{ProbeManager, ProbeResult};
 use tokio::task::JoinHandle;
 
 use super::PodWorkers;
-use super::host::{EventRecorder, EventType, PodEvent, PodProbes};
+use super::host::{EventRecorder, EventType, PodEvent, PodProbes, SeamError};
 use crate::plan::{self, ProbeResults};
 
 impl PodProbes for ProbeManager {
@@ -90,8 +90,8 @@ impl PodProbes for ProbeManager {
     /// The API server's probe validation for one container (the probes crate's
     /// [`validate_container_probes`](probes::validate_container_probes)): the message names
     /// the pod, the container, the probe and the field path.
-    fn validate(&self, pod: &Pod, container: &Container) -> Result<(), String> {
-        probes::validate_container_probes(pod, container).map_err(|e| e.to_string())
+    fn validate(&self, pod: &Pod, container: &Container) -> Result<(), SeamError> {
+        probes::validate_container_probes(pod, container).map_err(SeamError::failed)
     }
 }
 
@@ -129,7 +129,7 @@ impl ProbeEventSink for RecordedProbeEvents {
         self.recorder.record(PodEvent {
             pod: event.pod.to_string(),
             uid: event.pod.uid.clone(),
-            container: Some(event.container.clone()),
+            field_path: Some(format!("spec.containers{{{}}}", event.container)),
             kind: EventType::Warning,
             reason: event.reason.to_string(),
             message: event.message,
@@ -412,7 +412,12 @@ mod tests {
             ..Default::default()
         };
         let pod = pod(vec![bad.clone()]);
-        let message = PodProbes::validate(&manager, &pod, &bad).unwrap_err();
+        let error = PodProbes::validate(&manager, &pod, &bad).unwrap_err();
+        assert!(
+            matches!(&error, SeamError::Failed(source) if source.is::<probes::Error>()),
+            "{error:?}"
+        );
+        let message = error.to_string();
         assert!(
             message.contains("invalid readiness probe")
                 && message.contains("spec.containers[0].readinessProbe.httpGet.port"),
@@ -423,7 +428,7 @@ mod tests {
             liveness_probe: Some(exec_probe()),
             ..Default::default()
         };
-        assert_eq!(PodProbes::validate(&manager, &pod, &good), Ok(()));
+        assert!(PodProbes::validate(&manager, &pod, &good).is_ok());
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ use crate::validation;
 use crate::worker::hooks::run_hook;
 use crate::worker::host::{
     Clock, EventRecorder, EventType, MountContext, PodCgroups, PodEvent, PodObjects, PodProbes,
-    PodVolumes, StatusSink, WorkerObserver,
+    PodVolumes, SeamError, StatusSink, WorkerObserver,
 };
 
 /// Settings of the pod workers. The defaults are the kubelet's.
@@ -295,10 +295,34 @@ impl PodSyncer {
     }
 
     fn event(&self, pod: &Pod, kind: EventType, reason: &str, message: String) {
+        self.record(pod, None, kind, reason, message);
+    }
+
+    /// An event about one container of the pod (its `involvedObject.fieldPath` in the API,
+    /// as the kubelet's `ref.GetReference` of a container sets it).
+    fn container_event(
+        &self,
+        pod: &Pod,
+        container: &str,
+        kind: EventType,
+        reason: &str,
+        message: String,
+    ) {
+        self.record(pod, Some(container), kind, reason, message);
+    }
+
+    fn record(
+        &self,
+        pod: &Pod,
+        container: Option<&str>,
+        kind: EventType,
+        reason: &str,
+        message: String,
+    ) {
         self.host.events.record(PodEvent {
             pod: full_name(pod),
             uid: uid(pod).to_owned(),
-            container: None,
+            field_path: container.map(|name| container_field_path(pod, name)),
             kind,
             reason: reason.to_string(),
             message,
@@ -379,17 +403,16 @@ impl PodSyncer {
             return Ok(SyncOutcome::Terminal);
         }
 
-        let cgroup_error = |message: String| {
+        let cgroup_error = |source: SeamError| {
             self.event(
                 pod,
                 EventType::Warning,
                 "FailedToCreatePodContainer",
-                message.clone(),
+                source.to_string(),
             );
-            crate::Error::PodConfig {
+            crate::Error::Cgroup {
                 pod: full_name(pod),
-                field: "cgroup".into(),
-                message,
+                source,
             }
         };
         // QS-19, the kubelet's SyncPod: a pod with a running container whose cgroup is gone
@@ -434,10 +457,9 @@ impl PodSyncer {
                     );
                     state.mount_failing_since = Some(Instant::now());
                 }
-                return Err(crate::Error::PodConfig {
+                return Err(crate::Error::Volumes {
                     pod: full_name(pod),
-                    field: "spec.volumes".into(),
-                    message: error.to_string(),
+                    source: error,
                 });
             }
         }
@@ -515,8 +537,9 @@ impl PodSyncer {
         for (name, reason) in &actions.waiting {
             if reason.reason == "CrashLoopBackOff" {
                 let pod_name = pod.metadata.name.as_deref().unwrap_or("");
-                self.event(
+                self.container_event(
                     pod,
+                    name,
                     EventType::Warning,
                     "BackOff",
                     format!("Back-off restarting failed container {name} in pod {pod_name}"),
@@ -688,17 +711,24 @@ impl PodSyncer {
 
         // 2. The config: probes checked, environment resolved (subPathExpr needs it), mounts
         // made, then the CRI config.
-        let config_error = |message: String| {
-            self.event(
+        let config_error = |error: crate::Error| {
+            let message = error.to_string();
+            self.container_event(
                 pod,
+                &start.name,
                 EventType::Warning,
                 "Failed",
                 format!("Error: {message}"),
             );
             WaitingReason::new("CreateContainerConfigError", message)
         };
-        if let Err(message) = self.host.probes.validate(pod, &container) {
-            state.reasons.set(&name, config_error(message));
+        if let Err(source) = self.host.probes.validate(pod, &container) {
+            let error = crate::Error::Probes {
+                pod: full_name(pod),
+                container: name.clone(),
+                source,
+            };
+            state.reasons.set(&name, config_error(error));
             return false;
         }
         let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
@@ -717,13 +747,20 @@ impl PodSyncer {
                 ..ContainerEnvironment::default()
             };
             cri_config::container_env(pod, &container, &env)
-                .map_err(|e| e.to_string())
                 .and_then(|vars| {
                     let ctx = MountContext {
                         pod_ips,
                         env: &vars,
                     };
-                    let mut mounts = self.host.volumes.container_mounts(pod, &container, &ctx)?;
+                    let mut mounts = self
+                        .host
+                        .volumes
+                        .container_mounts(pod, &container, &ctx)
+                        .map_err(|source| crate::Error::ContainerMounts {
+                            pod: full_name(pod),
+                            container: name.clone(),
+                            source,
+                        })?;
                     mounts.extend(self.termination_message_mount(pod, &container)?);
                     Ok((mounts, vars))
                 })
@@ -735,13 +772,12 @@ impl PodSyncer {
                         ..ContainerOptions::default()
                     };
                     cri_config::container_config(pod, &container, start.restart_count, &env, &opts)
-                        .map_err(|e| e.to_string())
                 })
         };
         let mut config = match built {
             Ok(c) => c,
-            Err(message) => {
-                state.reasons.set(&name, config_error(message));
+            Err(error) => {
+                state.reasons.set(&name, config_error(error));
                 return false;
             }
         };
@@ -763,8 +799,9 @@ impl PodSyncer {
             Ok(r) => r.container_id,
             Err(e) => {
                 let message = runtime_error_message(&e);
-                self.event(
+                self.container_event(
                     pod,
+                    &start.name,
                     EventType::Warning,
                     "Failed",
                     format!("Error: {message}"),
@@ -775,8 +812,9 @@ impl PodSyncer {
                 return false;
             }
         };
-        self.event(
+        self.container_event(
             pod,
+            &start.name,
             EventType::Normal,
             "Created",
             format!("Created container: {name}"),
@@ -788,8 +826,9 @@ impl PodSyncer {
             .await
         {
             let message = runtime_error_message(&e);
-            self.event(
+            self.container_event(
                 pod,
+                &start.name,
                 EventType::Warning,
                 "Failed",
                 format!("Error: {message}"),
@@ -800,8 +839,9 @@ impl PodSyncer {
             return false;
         }
         state.reasons.clear(&name);
-        self.event(
+        self.container_event(
             pod,
+            &start.name,
             EventType::Normal,
             "Started",
             format!("Started container {name}"),
@@ -824,7 +864,7 @@ impl PodSyncer {
         {
             let pod_ip = pod_ips.first().map(String::as_str);
             if let Err(e) = run_hook(rt, &id, pod, &container, post_start, pod_ip).await {
-                self.event(pod, EventType::Warning, "FailedPostStartHook", e.0.clone());
+                self.container_event(pod, &start.name, EventType::Warning, "FailedPostStartHook", e.0.clone());
                 let grace = plan::container_grace_period(pod, &container, KillCause::Other, None);
                 let _ = rt
                     .stop_container(v1::StopContainerRequest {
@@ -853,8 +893,9 @@ impl PodSyncer {
         let requested = container.image.clone().unwrap_or_default();
         let image = plan::image_with_default_tag(&requested).map_err(|e| {
             let reason = e.waiting_reason();
-            self.event(
+            self.container_event(
                 pod,
+                &container.name,
                 EventType::Warning,
                 "InspectFailed",
                 reason.message.clone(),
@@ -876,8 +917,9 @@ impl PodSyncer {
             Ok(r) => r.image.is_some_and(|i| !i.id.is_empty()),
             Err(e) => {
                 let reason = plan::inspect_failed_reason(&requested, &e.to_string());
-                self.event(
+                self.container_event(
                     pod,
+                    &container.name,
                     EventType::Warning,
                     "InspectFailed",
                     reason.message.clone(),
@@ -897,8 +939,9 @@ impl PodSyncer {
             now,
         ) {
             ImagePullDecision::UsePresent => {
-                self.event(
+                self.container_event(
                     pod,
+                    &container.name,
                     EventType::Normal,
                     "Pulled",
                     plan::already_present_message(&requested),
@@ -906,8 +949,9 @@ impl PodSyncer {
                 Ok(image)
             }
             ImagePullDecision::NeverPull(reason) => {
-                self.event(
+                self.container_event(
                     pod,
+                    &container.name,
                     EventType::Warning,
                     "ErrImageNeverPull",
                     reason.message.clone(),
@@ -916,13 +960,14 @@ impl PodSyncer {
             }
             ImagePullDecision::BackOff(reason) => {
                 let message = plan::back_off_pulling_message(&requested);
-                self.event(pod, EventType::Normal, "BackOff", message);
+                self.container_event(pod, &container.name, EventType::Normal, "BackOff", message);
                 Err(reason)
             }
             ImagePullDecision::Pull => {
                 state.pull_errors.remove(&key);
-                self.event(
+                self.container_event(
                     pod,
+                    &container.name,
                     EventType::Normal,
                     "Pulling",
                     plan::pulling_message(&requested),
@@ -949,8 +994,9 @@ impl PodSyncer {
                         let (took, total) = (started.elapsed(), requested_at.elapsed());
                         drop(permit);
                         let size = self.image_size(&image).await;
-                        self.event(
+                        self.container_event(
                             pod,
+                            &container.name,
                             EventType::Normal,
                             "Pulled",
                             plan::pulled_message(&requested, took, total, size),
@@ -960,8 +1006,9 @@ impl PodSyncer {
                     Err(e) => {
                         state.image_backoff.next(&key, now);
                         let error = pull_error_text(&e);
-                        self.event(
+                        self.container_event(
                             pod,
+                            &container.name,
                             EventType::Warning,
                             "Failed",
                             plan::pull_failed_message(&requested, &error),
@@ -1011,7 +1058,7 @@ impl PodSyncer {
         } else {
             message.to_string()
         };
-        self.event(pod, EventType::Normal, "Killing", message);
+        self.container_event(pod, &container.name, EventType::Normal, "Killing", message);
         // tokio's clock, so the hook's time is also right in virtual time.
         let started = Instant::now();
         let pre_stop = container
@@ -1026,7 +1073,7 @@ impl PodSyncer {
             let hook = run_hook(rt, id, pod, container, pre_stop, pod_ip);
             match tokio::time::timeout(Duration::from_secs(grace as u64), hook).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => self.event(pod, EventType::Warning, "FailedPreStopHook", e.0),
+                Ok(Err(e)) => self.container_event(pod, &container.name, EventType::Warning, "FailedPreStopHook", e.0),
                 Err(_) => {
                     tracing::info!(container = %container.name, "preStop hook used the whole grace period")
                 }
@@ -1186,7 +1233,7 @@ impl PodSyncer {
         &self,
         pod: &Pod,
         container: &Container,
-    ) -> Result<Option<v1::Mount>, String> {
+    ) -> crate::Result<Option<v1::Mount>> {
         let Some(root) = &self.config.root_dir else {
             return Ok(None);
         };
@@ -1202,18 +1249,22 @@ impl PodSyncer {
         let dir = RootDir::new(root)
             .pod(uid(pod))
             .and_then(|dirs| dirs.container_dir(&container.name))
-            .map_err(|e| format!("terminationMessagePath: {e}"))?;
+            .map_err(|source| crate::Error::TerminationMessageDir {
+                pod: full_name(pod),
+                container: container.name.clone(),
+                source: Box::new(source),
+            })?;
         let file = dir.join(random_hex8());
         let created = std::fs::create_dir_all(&dir).and_then(|()| {
             use std::os::unix::fs::PermissionsExt;
             std::fs::File::create(&file)?;
             std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666))
         });
-        created.map_err(|e| {
-            format!(
-                "terminationMessagePath: cannot create the termination message file {}: {e}",
-                file.display()
-            )
+        created.map_err(|source| crate::Error::TerminationMessageFile {
+            pod: full_name(pod),
+            container: container.name.clone(),
+            path: file.clone(),
+            source,
         })?;
         Ok(Some(v1::Mount {
             container_path: path.to_string(),
@@ -1309,5 +1360,20 @@ fn ephemeral_as_container(e: &k8s_openapi::api::core::v1::EphemeralContainer) ->
         termination_message_policy: e.termination_message_policy.clone(),
         volume_mounts: e.volume_mounts.clone(),
         ..Default::default()
+    }
+}
+
+/// `spec.initContainers{name}` for an init container (sidecars too), else
+/// `spec.containers{name}`.
+fn container_field_path(pod: &Pod, name: &str) -> String {
+    let init = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.init_containers.iter().flatten())
+        .any(|c| c.name == name);
+    if init {
+        format!("spec.initContainers{{{name}}}")
+    } else {
+        format!("spec.containers{{{name}}}")
     }
 }

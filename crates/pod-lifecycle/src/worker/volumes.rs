@@ -20,17 +20,18 @@ use super::host::{ActivePods, MountContext, MountError, PodObjects, PodVolumes, 
 /// `clusterDomain`; standalone nodes use the conventional one).
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
 
-/// Run blocking volume work; `Err(Err(message))` when the task itself failed.
-async fn blocking<T: Send + 'static, E: Send + 'static>(
-    work: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, Result<E, String>> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result.map_err(Ok),
-        Err(e) => Err(Err(format!("volume manager task failed: {e}"))),
-    }
+/// Run blocking volume work on tokio's blocking pool; the outer error when the task itself
+/// did not finish.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, SeamError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| SeamError::task("volume manager", e))
 }
 
-/// The volume manager's error as the worker's: per-volume failures become one event each.
+/// The volume manager's error as the worker's: per-volume failures become one event each,
+/// any other error one event with its text.
 fn mount_error(error: volume_manager::Error) -> MountError {
     match error {
         volume_manager::Error::PodNotMounted {
@@ -49,9 +50,10 @@ fn mount_error(error: volume_manager::Error) -> MountError {
 impl PodVolumes for VolumeManager {
     async fn mount(&self, pod: &Pod) -> Result<(), MountError> {
         let (manager, pod) = (self.clone(), pod.clone());
-        let failures = blocking(move || manager.resync_pod(&pod).map_err(mount_error))
+        let failures = blocking(move || manager.resync_pod(&pod))
             .await
-            .map_err(|e| e.unwrap_or_else(MountError::other))?;
+            .map_err(|e| MountError::other(e.to_string()))?
+            .map_err(mount_error)?;
         for failure in failures {
             // The volume stays mounted with its previous content.
             tracing::warn!(error = %failure, "cannot refresh a volume");
@@ -64,7 +66,7 @@ impl PodVolumes for VolumeManager {
         pod: &Pod,
         container: &Container,
         ctx: &MountContext<'_>,
-    ) -> Result<Vec<v1::Mount>, String> {
+    ) -> Result<Vec<v1::Mount>, SeamError> {
         let (hostname, domain) =
             volume_manager::hosts::pod_hostname_and_domain(pod, CLUSTER_DOMAIN);
         let env: Vec<(String, String)> = ctx
@@ -80,7 +82,7 @@ impl PodVolumes for VolumeManager {
             runtime_supports_recursive_read_only: false,
         };
         let mounts = VolumeManager::container_mounts(self, pod, container, &context)
-            .map_err(|e| e.to_string())?;
+            .map_err(SeamError::failed)?;
         Ok(mounts
             .into_iter()
             .map(|m| v1::Mount {
@@ -95,12 +97,12 @@ impl PodVolumes for VolumeManager {
             .collect())
     }
 
-    async fn unmount(&self, pod: &Pod) -> Result<(), String> {
+    async fn unmount(&self, pod: &Pod) -> Result<(), SeamError> {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let manager = self.clone();
-        blocking(move || manager.unmount_pod(&uid).map_err(|e| e.to_string()))
-            .await
-            .map_err(|e| e.unwrap_or_else(|message| message))
+        blocking(move || manager.unmount_pod(&uid))
+            .await?
+            .map_err(SeamError::failed)
     }
 
     async fn remove_orphans(
@@ -115,15 +117,17 @@ impl PodVolumes for VolumeManager {
             for uid in manager.orphaned_pods(&active)? {
                 match manager.unmount_pod(&uid) {
                     Ok(()) => removed.push(uid),
-                    Err(e) => failed.push(SeamError::new("removing an orphaned pod's volumes", e)),
+                    Err(e) => {
+                        failed.push(SeamError::during("removing an orphaned pod's volumes", e))
+                    }
                 }
             }
             Ok::<_, volume_manager::Error>((removed, failed))
         };
-        match tokio::task::spawn_blocking(work).await {
+        match blocking(work).await {
             Ok(Ok(done)) => Ok(done),
-            Ok(Err(e)) => Err(SeamError::new("listing orphaned pod directories", e)),
-            Err(e) => Err(SeamError::new("removing orphaned pod volumes", e)),
+            Ok(Err(e)) => Err(SeamError::during("listing orphaned pod directories", e)),
+            Err(e) => Err(SeamError::during("removing orphaned pod volumes", e)),
         }
     }
 }

@@ -10,12 +10,17 @@
 //! probe workers, a changed result waking the pod's worker, a started container making the
 //! PLEG look at its pod, probe events recorded with the pod's events).
 //!
+//! The pod-worker tests against `FakeRuntime` in virtual time have their harness in [`fake`]
+//! ([`fake::FakeNode`]).
+//!
 //! A [`Node`] holds a shared lock on the runtime (see `test_env::RuntimeLock`) and a
 //! temporary directory with the pod logs and the root directory. Dropping it, even in a
 //! failing test, stops the workers, removes the probe workers and every sandbox of the
 //! pods it ran and unmounts their volumes.
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
+
+pub mod fake;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

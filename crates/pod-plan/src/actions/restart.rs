@@ -7,8 +7,11 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{Container, Pod};
 
-use crate::backoff::{Backoff, container_backoff_key, format_go_duration};
-use crate::{ContainerState, ContainerStatus, PodRuntimeStatus, WaitingReason, container_hash};
+use crate::backoff::{Backoff, container_backoff_key};
+use crate::go_format::format_go_duration;
+use crate::{
+    ContainerState, ContainerStatus, PodRuntimeStatus, WaitingReason, container_hash, format_pod,
+};
 
 /// The kubelet's `ShouldContainerBeRestarted`, for a container that is not running, given the
 /// newest runtime instance of it:
@@ -141,17 +144,6 @@ pub(super) fn do_back_off(
         key: Some(key),
         since: exited.finished_at,
     }
-}
-
-/// The kubelet's `format.Pod`: `<name>_<namespace>(<uid>)`.
-fn format_pod(pod: &Pod) -> String {
-    let meta = &pod.metadata;
-    format!(
-        "{}_{}({})",
-        meta.name.as_deref().unwrap_or(""),
-        meta.namespace.as_deref().unwrap_or(""),
-        meta.uid.as_deref().unwrap_or("")
-    )
 }
 
 #[cfg(test)]

@@ -5,8 +5,6 @@
 //! Everything is matched by container **name**: spec containers, runtime instances and the
 //! previous status entries. Nothing is ever matched by position in a list.
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
     Container, ContainerState as ApiContainerState, ContainerStateRunning,
@@ -433,50 +431,4 @@ fn set_ready_and_started(
                 _ => !spec.readiness_probe,
             })
     };
-}
-
-/// Truncate the terminated messages of a pod's statuses so that they fit the kubelet's per-pod
-/// budget (`MaxPodTerminationMessageLogLength`, 12 KiB, shared evenly by the containers).
-pub(crate) fn truncate_messages(pod: &Pod, statuses: &mut [ApiContainerStatus]) {
-    const POD_BUDGET: usize = 12 * 1024;
-    let count = pod.spec.as_ref().map_or(0, |s| {
-        s.containers.len() + s.init_containers.as_ref().map_or(0, Vec::len)
-    });
-    let per_container = POD_BUDGET.checked_div(count).unwrap_or(POD_BUDGET);
-    for status in statuses {
-        for state in [status.state.as_mut(), status.last_state.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            let message = state.terminated.as_mut().and_then(|t| t.message.as_mut());
-            if let Some(message) = message.filter(|m| m.len() > per_container) {
-                let mut cut = per_container;
-                while !message.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                message.truncate(cut);
-            }
-        }
-    }
-}
-
-/// Sort statuses into the order the kubelet writes them: by name, or for init containers in
-/// spec order (unknown names last, by name).
-pub(crate) fn sort_statuses(pod: &Pod, statuses: &mut [ApiContainerStatus], kind: Kind) {
-    if kind != Kind::Init {
-        statuses.sort_by(|a, b| a.name.cmp(&b.name));
-        return;
-    }
-    let order: BTreeMap<&str, usize> = pod
-        .spec
-        .iter()
-        .flat_map(|s| s.init_containers.iter().flatten())
-        .enumerate()
-        .map(|(i, c)| (c.name.as_str(), i))
-        .collect();
-    statuses.sort_by(|a, b| {
-        let rank =
-            |s: &ApiContainerStatus| order.get(s.name.as_str()).copied().unwrap_or(usize::MAX);
-        rank(a).cmp(&rank(b)).then_with(|| a.name.cmp(&b.name))
-    });
 }

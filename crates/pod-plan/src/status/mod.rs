@@ -59,6 +59,7 @@ mod api;
 mod conditions;
 mod containers;
 mod network;
+mod normalize;
 mod phase;
 mod pod_resources;
 
@@ -71,8 +72,9 @@ use k8s_openapi::api::core::v1::{
 };
 
 use crate::{PodRuntimeStatus, ProbeResults, ReasonCache, SandboxStatus};
-use api::{api_time, find_condition, non_empty, str_of, terminated, truncate};
+use api::{api_time, find_condition, non_empty, str_of, terminated};
 use containers::{Context, Kind};
+use normalize::truncate_times;
 
 pub use crate::qos::{QosClass, compute_pod_qos, pod_qos};
 pub use conditions::{
@@ -87,8 +89,10 @@ pub use containers::{
     MISSING_AT_TERMINATION, POD_INITIALIZING, UNKNOWN_EXIT_CODE,
 };
 pub use network::{pod_ips, pod_ips_keeping_stopped};
+pub use normalize::{MAX_POD_TERMINATION_MESSAGE_LENGTH, normalize_pod_status};
 pub use phase::{
-    CONFIG_SOURCE_ANNOTATION, PodPhase, any_regular_container_started, is_static_pod, pod_phase,
+    CONFIG_SOURCE_ANNOTATION, PodPhase, any_regular_container_started, is_mirror_pod,
+    is_static_pod, pod_phase,
 };
 
 /// The runtime name used in `containerID` (`<runtime>://<id>`) unless told otherwise.
@@ -410,7 +414,7 @@ fn generate(input: &StatusInput<'_>, failure: Option<&PodFailure>) -> PodStatus 
         conditions::set_transition_times(conds, old, &now);
     }
     status.start_time = Some(old.start_time.clone().unwrap_or(now));
-    normalize_status(pod, &mut status);
+    normalize_pod_status(pod, &mut status);
     status
 }
 
@@ -511,7 +515,7 @@ pub fn terminal_status(pod: &Pod, status: &PodStatus, now: Timestamp) -> PodStat
     if status.start_time.is_none() {
         status.start_time = Some(now);
     }
-    normalize_status(pod, &mut status);
+    normalize_pod_status(pod, &mut status);
     status
 }
 
@@ -562,7 +566,7 @@ pub fn rejected_pod_status(
         start_time: Some(old.start_time.clone().unwrap_or_else(|| api_time(now))),
         ..Default::default()
     };
-    normalize_status(pod, &mut status);
+    normalize_pod_status(pod, &mut status);
     status
 }
 
@@ -629,63 +633,6 @@ fn canonical_json(status: &PodStatus) -> serde_json::Value {
     let mut value = serde_json::to_value(status).unwrap_or_default();
     strip(&mut value);
     value
-}
-
-/// The status manager's `normalizeStatus`: second-precision timestamps, terminated messages
-/// within the per-pod budget, container statuses in the kubelet's order.
-fn normalize_status(pod: &Pod, status: &mut PodStatus) {
-    truncate_times(status);
-    let lists = [
-        (status.container_statuses.as_mut(), Kind::Regular),
-        (status.init_container_statuses.as_mut(), Kind::Init),
-        (
-            status.ephemeral_container_statuses.as_mut(),
-            Kind::Ephemeral,
-        ),
-    ];
-    for (list, kind) in lists {
-        if let Some(list) = list {
-            if kind != Kind::Ephemeral {
-                containers::truncate_messages(pod, list);
-            }
-            containers::sort_statuses(pod, list, kind);
-        }
-    }
-}
-
-fn truncate_times(status: &mut PodStatus) {
-    fn time(t: &mut Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) {
-        if let Some(t) = t.as_mut() {
-            t.0 = truncate(t.0);
-        }
-    }
-    time(&mut status.start_time);
-    for c in status.conditions.iter_mut().flatten() {
-        time(&mut c.last_probe_time);
-        time(&mut c.last_transition_time);
-    }
-    for s in [
-        status.container_statuses.as_mut(),
-        status.init_container_statuses.as_mut(),
-        status.ephemeral_container_statuses.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
-    .flatten()
-    {
-        for state in [s.state.as_mut(), s.last_state.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            if let Some(r) = state.running.as_mut() {
-                time(&mut r.started_at);
-            }
-            if let Some(t) = state.terminated.as_mut() {
-                time(&mut t.started_at);
-                time(&mut t.finished_at);
-            }
-        }
-    }
 }
 
 /// The newest sandbox of the view, whatever order it lists them in (same order as

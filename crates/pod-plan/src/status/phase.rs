@@ -6,8 +6,8 @@ use super::api::{
     find_status, is_running, is_sidecar, is_waiting, last_terminated, restart_policy, terminated,
 };
 
-/// Annotation naming where a pod came from (`api`, `file`, `http`).
-pub const CONFIG_SOURCE_ANNOTATION: &str = "kubernetes.io/config.source";
+pub use crate::labels::CONFIG_SOURCE_ANNOTATION;
+use crate::labels::{API_SOURCE, CONFIG_MIRROR_ANNOTATION};
 
 /// A pod phase, as written in `status.phase`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,7 +68,16 @@ pub fn is_static_pod(pod: &Pod) -> bool {
         .annotations
         .as_ref()
         .and_then(|a| a.get(CONFIG_SOURCE_ANNOTATION))
-        .is_some_and(|source| source != "api")
+        .is_some_and(|source| source != API_SOURCE)
+}
+
+/// Whether the pod is a mirror pod: it carries the [`CONFIG_MIRROR_ANNOTATION`], as the
+/// kubelet's `IsMirrorPod`.
+pub fn is_mirror_pod(pod: &Pod) -> bool {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(CONFIG_MIRROR_ANNOTATION))
 }
 
 /// Whether any regular container has a running or terminated state, which proves the init

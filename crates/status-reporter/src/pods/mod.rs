@@ -52,17 +52,10 @@ pub use status_manager::{
     DEFAULT_POD_STATUS_RESYNC_PERIOD, PodStatusManager, PodStatusManagerConfig, PodStatusStats,
 };
 
-/// The annotation naming where a pod came from (`file`, `http`, `api`): a pod whose source is
-/// not `api` is a static pod (`kubetypes.ConfigSourceAnnotationKey`, `IsStaticPod`).
-pub const CONFIG_SOURCE_ANNOTATION: &str = "kubernetes.io/config.source";
-/// The annotation a source puts on a static pod: the hash of its configuration, which for a
-/// file source is also its UID (`kubetypes.ConfigHashAnnotationKey`).
-pub const CONFIG_HASH_ANNOTATION: &str = "kubernetes.io/config.hash";
-/// The annotation that makes a pod a mirror pod, valued with its static pod's
-/// [`CONFIG_HASH_ANNOTATION`] (`v1.MirrorPodAnnotationKey`).
-pub const CONFIG_MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
-/// The value of [`CONFIG_SOURCE_ANNOTATION`] for pods from the API server.
-pub const API_SOURCE: &str = "api";
+pub use pod_plan::labels::{
+    API_SOURCE, CONFIG_HASH_ANNOTATION, CONFIG_MIRROR_ANNOTATION, CONFIG_SOURCE_ANNOTATION,
+};
+pub use pod_plan::status::{is_mirror_pod, is_static_pod};
 /// How long one pod request may take before it is abandoned (and retried by the loop that
 /// made it).
 pub const POD_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,17 +66,6 @@ fn annotation<'a>(pod: &'a Pod, key: &str) -> Option<&'a str> {
         .as_ref()
         .and_then(|a| a.get(key))
         .map(String::as_str)
-}
-
-/// Whether `pod` is a mirror pod (it has the [`CONFIG_MIRROR_ANNOTATION`], `IsMirrorPod`).
-pub fn is_mirror_pod(pod: &Pod) -> bool {
-    annotation(pod, CONFIG_MIRROR_ANNOTATION).is_some()
-}
-
-/// Whether `pod` is a static pod: its [`CONFIG_SOURCE_ANNOTATION`] names a source other than
-/// the API server (`IsStaticPod`).
-pub fn is_static_pod(pod: &Pod) -> bool {
-    annotation(pod, CONFIG_SOURCE_ANNOTATION).is_some_and(|s| s != API_SOURCE)
 }
 
 /// The static pod's configuration hash ([`CONFIG_HASH_ANNOTATION`]), which its mirror pod

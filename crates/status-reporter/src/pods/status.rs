@@ -14,6 +14,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Map, Value};
 
+pub use pod_plan::status::{MAX_POD_TERMINATION_MESSAGE_LENGTH, normalize_pod_status};
+
 use super::is_static_pod;
 
 /// The pod condition types the kubelet owns (`PodConditionsByKubelet`, with
@@ -35,11 +37,7 @@ pub const KUBELET_POD_CONDITIONS: [&str; 8] = [
 /// The one condition the kubelet shares with others (`PodConditionSharedByKubelet`): it adds
 /// `DisruptionTarget` to a pod it evicts, and keeps one set by the API's eviction or the
 /// taint manager.
-pub const DISRUPTION_TARGET: &str = "DisruptionTarget";
-
-/// The most bytes of termination messages a pod status carries, shared among its containers
-/// (`MaxPodTerminationMessageLogLength`, 12 KiB).
-pub const MAX_POD_TERMINATION_MESSAGE_LENGTH: usize = 1024 * 12;
+pub use pod_plan::status::DISRUPTION_TARGET;
 
 /// Conditions whose `lastTransitionTime` the status manager keeps while their status does not
 /// change (`updateStatusInternal`).
@@ -64,12 +62,9 @@ const UNOWNED_STATUS_FIELDS: [&str; 3] = [
 /// Integer fields that Go omits when zero (`omitempty`), so `0` and absent are the same value.
 const ZERO_OMITTED_FIELDS: [&str; 2] = ["observedGeneration", "signal"];
 
-const CONTAINER_STATUS_UNKNOWN: &str = "ContainerStatusUnknown";
-const MISSING_AT_TERMINATION: &str =
-    "The container could not be located when the pod was terminated";
-const UNKNOWN_EXIT_CODE: i32 = 137;
-const POD_FAILED: &str = "PodFailed";
-const POD_COMPLETED: &str = "PodCompleted";
+use pod_plan::status::{
+    CONTAINER_STATUS_UNKNOWN, MISSING_AT_TERMINATION, POD_COMPLETED, POD_FAILED, UNKNOWN_EXIT_CODE,
+};
 
 /// Whether the kubelet owns pod conditions of type `type_` ([`KUBELET_POD_CONDITIONS`]).
 pub fn is_kubelet_pod_condition(type_: &str) -> bool {
@@ -94,87 +89,6 @@ fn condition<'a>(status: &'a PodStatus, type_: &str) -> Option<&'a PodCondition>
 
 fn seconds(t: Timestamp) -> Timestamp {
     Timestamp::from_second(t.as_second()).unwrap_or(t)
-}
-
-fn truncate_time(t: &mut Option<Time>) {
-    if let Some(time) = t {
-        time.0 = seconds(time.0);
-    }
-}
-
-/// The status manager's `normalizeStatus`: timestamps cut to whole seconds (the API keeps no
-/// more), each terminated container's message cut to its share of
-/// [`MAX_POD_TERMINATION_MESSAGE_LENGTH`], container and ephemeral container statuses sorted
-/// by name, and init container statuses in the order of the pod's init containers.
-pub fn normalize_pod_status(pod: &Pod, status: &mut PodStatus) {
-    let spec = pod.spec.as_ref();
-    let containers = spec.map_or(0, |s| {
-        s.containers.len()
-            + s.init_containers.as_ref().map_or(0, Vec::len)
-            + s.ephemeral_containers.as_ref().map_or(0, Vec::len)
-    });
-    let bytes_per_status = MAX_POD_TERMINATION_MESSAGE_LENGTH / containers.max(1);
-    let normalize_state = |state: &mut Option<ContainerState>| {
-        let Some(state) = state else { return };
-        if let Some(running) = state.running.as_mut() {
-            truncate_time(&mut running.started_at);
-        }
-        if let Some(terminated) = state.terminated.as_mut() {
-            truncate_time(&mut terminated.started_at);
-            truncate_time(&mut terminated.finished_at);
-            if let Some(message) = terminated.message.as_mut()
-                && message.len() > bytes_per_status
-            {
-                let mut end = bytes_per_status;
-                while !message.is_char_boundary(end) {
-                    end -= 1;
-                }
-                message.truncate(end);
-            }
-        }
-    };
-    truncate_time(&mut status.start_time);
-    for c in status.conditions.iter_mut().flatten() {
-        truncate_time(&mut c.last_probe_time);
-        truncate_time(&mut c.last_transition_time);
-    }
-    for list in [
-        status.container_statuses.as_mut(),
-        status.init_container_statuses.as_mut(),
-        status.ephemeral_container_statuses.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        for s in list.iter_mut() {
-            normalize_state(&mut s.state);
-            normalize_state(&mut s.last_state);
-        }
-    }
-    for list in [
-        status.container_statuses.as_mut(),
-        status.ephemeral_container_statuses.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        list.sort_by(|a, b| a.name.cmp(&b.name));
-    }
-    if let Some(init) = status.init_container_statuses.as_mut() {
-        // `SortInitContainerStatuses`: move each init container's status to the front, in
-        // the order of the spec; statuses of unknown containers stay behind.
-        let mut current = 0;
-        for container in spec
-            .and_then(|s| s.init_containers.as_ref())
-            .into_iter()
-            .flatten()
-        {
-            if let Some(j) = (current..init.len()).find(|j| init[*j].name == container.name) {
-                init.swap(current, j);
-                current += 1;
-            }
-        }
-    }
 }
 
 /// `status` as JSON with what Go's encoding leaves out removed (null, empty strings, lists
@@ -747,44 +661,6 @@ mod tests {
         assert!(pod_status_changed(&a, &c));
         let d = status(json!({"conditions": [{"type": "Ready", "status": "True", "reason": "X"}]}));
         assert!(pod_status_changed(&b, &d));
-    }
-
-    #[test]
-    fn normalize_sorts_cuts_times_and_messages() {
-        let p = pod(json!({
-            "initContainers": [{"name": "i2"}, {"name": "i1"}],
-            "containers": [{"name": "b"}, {"name": "a"}],
-        }));
-        let long = "x".repeat(MAX_POD_TERMINATION_MESSAGE_LENGTH);
-        let mut s = status(json!({
-            "startTime": "2024-01-01T00:00:00.750Z",
-            "initContainerStatuses": [
-                {"name": "i1", "image": "", "imageID": "", "ready": false, "restartCount": 0},
-                {"name": "i2", "image": "", "imageID": "", "ready": false, "restartCount": 0}],
-            "containerStatuses": [
-                {"name": "b", "image": "", "imageID": "", "ready": false, "restartCount": 0,
-                 "state": {"terminated": {"exitCode": 1, "message": long}}},
-                {"name": "a", "image": "", "imageID": "", "ready": false, "restartCount": 0}],
-        }));
-        normalize_pod_status(&p, &mut s);
-        let names = |l: &Option<Vec<ContainerStatus>>| {
-            l.iter()
-                .flatten()
-                .map(|c| c.name.clone())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(names(&s.container_statuses), ["a", "b"]);
-        assert_eq!(names(&s.init_container_statuses), ["i2", "i1"]);
-        assert_eq!(s.start_time.unwrap().0, t("2024-01-01T00:00:00Z"));
-        let message = s.container_statuses.unwrap()[1]
-            .state
-            .clone()
-            .unwrap()
-            .terminated
-            .unwrap()
-            .message
-            .unwrap();
-        assert_eq!(message.len(), MAX_POD_TERMINATION_MESSAGE_LENGTH / 4);
     }
 
     #[test]

@@ -32,8 +32,13 @@ impl Requests {
     }
 }
 
-/// A node identity for `name` and a client using it that records each request.
-pub async fn counting_node_client(cluster: &Cluster, name: &str) -> (kube::Client, Requests) {
+/// A client with the identity of node `name` (signed for the test) that hands every request
+/// to `record` before sending it.
+pub async fn recording_node_client(
+    cluster: &Cluster,
+    name: &str,
+    record: impl Fn(&mut http::Request<kube::client::Body>) + Clone + Send + Sync + 'static,
+) -> kube::Client {
     let kubeconfig = blocking({
         let cluster = cluster.clone();
         let name = name.to_owned();
@@ -44,19 +49,28 @@ pub async fn counting_node_client(cluster: &Cluster, name: &str) -> (kube::Clien
     let config = status_reporter::config_from_kubeconfig(&kubeconfig)
         .await
         .expect("the node kubeconfig");
+    let layer =
+        tower::util::MapRequestLayer::new(move |mut req: http::Request<kube::client::Body>| {
+            record(&mut req);
+            req
+        });
+    kube::client::ClientBuilder::try_from(config)
+        .expect("a client stack")
+        .with_layer(&layer)
+        .build()
+}
+
+/// A node identity for `name` and a client using it that records each request.
+pub async fn counting_node_client(cluster: &Cluster, name: &str) -> (kube::Client, Requests) {
     let requests = Requests::default();
     let log = requests.clone();
-    let layer = tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
+    let client = recording_node_client(cluster, name, move |req| {
         log.0
             .lock()
             .unwrap()
             .push((req.method().to_string(), req.uri().path().to_owned()));
-        req
-    });
-    let client = kube::client::ClientBuilder::try_from(config)
-        .expect("a client stack")
-        .with_layer(&layer)
-        .build();
+    })
+    .await;
     (client, requests)
 }
 
@@ -97,6 +111,65 @@ pub async fn kubectl_with_input(
         cluster.kubectl_with_input(&args, Some(&input))
     })
     .await
+}
+
+/// `kubectl get <args> --ignore-not-found -o json` as the admin, parsed; `None` when the
+/// object does not exist (or kubectl failed).
+pub async fn get_json(cluster: &Cluster, args: &[&str]) -> Option<serde_json::Value> {
+    let mut args = [&["get"], args].concat();
+    args.extend(["--ignore-not-found", "-o", "json"]);
+    let text = kubectl(cluster, &args).await.ok()?;
+    (!text.is_empty()).then(|| serde_json::from_str(&text).expect("kubectl's JSON"))
+}
+
+/// The start of a scene's manifests: Node `name`, namespace `name` and its ServiceAccount
+/// `app`, to be followed by `---` and the scene's own objects. [`delete_scene`] removes them.
+pub fn scene_manifests(name: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Node
+metadata: {{ name: {name} }}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {{ name: {name} }}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{ name: app, namespace: {name} }}
+"#
+    )
+}
+
+/// Deletes what a scene of [`scene_manifests`] created: the pods of namespace `name` at once
+/// (no kubelet will confirm their deletion), the namespace, and node `name` with its lease.
+pub async fn delete_scene(cluster: &Cluster, name: &str) {
+    let _ = kubectl(
+        cluster,
+        &[
+            "delete",
+            "pod",
+            "--all",
+            "-n",
+            name,
+            "--force",
+            "--grace-period=0",
+        ],
+    )
+    .await;
+    let _ = kubectl(
+        cluster,
+        &[
+            "delete",
+            "namespace",
+            name,
+            "--ignore-not-found",
+            "--wait=false",
+        ],
+    )
+    .await;
+    delete_node(cluster, name).await;
 }
 
 /// A jsonpath of node `name`, "" when the node does not exist.

@@ -57,7 +57,7 @@ mod klog;
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -67,7 +67,7 @@ pub use klog::{KlogLine, klog_lines, pod_phases, refused_manifests};
 
 use crate::env::{BUSYBOX_IMAGE_VAR, DEFAULT_BUSYBOX_IMAGE, DEFAULT_PAUSE_IMAGE, PAUSE_IMAGE_VAR};
 use crate::error::{Error, Result};
-use crate::{ReferenceRuntimeLock, http_get, mounts_under, remove_cgroup_tree, skip};
+use crate::{ReferenceRuntimeLock, free_ports, http_get, mounts_under, remove_cgroup_tree, skip};
 
 /// The CRI endpoint of the reference containerd, the one only the real kubelet uses.
 pub const REF_CRI_ENDPOINT_VAR: &str = "NODELET_REF_CRI_ENDPOINT";
@@ -444,8 +444,12 @@ impl Kubelet {
         }
         self.cleaned = true;
         let mut problems = Vec::new();
-        if let Some(child) = self.child.take() {
-            terminate(child, &mut problems);
+        if let Some(child) = self.child.take()
+            && !crate::stop_child(child, STOP_GRACE)
+        {
+            problems.push(format!(
+                "the kubelet ignored SIGTERM for {STOP_GRACE:?}; SIGKILL"
+            ));
         }
         if let Err(e) = crate::remove_all_pods_blocking(&self.cri_endpoint) {
             problems.push(format!("removing the kubelet's pods: {e}"));
@@ -661,42 +665,6 @@ impl Drop for Kubelet {
     }
 }
 
-/// SIGTERM, [`STOP_GRACE`], SIGKILL; reaps the child.
-fn terminate(mut child: Child, problems: &mut Vec<String>) {
-    if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        let deadline = Instant::now() + STOP_GRACE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        problems.push(format!(
-            "the kubelet ignored SIGTERM for {STOP_GRACE:?}; SIGKILL"
-        ));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// `N` free TCP ports on 127.0.0.1 (bound together, then released for the kubelet).
-fn free_ports<const N: usize>() -> Result<[u16; N]> {
-    let io = |source| Error::Io {
-        action: "binding",
-        path: PathBuf::from("127.0.0.1:0"),
-        source,
-    };
-    let listeners = (0..N)
-        .map(|_| TcpListener::bind("127.0.0.1:0").map_err(io))
-        .collect::<Result<Vec<_>>>()?;
-    let mut ports = [0; N];
-    for (port, listener) in ports.iter_mut().zip(&listeners) {
-        *port = listener.local_addr().map_err(io)?.port();
-    }
-    Ok(ports)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -722,11 +690,5 @@ mod tests {
             matches!(err, Error::Unset { var, .. } if var == REF_CRI_ENDPOINT_VAR),
             "{err}"
         );
-    }
-
-    #[test]
-    fn ports_are_distinct() {
-        let [a, b, c] = free_ports().unwrap();
-        assert!(a != b && b != c && a != c);
     }
 }

@@ -135,41 +135,9 @@ pub fn field_path_value(pod: &Pod, path: &str) -> std::result::Result<String, St
 /// no trailing newline.
 pub fn format_map(map: &BTreeMap<String, String>) -> String {
     map.iter()
-        .map(|(k, v)| format!("{k}={}", go_quote(v)))
+        .map(|(k, v)| format!("{k}={}", pod_plan::go_quote(v)))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// Go's `strconv.Quote` for valid UTF-8.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if c.is_control() => {
-                if (c as u32) > 0xffff {
-                    out.push_str(&format!("\\U{:08x}", c as u32))
-                } else {
-                    out.push_str(&format!("\\u{:04x}", c as u32))
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// `ExtractResourceValueByContainerNameAndNodeAllocatable`: a container's request or limit

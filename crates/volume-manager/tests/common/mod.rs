@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, Volume, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use volume_manager::mountinfo::{self, MountInfo};
 use volume_manager::objects::{InMemoryObjects, ObjectSource};
 use volume_manager::tokens::TokenSource;
 use volume_manager::{VolumeManager, VolumeManagerConfig};
@@ -68,27 +69,27 @@ impl TestRoot {
     }
 
     /// Every mount below the root, from the kernel's table.
-    pub fn mounts(&self) -> Vec<volume_manager::mountinfo::MountInfo> {
+    pub fn mounts(&self) -> Vec<MountInfo> {
         mounts_under(&self.path)
     }
 }
 
-pub fn mounts_under(dir: &Path) -> Vec<volume_manager::mountinfo::MountInfo> {
-    volume_manager::mountinfo::read(Path::new("/proc/self/mountinfo"))
-        .unwrap()
+/// The mounts at or below `dir` in this process's mount table, deepest (and latest) first.
+pub fn mounts_under(dir: &Path) -> Vec<MountInfo> {
+    let table = mountinfo::read(Path::new(mountinfo::PROC_SELF_MOUNTINFO)).unwrap();
+    mountinfo::mounts_under(&table, dir)
         .into_iter()
-        .filter(|m| m.mount_point.starts_with(dir))
+        .cloned()
         .collect()
 }
 
 impl Drop for TestRoot {
     fn drop(&mut self) {
         for _ in 0..4 {
-            let mut left = mounts_under(&self.path);
+            let left = mounts_under(&self.path);
             if left.is_empty() {
                 break;
             }
-            left.sort_by_key(|m| std::cmp::Reverse(m.mount_point.components().count()));
             for m in &left {
                 let _ = rustix::mount::unmount(&m.mount_point, rustix::mount::UnmountFlags::DETACH);
             }

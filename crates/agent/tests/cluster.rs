@@ -1,0 +1,1743 @@
+//! Cluster mode end to end: the `nodelet` binary with `--kubeconfig` against the local
+//! Kubernetes v1.37.2 control plane of `cargo xtask cluster up` and the test containerd,
+//! observed from outside with the admin's kubectl, the API server's `/metrics`, the CRI and
+//! the node's root directory (checklist NS-01, NS-02, NS-04, NS-05, NS-07, NS-08, NS-10,
+//! NS-11, ST-01, ST-05, ST-06, SP-04, SP-05, SP-09, VO-10).
+//!
+//! Each test runs its own nodelet (the `common` harness: its own directory, ports and
+//! cgroup root, the runtime lock held exclusively) under a node name of its own, with an
+//! identity for `system:node:<name>` signed through a CertificateSigningRequest, and, when it
+//! makes pods, a namespace named after the node. [`ClusterNode`]'s `Drop` removes what the
+//! test made in the cluster (the namespace with its pods, Deployments, ConfigMaps and
+//! Secrets, mirror pods, the Node) and in the runtime, also when the test fails half-way.
+//!
+//! Without the cluster or the runtime each test says so and passes, except with `CI=true`,
+//! where it fails. Waits are polls with timeouts; the timings the checklist names (Ready
+//! within 5 s, re-registration within ~10 s) are asserted, and every measured duration is
+//! printed.
+
+mod common;
+
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::Node;
+use cri_client::v1;
+use serde_json::{Value, json};
+use test_env::Cluster;
+use test_env::labels::{CONTAINER_NAME, POD_UID};
+
+/// The pause between two polls of the API server.
+const POLL: Duration = Duration::from_millis(200);
+
+/// The controllers may take this long to fill a new namespace.
+const NAMESPACE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A nodelet in cluster mode, with what its test made in the cluster (see the module docs).
+struct ClusterNode {
+    cluster: Cluster,
+    kubeconfig: PathBuf,
+    /// The test's namespace, once made.
+    namespace: Option<String>,
+    /// Extra objects to delete at the end, as the arguments of `kubectl delete`.
+    also_delete: Vec<Vec<String>>,
+    node: Node,
+}
+
+impl Deref for ClusterNode {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        &self.node
+    }
+}
+
+impl DerefMut for ClusterNode {
+    fn deref_mut(&mut self) -> &mut Node {
+        &mut self.node
+    }
+}
+
+impl ClusterNode {
+    /// A node for `test` with `extra` lines in its `KubeletConfiguration` and an identity in
+    /// the cluster; `None` when the cluster or the runtime is missing (a failure with
+    /// `CI=true`). Does not start nodelet.
+    fn new(test: &str, extra: &str) -> Option<ClusterNode> {
+        let cluster = Cluster::require(&format!("the cluster-mode test {test}"))?;
+        let node = Node::new(test, extra)?;
+        let kubeconfig = cluster
+            .node_kubeconfig(&node.name)
+            .unwrap_or_else(|e| panic!("a node identity for {}: {e}", node.name));
+        Some(ClusterNode {
+            cluster,
+            kubeconfig,
+            namespace: None,
+            also_delete: Vec::new(),
+            node,
+        })
+    }
+
+    /// Starts nodelet with `--kubeconfig` and `extra` flags; returns when `/healthz` is ok.
+    fn start_cluster(&mut self, extra: &[&str]) {
+        let kubeconfig = self.kubeconfig.display().to_string();
+        let mut args = vec!["--kubeconfig", kubeconfig.as_str()];
+        args.extend_from_slice(extra);
+        self.node.start_with_args(&args);
+    }
+
+    /// The test's namespace (named after the node), made on first use, returned once the
+    /// controllers have made its `default` ServiceAccount and `kube-root-ca.crt`.
+    fn namespace(&mut self) -> String {
+        if let Some(ns) = &self.namespace {
+            return ns.clone();
+        }
+        let ns = self.node.name.clone();
+        self.kubectl(&["create", "namespace", &ns]);
+        self.namespace = Some(ns.clone());
+        // The controllers' parts of a new namespace: pods are refused until the `default`
+        // ServiceAccount exists, and a token volume fails to mount (and is retried only
+        // 10-15 s later) until `kube-root-ca.crt` is published.
+        let started = Instant::now();
+        for (kind, name) in [
+            ("serviceaccount", "default"),
+            ("configmap", "kube-root-ca.crt"),
+        ] {
+            self.wait(
+                &format!("{kind} {name} in the new namespace"),
+                NAMESPACE_TIMEOUT,
+                || {
+                    self.get(kind, name, Some(&ns))
+                        .map(|_| ())
+                        .ok_or_else(|| "not yet".to_owned())
+                },
+            );
+        }
+        let took = started.elapsed();
+        if took > Duration::from_secs(2) {
+            eprintln!("namespace {ns}: ready for pods after {took:?}");
+        }
+        ns
+    }
+
+    /// Runs kubectl as the admin; panics with its error and nodelet's log on failure.
+    fn kubectl(&self, args: &[&str]) -> String {
+        self.cluster.kubectl(args).unwrap_or_else(|e| {
+            panic!(
+                "kubectl {args:?}: {e}\n--- nodelet log (tail) ---\n{}",
+                self.log_tail(40)
+            )
+        })
+    }
+
+    /// `kubectl create -f -` of `object`.
+    fn create(&self, object: &Value) {
+        self.cluster
+            .kubectl_with_input(&["create", "-f", "-"], Some(&object.to_string()))
+            .unwrap_or_else(|e| panic!("creating {object}: {e}"));
+    }
+
+    /// `kind/name` (in `namespace`) as JSON, `None` when it does not exist; a failing
+    /// kubectl counts as `None` too (the next poll tries again).
+    fn get(&self, kind: &str, name: &str, namespace: Option<&str>) -> Option<Value> {
+        let mut args = vec!["get", kind, name, "-o", "json", "--ignore-not-found"];
+        if let Some(ns) = namespace {
+            args.extend(["-n", ns]);
+        }
+        let text = self.cluster.kubectl(&args).ok()?;
+        (!text.is_empty()).then(|| serde_json::from_str(&text).expect("kubectl's JSON"))
+    }
+
+    /// This node's Node object.
+    fn node_object(&self) -> Option<Value> {
+        self.get("node", &self.node.name, None)
+    }
+
+    /// The pods of `namespace`, as `kubectl get pods -o json` lists them.
+    fn pods_in(&self, namespace: &str) -> Vec<Value> {
+        let text = self.kubectl(&["get", "pods", "-n", namespace, "-o", "json"]);
+        let list: Value = serde_json::from_str(&text).expect("a PodList");
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Polls `check` every [`POLL`] until it returns `Ok`, for at most `timeout`; then
+    /// fails with `what`, the last `Err` and the tail of nodelet's log.
+    fn wait<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut() -> Result<T, String>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match check() {
+                Ok(value) => return value,
+                Err(last) if Instant::now() >= deadline => panic!(
+                    "timed out after {timeout:?} waiting for {what}; last seen: {last}\n\
+                     --- nodelet log (tail) ---\n{}",
+                    self.log_tail(60)
+                ),
+                Err(_) => std::thread::sleep(POLL),
+            }
+        }
+    }
+
+    /// Waits until the Node's Ready condition has `status`; how long that took.
+    fn wait_node_ready(&self, status: &str, timeout: Duration) -> Duration {
+        let started = Instant::now();
+        self.wait(&format!("Node Ready={status}"), timeout, || {
+            let node = self.node_object().ok_or("no Node")?;
+            let ready = node_condition(&node, "Ready")
+                .map(|c| c["status"].as_str().unwrap_or("").to_owned())
+                .unwrap_or_default();
+            if ready == status {
+                Ok(started.elapsed())
+            } else {
+                Err(format!("Ready={ready:?}"))
+            }
+        })
+    }
+
+    /// Waits until the pod `namespace/name` is Running with every container running and
+    /// ready in the API, and returns it.
+    fn wait_pod_ready(&self, namespace: &str, name: &str, timeout: Duration) -> Value {
+        self.wait(
+            &format!("pod {namespace}/{name} Running and Ready in the API"),
+            timeout,
+            || {
+                let pod = self.get("pod", name, Some(namespace)).ok_or("no pod")?;
+                if pod_is_ready(&pod) {
+                    Ok(pod)
+                } else {
+                    Err(pod_summary(&pod))
+                }
+            },
+        )
+    }
+
+    /// The runtime's containers of the pod with this UID.
+    fn runtime_containers(&self, uid: &str) -> Vec<v1::Container> {
+        self.runtime()
+            .all_containers()
+            .into_iter()
+            .filter(|c| c.labels.get(POD_UID).map(String::as_str) == Some(uid))
+            .collect()
+    }
+
+    /// The test's own directory (beside the node's root), for hostPath volumes.
+    fn test_dir(&self) -> PathBuf {
+        self.root_dir()
+            .parent()
+            .expect("the root dir has a parent")
+            .to_owned()
+    }
+}
+
+impl Drop for ClusterNode {
+    fn drop(&mut self) {
+        // nodelet first, so that it neither fights the clean-up nor registers again.
+        self.node.stop();
+        let kubectl = |args: &[&str]| {
+            if let Err(e) = self.cluster.kubectl(args) {
+                eprintln!("cleanup: {e}");
+            }
+        };
+        if let Some(ns) = &self.namespace {
+            // A terminating namespace takes no new pods (a Deployment's included); the
+            // pods of a stopped node would wait for it, so they are removed at once.
+            kubectl(&[
+                "delete",
+                "namespace",
+                ns,
+                "--wait=false",
+                "--ignore-not-found",
+            ]);
+            kubectl(&[
+                "delete",
+                "pods",
+                "--all",
+                "-n",
+                ns,
+                "--force",
+                "--grace-period=0",
+                "--wait=false",
+                "--ignore-not-found",
+            ]);
+        }
+        for args in &self.also_delete {
+            let mut args: Vec<&str> = std::iter::once("delete")
+                .chain(args.iter().map(String::as_str))
+                .collect();
+            args.extend(["--wait=false", "--ignore-not-found"]);
+            kubectl(&args);
+        }
+        kubectl(&[
+            "delete",
+            "node",
+            &self.node.name,
+            "--wait=false",
+            "--ignore-not-found",
+        ]);
+        // The runtime: the sandboxes of the namespace's pods (those of static pods are
+        // named after the node, and the harness removes them).
+        if let Some(ns) = &self.namespace {
+            for sandbox in self.node.runtime().all_sandboxes() {
+                if sandbox
+                    .metadata
+                    .as_ref()
+                    .is_some_and(|m| &m.namespace == ns)
+                {
+                    self.node.runtime().remove_sandbox(&sandbox);
+                }
+            }
+        }
+    }
+}
+
+/// A child process (a `kubectl get --watch`) killed and reaped when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The condition `type_` of a Node or a pod.
+fn node_condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
+    object["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+}
+
+/// Whether a pod (JSON) is Running with all its containers running and ready, and an IP.
+fn pod_is_ready(pod: &Value) -> bool {
+    let status = &pod["status"];
+    let containers = status["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    status["phase"] == "Running"
+        && status["podIP"].as_str().is_some_and(|ip| !ip.is_empty())
+        && !containers.is_empty()
+        && containers
+            .iter()
+            .all(|c| c["ready"] == true && c["state"]["running"].is_object())
+        && node_condition(pod, "Ready").is_some_and(|c| c["status"] == "True")
+}
+
+/// One line about a pod (JSON), for failure messages.
+fn pod_summary(pod: &Value) -> String {
+    let status = &pod["status"];
+    let containers: Vec<String> = status["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let state = c["state"]
+                .as_object()
+                .and_then(|s| s.iter().next())
+                .map(|(k, v)| format!("{k}({})", v["reason"].as_str().unwrap_or("")))
+                .unwrap_or_default();
+            format!(
+                "{}:{state}:ready={}:restarts={}",
+                c["name"].as_str().unwrap_or("?"),
+                c["ready"],
+                c["restartCount"]
+            )
+        })
+        .collect();
+    let conditions: Vec<String> = status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            format!(
+                "{}={}",
+                c["type"].as_str().unwrap_or("?"),
+                c["status"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    format!(
+        "{} uid={} phase={} ip={} deletion={} [{}] conditions [{}]",
+        pod["metadata"]["name"].as_str().unwrap_or("?"),
+        pod["metadata"]["uid"].as_str().unwrap_or("?"),
+        status["phase"].as_str().unwrap_or("-"),
+        status["podIP"].as_str().unwrap_or("-"),
+        pod["metadata"]["deletionTimestamp"].as_str().unwrap_or("-"),
+        containers.join(", "),
+        conditions.join(" ")
+    )
+}
+
+/// The container runtime ids (`containerd://<id>` → `<id>`) in a pod's statuses, by name.
+fn status_container_ids(pod: &Value) -> Vec<(String, String)> {
+    pod["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let id = c["containerID"].as_str().unwrap_or("");
+            (
+                c["name"].as_str().unwrap_or("").to_owned(),
+                id.split_once("://").map_or(id, |(_, id)| id).to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A busybox container that sleeps and exits 0 on SIGTERM.
+fn sleeper(name: &str) -> Value {
+    json!({
+        "name": name,
+        "image": test_env::busybox_image(),
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"],
+    })
+}
+
+/// A pod bound to `node` by `spec.nodeName`, without a service-account token, with these
+/// containers and volumes.
+fn bound_pod(namespace: &str, name: &str, node: &str, containers: Value, volumes: Value) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": { "name": name, "namespace": namespace },
+        "spec": {
+            "nodeName": node,
+            "automountServiceAccountToken": false,
+            "terminationGracePeriodSeconds": 5,
+            "containers": containers,
+            "volumes": volumes,
+        },
+    })
+}
+
+/// `kubectl get --raw /metrics`: the sum of `apiserver_request_total` over the series
+/// whose labels include all of `labels` (`resource="pods"`, ...).
+fn apiserver_requests(cluster: &Cluster, labels: &[&str]) -> f64 {
+    let text = cluster
+        .kubectl(&["get", "--raw", "/metrics"])
+        .expect("the API server's /metrics");
+    text.lines()
+        .filter(|l| l.starts_with("apiserver_request_total{"))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+/// The files under `dir` whose names start with `prefix`.
+fn entries_starting_with(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------
+// Node registration, status and lease
+// ---------------------------------------------------------------------------------------
+
+/// NS-01, NS-02, NS-04, NS-05, NS-07, NS-08, NS-10, NS-11: the Node is Ready within 5 s of
+/// start with the kubelet's labels, annotation, taints, resources, endpoints, node info,
+/// conditions and lease.
+#[test]
+fn cluster_ns_01_02_04_05_07_08_10_11_node_ready_within_5s_with_the_kubelets_fields() {
+    let Some(mut node) = ClusterNode::new("c-ready", "") else {
+        return;
+    };
+    let name = node.name.clone();
+    let started = Instant::now();
+    node.start_cluster(&[
+        "--node-labels",
+        "node.kubernetes.io/pool=blue,example.com/team=nodelet",
+        "--register-with-taints",
+        "example.com/dedicated=tests:NoSchedule,example.com/spare:PreferNoSchedule",
+    ]);
+    let healthy_after = started.elapsed();
+    node.wait_node_ready("True", Duration::from_secs(15));
+    let ready_after = started.elapsed();
+    eprintln!("node {name}: /healthz ok after {healthy_after:?}, Ready after {ready_after:?}");
+    assert!(
+        ready_after <= Duration::from_secs(5),
+        "NS-11: the Node turned Ready {ready_after:?} after nodelet started (limit 5 s)\n{}",
+        node.log_tail(40)
+    );
+
+    let object = node.node_object().expect("the Node");
+    let labels = &object["metadata"]["labels"];
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    assert_eq!(labels["kubernetes.io/hostname"], name.as_str(), "{labels}");
+    assert_eq!(labels["kubernetes.io/os"], "linux", "{labels}");
+    assert_eq!(labels["beta.kubernetes.io/os"], "linux", "{labels}");
+    assert_eq!(labels["kubernetes.io/arch"], arch, "{labels}");
+    assert_eq!(labels["beta.kubernetes.io/arch"], arch, "{labels}");
+    assert_eq!(
+        labels["node.kubernetes.io/pool"], "blue",
+        "--node-labels: {labels}"
+    );
+    assert_eq!(
+        labels["example.com/team"], "nodelet",
+        "--node-labels: {labels}"
+    );
+    assert_eq!(
+        object["metadata"]["annotations"]["volumes.kubernetes.io/controller-managed-attach-detach"],
+        "true",
+        "{}",
+        object["metadata"]
+    );
+    // NS-02: --register-with-taints on the first create.
+    let taints = object["spec"]["taints"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        taints.iter().any(|t| t["key"] == "example.com/dedicated"
+            && t["value"] == "tests"
+            && t["effect"] == "NoSchedule"),
+        "NS-02: {taints:?}"
+    );
+    assert!(
+        taints.iter().any(|t| t["key"] == "example.com/spare"
+            && t["value"].is_null()
+            && t["effect"] == "PreferNoSchedule"),
+        "NS-02: {taints:?}"
+    );
+
+    // NS-04: resources and the kubelet endpoint (the configured port; 10250 by default).
+    let status = &object["status"];
+    for key in ["capacity", "allocatable"] {
+        let resources = status[key]
+            .as_object()
+            .unwrap_or_else(|| panic!("no {key}"));
+        for resource in ["cpu", "memory", "pods", "ephemeral-storage"] {
+            assert!(
+                resources.contains_key(resource),
+                "NS-04: {key} lacks {resource}: {resources:?}"
+            );
+        }
+        assert!(
+            resources.keys().any(|k| k.starts_with("hugepages-")),
+            "NS-04: {key} has no hugepages-*: {resources:?}"
+        );
+    }
+    assert_eq!(status["capacity"]["pods"], "110", "{}", status["capacity"]);
+    assert_eq!(
+        status["daemonEndpoints"]["kubeletEndpoint"]["Port"], node.port,
+        "NS-04: {}",
+        status["daemonEndpoints"]
+    );
+    // NS-05: node info.
+    let info = &status["nodeInfo"];
+    assert!(
+        info["containerRuntimeVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("containerd://") && v.len() > "containerd://".len()),
+        "NS-05: {info}"
+    );
+    assert!(
+        info["kubeletVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("v1.37")),
+        "NS-05: {info}"
+    );
+    assert_eq!(info["operatingSystem"], "linux", "{info}");
+    assert_eq!(info["architecture"], arch, "{info}");
+    let images = status["images"].as_array().cloned().unwrap_or_default();
+    assert!(images.len() <= 50, "NS-05: {} images", images.len());
+    // NS-07, NS-08: the four conditions, Ready last and healthy.
+    let conditions = status["conditions"].as_array().expect("conditions");
+    let types: Vec<&str> = conditions
+        .iter()
+        .filter_map(|c| c["type"].as_str())
+        .collect();
+    for t in ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"] {
+        assert!(types.contains(&t), "NS-07: {types:?}");
+    }
+    assert_eq!(
+        types.last(),
+        Some(&"Ready"),
+        "NS-07: Ready is last: {types:?}"
+    );
+    let ready = conditions.last().unwrap();
+    assert_eq!(ready["status"], "True", "{ready}");
+    assert_eq!(ready["reason"], "KubeletReady", "NS-08: {ready}");
+    assert_eq!(
+        ready["message"], "kubelet is posting ready status",
+        "NS-08: {ready}"
+    );
+    for pressure in ["MemoryPressure", "DiskPressure", "PIDPressure"] {
+        assert_eq!(
+            node_condition(&object, pressure).unwrap()["status"],
+            "False",
+            "{conditions:?}"
+        );
+    }
+
+    // NS-10: the lease.
+    let uid = object["metadata"]["uid"].as_str().unwrap().to_owned();
+    let lease = node.wait("the node's Lease", Duration::from_secs(5), || {
+        node.get("lease", &name, Some("kube-node-lease"))
+            .ok_or_else(|| "no Lease".to_owned())
+    });
+    let spec = &lease["spec"];
+    assert_eq!(spec["holderIdentity"], name.as_str(), "NS-10: {spec}");
+    assert_eq!(spec["leaseDurationSeconds"], 40, "NS-10: {spec}");
+    assert!(spec["renewTime"].is_string(), "NS-10: {spec}");
+    let owners = lease["metadata"]["ownerReferences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        owners.iter().any(|o| o["kind"] == "Node"
+            && o["apiVersion"] == "v1"
+            && o["name"] == name.as_str()
+            && o["uid"] == uid.as_str()),
+        "NS-10: owner references {owners:?} (Node uid {uid})"
+    );
+}
+
+/// A Node deleted with kubectl comes back (a documented departure: the kubelet registers
+/// once per process), Ready, with its lease and its static pod's mirror pod owned by the new
+/// Node.
+#[test]
+fn cluster_deleted_node_registers_again() {
+    let Some(mut node) = ClusterNode::new("c-rereg", "") else {
+        return;
+    };
+    let name = node.name.clone();
+    let mirror = node.pod_name("static-web");
+    node.also_delete.push(vec![
+        "pod".into(),
+        mirror.clone(),
+        "-n".into(),
+        "default".into(),
+        "--force".into(),
+        "--grace-period=0".into(),
+    ]);
+    node.write_manifest("static-web.yaml", &common::sleeper_yaml("static-web"));
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    let old_uid = node.node_object().unwrap()["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mirror_owner = || -> Result<String, String> {
+        let pod = node
+            .get("pod", &mirror, Some("default"))
+            .ok_or("no mirror pod")?;
+        if pod["metadata"]["deletionTimestamp"].is_string() {
+            return Err(format!("terminating: {}", pod_summary(&pod)));
+        }
+        pod["metadata"]["ownerReferences"][0]["uid"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no owner: {}", pod["metadata"]))
+    };
+    node.wait("the mirror pod", Duration::from_secs(30), || {
+        mirror_owner().and_then(|owner| {
+            if owner == old_uid {
+                Ok(())
+            } else {
+                Err(format!("owned by {owner}"))
+            }
+        })
+    });
+
+    node.kubectl(&["delete", "node", &name]);
+    let deleted = Instant::now();
+    let new_uid = node.wait("the Node registered again", Duration::from_secs(15), || {
+        let object = node.node_object().ok_or("no Node")?;
+        let uid = object["metadata"]["uid"].as_str().unwrap_or("").to_owned();
+        if uid == old_uid {
+            return Err("still the old Node".into());
+        }
+        let ready = node_condition(&object, "Ready").map(|c| c["status"].clone());
+        if ready == Some(json!("True")) {
+            Ok(uid)
+        } else {
+            Err(format!("new Node {uid}, Ready={ready:?}"))
+        }
+    });
+    let back_after = deleted.elapsed();
+    eprintln!("node {name}: registered and Ready again {back_after:?} after kubectl delete node");
+    assert!(
+        back_after <= Duration::from_secs(10),
+        "the Node came back after {back_after:?} (limit ~10 s)"
+    );
+    // The lease follows the new Node (or the garbage collector would take it).
+    node.wait(
+        "the lease owned by the new Node",
+        Duration::from_secs(20),
+        || {
+            let lease = node
+                .get("lease", &name, Some("kube-node-lease"))
+                .ok_or("no Lease")?;
+            let owners = lease["metadata"]["ownerReferences"].clone();
+            let owned = owners
+                .as_array()
+                .is_some_and(|o| o.iter().any(|o| o["uid"] == new_uid.as_str()));
+            if owned {
+                Ok(())
+            } else {
+                Err(owners.to_string())
+            }
+        },
+    );
+    // So does the static pod's mirror pod, which the garbage collector took with the old
+    // Node, and the static pod runs on.
+    node.wait(
+        "the mirror pod owned by the new Node",
+        Duration::from_secs(30),
+        || {
+            mirror_owner().and_then(|owner| {
+                if owner == new_uid {
+                    Ok(())
+                } else {
+                    Err(format!("owned by {owner}"))
+                }
+            })
+        },
+    );
+    eprintln!(
+        "mirror pod owned by the new Node {:?} after kubectl delete node",
+        deleted.elapsed()
+    );
+    let static_pod = node.wait_running("static-web");
+    assert_eq!(common::app_statuses(&static_pod)[0].restart_count, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Pods from the API
+// ---------------------------------------------------------------------------------------
+
+/// A Deployment of 3 replicas on this node: scheduled, run, probed ready, and reported
+/// with sane statuses.
+#[test]
+fn cluster_deployment_of_3_replicas_runs_and_turns_ready() {
+    let Some(mut node) = ClusterNode::new("c-deploy", "") else {
+        return;
+    };
+    let name = node.name.clone();
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    let ns = node.namespace();
+    let mut container = sleeper("web");
+    container["readinessProbe"] = json!({
+        "exec": { "command": ["true"] },
+        "periodSeconds": 2,
+    });
+    let deployment = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": { "name": "web", "namespace": ns },
+        "spec": {
+            "replicas": 3,
+            "selector": { "matchLabels": { "app": "web" } },
+            "template": {
+                "metadata": { "labels": { "app": "web" } },
+                "spec": {
+                    "nodeSelector": { "kubernetes.io/hostname": name },
+                    "automountServiceAccountToken": false,
+                    "terminationGracePeriodSeconds": 2,
+                    "containers": [container],
+                },
+            },
+        },
+    });
+    let created = Instant::now();
+    node.create(&deployment);
+    let pods = node.wait("3 pods Running and Ready", Duration::from_secs(45), || {
+        let pods = node.pods_in(&ns);
+        let summary: Vec<String> = pods.iter().map(pod_summary).collect();
+        if pods.len() == 3 && pods.iter().all(pod_is_ready) {
+            Ok(pods)
+        } else {
+            Err(summary.join("; "))
+        }
+    });
+    eprintln!(
+        "deployment: 3 pods Ready {:?} after create",
+        created.elapsed()
+    );
+
+    for pod in &pods {
+        let status = &pod["status"];
+        let what = pod_summary(pod);
+        assert_eq!(pod["spec"]["nodeName"], name.as_str(), "{what}");
+        assert_eq!(status["phase"], "Running", "{what}");
+        assert_eq!(status["qosClass"], "BestEffort", "{what}");
+        assert!(status["startTime"].is_string(), "startTime: {what}");
+        assert!(status["hostIP"].is_string(), "hostIP: {status}");
+        assert!(
+            status["podIPs"]
+                .as_array()
+                .is_some_and(|ips| !ips.is_empty()),
+            "podIPs: {status}"
+        );
+        for t in [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+        ] {
+            let c = node_condition(pod, t).unwrap_or_else(|| panic!("no {t}: {status}"));
+            assert_eq!(c["status"], "True", "{t}: {status}");
+        }
+        let containers = status["containerStatuses"].as_array().unwrap();
+        assert_eq!(containers.len(), 1, "{status}");
+        let c = &containers[0];
+        assert_eq!(c["name"], "web", "{c}");
+        assert_eq!(c["ready"], true, "{c}");
+        assert_eq!(c["started"], true, "{c}");
+        assert_eq!(c["restartCount"], 0, "{c}");
+        assert!(c["state"]["running"]["startedAt"].is_string(), "{c}");
+        assert!(
+            c["containerID"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("containerd://")),
+            "{c}"
+        );
+        assert!(
+            c["imageID"].as_str().is_some_and(|id| !id.is_empty()),
+            "{c}"
+        );
+        assert!(c["image"].as_str().is_some_and(|i| !i.is_empty()), "{c}");
+        // The container the status names is the one running in the runtime.
+        let uid = pod["metadata"]["uid"].as_str().unwrap();
+        let (_, id) = &status_container_ids(pod)[0];
+        let runtime = node.runtime_containers(uid);
+        assert!(
+            runtime
+                .iter()
+                .any(|r| &r.id == id && r.state == v1::ContainerState::ContainerRunning as i32),
+            "{id} is not running in the runtime: {runtime:?}"
+        );
+    }
+    node.wait("the Deployment available", Duration::from_secs(15), || {
+        let d = node
+            .get("deployment", "web", Some(&ns))
+            .ok_or("no Deployment")?;
+        if d["status"]["availableReplicas"] == 3 && d["status"]["readyReplicas"] == 3 {
+            Ok(())
+        } else {
+            Err(d["status"].to_string())
+        }
+    });
+    // The kubelet's events about each pod's container, from this node. (The kubelet also
+    // names the container in `involvedObject.fieldPath`, `spec.containers{web}`; nodelet's
+    // pod worker does not yet say which container an event is about.)
+    let uids: Vec<String> = pods
+        .iter()
+        .map(|p| p["metadata"]["uid"].as_str().unwrap().to_owned())
+        .collect();
+    node.wait(
+        "Created and Started events of each pod",
+        Duration::from_secs(15),
+        || {
+            let text = node.kubectl(&["get", "events", "-n", &ns, "-o", "json"]);
+            let events: Value = serde_json::from_str(&text).expect("an EventList");
+            let from_node: Vec<&Value> = events["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| {
+                    e["source"]["component"] == "kubelet" && e["source"]["host"] == name.as_str()
+                })
+                .collect();
+            let missing: Vec<String> = uids
+                .iter()
+                .flat_map(|uid| ["Created", "Started"].map(|reason| (uid, reason)))
+                .filter(|(uid, reason)| {
+                    !from_node.iter().any(|e| {
+                        e["reason"] == *reason
+                            && e["involvedObject"]["kind"] == "Pod"
+                            && e["involvedObject"]["uid"] == uid.as_str()
+                    })
+                })
+                .map(|(uid, reason)| format!("{reason} of {uid}"))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                let seen: Vec<String> = from_node
+                    .iter()
+                    .map(|e| format!("{} {}", e["reason"], e["involvedObject"]))
+                    .collect();
+                Err(format!("missing {missing:?}; the node's events: {seen:?}"))
+            }
+        },
+    );
+}
+
+/// The default service-account token volume (`kube-api-access-*`, a projected volume with
+/// a bound token): the token file is in the pod's volume and the API server accepts it for
+/// this pod and node (TokenReview as the admin).
+#[test]
+fn cluster_service_account_token_is_mounted_and_valid() {
+    let Some(mut node) = ClusterNode::new("c-token", "") else {
+        return;
+    };
+    let name = node.name.clone();
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    let ns = node.namespace();
+    let pod = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": { "name": "token", "namespace": ns },
+        "spec": {
+            "nodeName": name,
+            "terminationGracePeriodSeconds": 2,
+            "containers": [sleeper("main")],
+        },
+    });
+    let created = Instant::now();
+    node.create(&pod);
+    let uid = node.get("pod", "token", Some(&ns)).expect("the pod")["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let projected = node
+        .root_dir()
+        .join("pods")
+        .join(&uid)
+        .join("volumes")
+        .join("kubernetes.io~projected");
+    let token = node.wait("the token file", Duration::from_secs(30), || {
+        let found = entries_starting_with(&projected, "kube-api-access-");
+        let file = found.first().map(|d| d.join("token")).ok_or_else(|| {
+            let pod = node.get("pod", "token", Some(&ns)).unwrap_or_default();
+            let events = node
+                .cluster
+                .kubectl(&[
+                    "get",
+                    "events",
+                    "-n",
+                    &ns,
+                    "-o",
+                    "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
+                ])
+                .unwrap_or_default();
+            format!(
+                "no {}/kube-api-access-*; pod {}; events:\n{events}",
+                projected.display(),
+                pod_summary(&pod)
+            )
+        })?;
+        std::fs::read_to_string(&file)
+            .ok()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| format!("{} is empty or missing", file.display()))
+    });
+    let token_after = created.elapsed();
+    // The other parts of kube-api-access: the cluster CA and the namespace.
+    let dir = entries_starting_with(&projected, "kube-api-access-").remove(0);
+    let namespace_file = std::fs::read_to_string(dir.join("namespace")).unwrap_or_default();
+    assert_eq!(namespace_file, ns, "{}/namespace", dir.display());
+    assert!(dir.join("ca.crt").is_file(), "{}/ca.crt", dir.display());
+
+    let review = json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenReview",
+        "spec": { "token": token.trim() },
+    });
+    let answer = node
+        .cluster
+        .kubectl_with_input(
+            &["create", "-f", "-", "-o", "json"],
+            Some(&review.to_string()),
+        )
+        .expect("a TokenReview");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    let status = &answer["status"];
+    assert_eq!(status["authenticated"], true, "TokenReview: {status}");
+    assert_eq!(
+        status["user"]["username"],
+        format!("system:serviceaccount:{ns}:default"),
+        "{status}"
+    );
+    let extra = &status["user"]["extra"];
+    assert_eq!(
+        extra["authentication.kubernetes.io/pod-name"],
+        json!(["token"]),
+        "{status}"
+    );
+    assert_eq!(
+        extra["authentication.kubernetes.io/pod-uid"],
+        json!([uid]),
+        "{status}"
+    );
+    assert_eq!(
+        extra["authentication.kubernetes.io/node-name"],
+        json!([name]),
+        "{status}"
+    );
+    node.wait_pod_ready(&ns, "token", Duration::from_secs(20));
+    eprintln!(
+        "token pod: token file after {token_after:?}, Running and Ready {:?} after create",
+        created.elapsed()
+    );
+}
+
+/// ST-06: `kubectl delete pod` is graceful: the object stays (with its deletionTimestamp)
+/// while the preStop hook and the TERM handler run, and goes only once the containers have
+/// stopped, after a last status with a terminal phase and terminated containers.
+#[test]
+fn cluster_st_06_kubectl_delete_pod_is_graceful_with_pre_stop() {
+    let Some(mut node) = ClusterNode::new("c-delete", "") else {
+        return;
+    };
+    let name = node.name.clone();
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    let ns = node.namespace();
+    let markers = node.test_dir().join("markers");
+    let mut container = sleeper("main");
+    container["command"] = json!([
+        "sh",
+        "-c",
+        "trap 'echo term >> /markers/log; sleep 1; exit 0' TERM; sleep 3600 & wait"
+    ]);
+    container["lifecycle"] = json!({
+        "preStop": { "exec": { "command": ["sh", "-c", "echo prestop >> /markers/log; sleep 2"] } },
+    });
+    container["volumeMounts"] = json!([
+        { "name": "markers", "mountPath": "/markers" },
+        { "name": "scratch", "mountPath": "/scratch" },
+    ]);
+    // A memory emptyDir is a tmpfs mounted on the host: "volumes unmounted" is visible.
+    let mut pod = bound_pod(
+        &ns,
+        "graceful",
+        &name,
+        json!([container]),
+        json!([
+            {
+                "name": "markers",
+                "hostPath": { "path": markers.display().to_string(), "type": "DirectoryOrCreate" },
+            },
+            { "name": "scratch", "emptyDir": { "medium": "Memory" } },
+        ]),
+    );
+    pod["spec"]["terminationGracePeriodSeconds"] = json!(10);
+    node.create(&pod);
+    let running = node.wait_pod_ready(&ns, "graceful", Duration::from_secs(30));
+    let uid = running["metadata"]["uid"].as_str().unwrap().to_owned();
+    assert!(
+        node.runtime_containers(&uid)
+            .iter()
+            .any(|c| c.state == v1::ContainerState::ContainerRunning as i32),
+        "the container runs in the runtime"
+    );
+    let pod_dir = node.root_dir().join("pods").join(&uid);
+    let pod_mounts = || -> Vec<PathBuf> {
+        node.mounts()
+            .into_iter()
+            .filter(|m| m.starts_with(&pod_dir))
+            .collect()
+    };
+    assert!(
+        !pod_mounts().is_empty(),
+        "the memory emptyDir is mounted under {}",
+        pod_dir.display()
+    );
+
+    // Every state the pod goes through, from a watch.
+    let events_file = node.test_dir().join("watch.json");
+    let mut watch = node.cluster.kubectl_command();
+    watch
+        .args([
+            "get",
+            "pod",
+            "graceful",
+            "-n",
+            &ns,
+            "--watch",
+            "--output-watch-events",
+            "-o",
+            "json",
+        ])
+        .arg("--request-timeout=0")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&events_file).unwrap())
+        .stderr(Stdio::null());
+    let watch = KillOnDrop(watch.spawn().expect("kubectl get --watch"));
+    std::thread::sleep(Duration::from_millis(500));
+
+    node.kubectl(&["delete", "pod", "graceful", "-n", &ns, "--wait=false"]);
+    let deleted = Instant::now();
+    let mut seen_terminating = false;
+    let mut running_while_terminating = false;
+    let gone_after = node.wait("the pod object deleted", Duration::from_secs(30), || {
+        let object = node.get("pod", "graceful", Some(&ns));
+        // Read after the API: a container running now ran when the object was read.
+        let runtime_running: Vec<String> = node
+            .runtime_containers(&uid)
+            .into_iter()
+            .filter(|c| c.state == v1::ContainerState::ContainerRunning as i32)
+            .map(|c| c.id)
+            .collect();
+        let mounted = pod_mounts();
+        match object {
+            Some(pod) => {
+                assert!(
+                    pod["metadata"]["deletionTimestamp"].is_string(),
+                    "a terminating pod has a deletionTimestamp: {}",
+                    pod["metadata"]
+                );
+                assert_eq!(pod["metadata"]["deletionGracePeriodSeconds"], 10);
+                seen_terminating = true;
+                running_while_terminating |= !runtime_running.is_empty();
+                Err(pod_summary(&pod))
+            }
+            None => {
+                assert!(
+                    runtime_running.is_empty(),
+                    "ST-06: the pod object was deleted while its containers {runtime_running:?} \
+                     still ran\n{}",
+                    node.log_tail(40)
+                );
+                assert!(
+                    mounted.is_empty(),
+                    "ST-06: the pod object was deleted while its volumes {mounted:?} were still \
+                     mounted\n{}",
+                    node.log_tail(40)
+                );
+                Ok(deleted.elapsed())
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    drop(watch);
+    eprintln!("pod deleted from the API {gone_after:?} after kubectl delete");
+    assert!(seen_terminating, "the object was never seen terminating");
+    assert!(
+        running_while_terminating,
+        "the containers were never seen running while the object was terminating"
+    );
+    assert!(
+        gone_after >= Duration::from_secs(2),
+        "the object went after {gone_after:?}, before the 2 s preStop hook could end"
+    );
+    // Stopped or removed in the runtime.
+    for c in node.runtime_containers(&uid) {
+        assert_ne!(
+            c.state,
+            v1::ContainerState::ContainerRunning as i32,
+            "{} still runs",
+            c.id
+        );
+    }
+    let log = std::fs::read_to_string(markers.join("log")).unwrap_or_default();
+    assert_eq!(log, "prestop\nterm\n", "the preStop hook ran, then SIGTERM");
+
+    // The last state the API server stored: terminal, every container terminated.
+    let text = std::fs::read_to_string(&events_file).unwrap_or_default();
+    let events: Vec<Value> = serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .filter_map(Result::ok)
+        .collect();
+    let last = events
+        .iter()
+        .find(|e| e["type"] == "DELETED")
+        .map(|e| &e["object"])
+        .unwrap_or_else(|| panic!("no DELETED event in the watch: {text}"));
+    let phase = last["status"]["phase"].as_str().unwrap_or("");
+    assert!(
+        matches!(phase, "Succeeded" | "Failed"),
+        "ST-06: the final status has phase {phase:?}: {}",
+        pod_summary(last)
+    );
+    for c in last["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        assert!(
+            c["state"]["terminated"].is_object(),
+            "ST-06: a container is not terminated in the final status: {c}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Static pods and their mirror pods
+// ---------------------------------------------------------------------------------------
+
+/// SP-04, SP-05, SP-09: a static pod has a mirror pod owned by the Node, showing its
+/// status; a deleted mirror pod comes back while the static pod keeps running.
+#[test]
+fn cluster_sp_04_sp_05_sp_09_static_pod_has_a_mirror_pod() {
+    let Some(mut node) = ClusterNode::new("c-mirror", "") else {
+        return;
+    };
+    let name = node.name.clone();
+    let mirror = node.pod_name("static-web");
+    node.also_delete.push(vec![
+        "pod".into(),
+        mirror.clone(),
+        "-n".into(),
+        "default".into(),
+        "--force".into(),
+        "--grace-period=0".into(),
+    ]);
+    node.write_manifest("static-web.yaml", &common::sleeper_yaml("static-web"));
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+
+    let first = node.wait("the mirror pod Running", Duration::from_secs(30), || {
+        let pod = node
+            .get("pod", &mirror, Some("default"))
+            .ok_or("no mirror pod")?;
+        if pod_is_ready(&pod) {
+            Ok(pod)
+        } else {
+            Err(pod_summary(&pod))
+        }
+    });
+    let meta = &first["metadata"];
+    assert!(
+        meta["annotations"]["kubernetes.io/config.mirror"]
+            .as_str()
+            .is_some_and(|h| !h.is_empty()),
+        "SP-04: {meta}"
+    );
+    let owners = meta["ownerReferences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let node_uid = node.node_object().unwrap()["metadata"]["uid"].clone();
+    assert!(
+        owners.iter().any(|o| o["kind"] == "Node"
+            && o["name"] == name.as_str()
+            && o["uid"] == node_uid
+            && o["controller"] == true),
+        "SP-04: owner references {owners:?}"
+    );
+    // SP-09: the static pod's status, as nodelet runs it.
+    let static_pod = node.wait_running("static-web");
+    let static_uid = static_pod.metadata.uid.clone().unwrap();
+    let container_id = common::runtime_id(&common::app_statuses(&static_pod)[0])
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        status_container_ids(&first),
+        vec![("main".to_owned(), container_id.clone())],
+        "SP-09: the mirror shows the static pod's container"
+    );
+    assert_eq!(first["status"]["phase"], "Running", "SP-09");
+
+    // SP-05: delete the mirror; a new one comes, the static pod runs on.
+    let first_uid = first["metadata"]["uid"].as_str().unwrap().to_owned();
+    node.kubectl(&["delete", "pod", &mirror, "-n", "default", "--wait=false"]);
+    let deleted = Instant::now();
+    let second = node.wait("a new mirror pod Running", Duration::from_secs(30), || {
+        let pod = node
+            .get("pod", &mirror, Some("default"))
+            .ok_or("no mirror pod")?;
+        if pod["metadata"]["uid"] == first_uid.as_str() {
+            return Err(format!("the old mirror: {}", pod_summary(&pod)));
+        }
+        if pod["metadata"]["deletionTimestamp"].is_string() {
+            return Err(format!("terminating: {}", pod_summary(&pod)));
+        }
+        if pod_is_ready(&pod) {
+            Ok(pod)
+        } else {
+            Err(format!("the new mirror: {}", pod_summary(&pod)))
+        }
+    });
+    eprintln!(
+        "mirror pod back and Running {:?} after kubectl delete",
+        deleted.elapsed()
+    );
+    assert!(
+        second["metadata"]["annotations"]["kubernetes.io/config.mirror"].is_string(),
+        "{}",
+        second["metadata"]
+    );
+    assert_eq!(
+        status_container_ids(&second),
+        vec![("main".to_owned(), container_id.clone())],
+        "SP-09 on the new mirror"
+    );
+    let now = node.wait_running("static-web");
+    assert_eq!(now.metadata.uid.as_deref(), Some(static_uid.as_str()));
+    let statuses = common::app_statuses(&now);
+    assert_eq!(
+        common::runtime_id(&statuses[0]),
+        Some(container_id.as_str())
+    );
+    assert_eq!(statuses[0].restart_count, 0);
+    assert!(
+        common::runtime_running(node.runtime(), &container_id),
+        "SP-05: the static pod's container keeps running"
+    );
+}
+
+/// SP-04 across a restart: nodelet restarted keeps the mirror pod it made (same UID), as
+/// the kubelet does: a mirror pod that matches its static pod is left alone, and orphaned
+/// mirror pods are only looked for once every pod source has been seen.
+#[test]
+fn cluster_sp_04_mirror_pod_survives_a_nodelet_restart() {
+    let Some(mut node) = ClusterNode::new("c-mr-restart", "") else {
+        return;
+    };
+    let mirror = node.pod_name("static-web");
+    node.also_delete.push(vec![
+        "pod".into(),
+        mirror.clone(),
+        "-n".into(),
+        "default".into(),
+        "--force".into(),
+        "--grace-period=0".into(),
+    ]);
+    node.write_manifest("static-web.yaml", &common::sleeper_yaml("static-web"));
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    let first = node.wait("the mirror pod Running", Duration::from_secs(30), || {
+        let pod = node
+            .get("pod", &mirror, Some("default"))
+            .ok_or("no mirror pod")?;
+        if pod_is_ready(&pod) {
+            Ok(pod)
+        } else {
+            Err(pod_summary(&pod))
+        }
+    });
+    let mirror_uid = first["metadata"]["uid"].as_str().unwrap().to_owned();
+    let container = status_container_ids(&first);
+
+    node.stop();
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    // Long enough for the static pod source, the API pod view and a mirror sync.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let now = node.get("pod", &mirror, Some("default"));
+        let uid = now.as_ref().map(|p| p["metadata"]["uid"].clone());
+        assert!(
+            uid == Some(json!(mirror_uid))
+                && now
+                    .as_ref()
+                    .is_some_and(|p| p["metadata"]["deletionTimestamp"].is_null()),
+            "the mirror pod {mirror_uid} was replaced or deleted after the restart: now {}\n\
+             --- nodelet log (mirror pods) ---\n{}",
+            now.as_ref().map_or("none".to_owned(), pod_summary),
+            std::fs::read_to_string(node.log_file())
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("mirror_pod"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(POLL);
+    }
+    let now = node.wait_pod_ready("default", &mirror, Duration::from_secs(10));
+    assert_eq!(status_container_ids(&now), container, "the same container");
+}
+
+// ---------------------------------------------------------------------------------------
+// ConfigMaps and Secrets
+// ---------------------------------------------------------------------------------------
+
+/// VO-10: a ConfigMap volume of an API pod gets the ConfigMap's content, and an update
+/// reaches the file (as the host sees it and as the container sees it). nodelet runs with
+/// `syncFrequency: 5s` (the kubelet's default is 1m) to keep the test short.
+#[test]
+fn cluster_vo_10_config_map_update_reaches_a_mounted_file() {
+    let Some(mut node) = ClusterNode::new("c-cm", "syncFrequency: 5s\n") else {
+        return;
+    };
+    let name = node.name.clone();
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    let ns = node.namespace();
+    node.create(&json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": { "name": "settings", "namespace": ns },
+        "data": { "greeting": "one" },
+    }));
+    let out = node.test_dir().join("cm-out");
+    let mut container = sleeper("main");
+    // The container copies what it sees into a hostPath once a second.
+    container["command"] = json!([
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do cp /config/greeting /out/.seen && mv /out/.seen /out/seen; sleep 1; done & wait"
+    ]);
+    container["volumeMounts"] = json!([
+        { "name": "config", "mountPath": "/config" },
+        { "name": "out", "mountPath": "/out" },
+    ]);
+    node.create(&bound_pod(
+        &ns,
+        "reader",
+        &name,
+        json!([container]),
+        json!([
+            { "name": "config", "configMap": { "name": "settings" } },
+            { "name": "out", "hostPath": { "path": out.display().to_string(), "type": "DirectoryOrCreate" } },
+        ]),
+    ));
+    let pod = node.wait_pod_ready(&ns, "reader", Duration::from_secs(30));
+    let uid = pod["metadata"]["uid"].as_str().unwrap();
+    let host_file = node
+        .root_dir()
+        .join("pods")
+        .join(uid)
+        .join("volumes")
+        .join("kubernetes.io~configmap")
+        .join("config")
+        .join("greeting");
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+    let seen = out.join("seen");
+    node.wait(
+        "the ConfigMap's content in the volume",
+        Duration::from_secs(10),
+        || match (read(&host_file).as_str(), read(&seen).as_str()) {
+            ("one", "one") => Ok(()),
+            (h, c) => Err(format!("host {h:?}, container {c:?}")),
+        },
+    );
+
+    node.kubectl(&[
+        "patch",
+        "configmap",
+        "settings",
+        "-n",
+        &ns,
+        "--type=merge",
+        "-p",
+        r#"{"data":{"greeting":"two"}}"#,
+    ]);
+    let updated = Instant::now();
+    let on_host = node.wait(
+        "the update in the volume on the host",
+        Duration::from_secs(70),
+        || {
+            let text = read(&host_file);
+            if text == "two" {
+                Ok(updated.elapsed())
+            } else {
+                Err(format!("{text:?}"))
+            }
+        },
+    );
+    let in_container = node.wait(
+        "the update seen by the container",
+        Duration::from_secs(10),
+        || {
+            let text = read(&seen);
+            if text == "two" {
+                Ok(updated.elapsed())
+            } else {
+                Err(format!("{text:?}"))
+            }
+        },
+    );
+    eprintln!(
+        "ConfigMap update: in the volume after {on_host:?}, seen by the container after \
+         {in_container:?} (syncFrequency 5s)"
+    );
+    // syncFrequency 5 s + jitter + watch latency.
+    assert!(
+        on_host <= Duration::from_secs(15),
+        "VO-10: the update took {on_host:?} with syncFrequency 5s"
+    );
+    // The atomic writer's layout.
+    let volume = host_file.parent().unwrap();
+    assert!(
+        std::fs::symlink_metadata(volume.join("..data")).is_ok_and(|m| m.file_type().is_symlink()),
+        "..data is a symlink in {}",
+        volume.display()
+    );
+}
+
+/// A Secret key reaches a container's environment through `secretKeyRef`.
+#[test]
+fn cluster_secret_reaches_env() {
+    let Some(mut node) = ClusterNode::new("c-secret", "") else {
+        return;
+    };
+    let name = node.name.clone();
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    let ns = node.namespace();
+    node.create(&json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": { "name": "credentials", "namespace": ns },
+        "stringData": { "password": "s3cret-value" },
+    }));
+    let out = node.test_dir().join("secret-out");
+    let mut container = sleeper("main");
+    container["command"] = json!([
+        "sh",
+        "-c",
+        "printf %s \"$PASSWORD\" > /out/.env && mv /out/.env /out/env; trap 'exit 0' TERM; sleep 3600 & wait"
+    ]);
+    container["env"] = json!([{
+        "name": "PASSWORD",
+        "valueFrom": { "secretKeyRef": { "name": "credentials", "key": "password" } },
+    }]);
+    container["volumeMounts"] = json!([{ "name": "out", "mountPath": "/out" }]);
+    node.create(&bound_pod(
+        &ns,
+        "consumer",
+        &name,
+        json!([container]),
+        json!([{ "name": "out", "hostPath": { "path": out.display().to_string(), "type": "DirectoryOrCreate" } }]),
+    ));
+    node.wait_pod_ready(&ns, "consumer", Duration::from_secs(30));
+    let env = node.wait("the container's $PASSWORD", Duration::from_secs(10), || {
+        std::fs::read_to_string(out.join("env")).map_err(|e| e.to_string())
+    });
+    assert_eq!(env, "s3cret-value");
+}
+
+// ---------------------------------------------------------------------------------------
+// Restarts and rest
+// ---------------------------------------------------------------------------------------
+
+/// A stopped nodelet lets the node go Ready=Unknown (the node lifecycle controller, after
+/// its `--node-monitor-grace-period`, 50 s in v1.37); started again, the node is Ready,
+/// its pods' containers are the same (restartCount 0), and the pods' Ready condition that
+/// the controller set to False is set back (ST-05).
+#[test]
+fn cluster_node_not_ready_when_nodelet_stops_and_ready_again_with_0_restarts() {
+    let Some(mut node) = ClusterNode::new("c-restart", "") else {
+        return;
+    };
+    let name = node.name.clone();
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    let ns = node.namespace();
+    for pod in ["one", "two"] {
+        node.create(&bound_pod(
+            &ns,
+            pod,
+            &name,
+            json!([sleeper("main")]),
+            json!([]),
+        ));
+    }
+    let before: Vec<(String, Vec<(String, String)>)> = ["one", "two"]
+        .iter()
+        .map(|pod| {
+            let object = node.wait_pod_ready(&ns, pod, Duration::from_secs(30));
+            (
+                object["metadata"]["uid"].as_str().unwrap().to_owned(),
+                status_container_ids(&object),
+            )
+        })
+        .collect();
+
+    node.stop();
+    let stopped = Instant::now();
+    node.wait_node_ready("Unknown", Duration::from_secs(75));
+    let unknown_after = stopped.elapsed();
+    eprintln!("node {name}: Ready=Unknown {unknown_after:?} after SIGTERM");
+    // The node lifecycle controller marks the pods of an unreachable node not ready.
+    for pod in ["one", "two"] {
+        node.wait(
+            &format!("pod {pod} marked not ready by the controller"),
+            Duration::from_secs(15),
+            || {
+                let object = node.get("pod", pod, Some(&ns)).ok_or("no pod")?;
+                match node_condition(&object, "Ready").map(|c| c["status"].clone()) {
+                    Some(s) if s == "False" => Ok(()),
+                    _ => Err(pod_summary(&object)),
+                }
+            },
+        );
+    }
+    for (uid, ids) in &before {
+        for (_, id) in ids {
+            assert!(
+                common::runtime_running(node.runtime(), id),
+                "pod {uid}: container {id} stopped with nodelet"
+            );
+        }
+    }
+
+    let restarted = Instant::now();
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    eprintln!(
+        "node {name}: Ready again {:?} after restart",
+        restarted.elapsed()
+    );
+    for ((uid, ids), pod) in before.iter().zip(["one", "two"]) {
+        let object = node.wait_pod_ready(&ns, pod, Duration::from_secs(20));
+        assert_eq!(object["metadata"]["uid"], uid.as_str());
+        assert_eq!(
+            &status_container_ids(&object),
+            ids,
+            "{}",
+            pod_summary(&object)
+        );
+        for c in object["status"]["containerStatuses"].as_array().unwrap() {
+            assert_eq!(c["restartCount"], 0, "{c}");
+        }
+        for (_, id) in ids {
+            assert!(common::runtime_running(node.runtime(), id), "{id}");
+        }
+        let attempts: Vec<u32> = node
+            .runtime_containers(uid)
+            .iter()
+            .filter(|c| c.labels.get(CONTAINER_NAME).map(String::as_str) == Some("main"))
+            .map(|c| c.metadata.as_ref().map_or(0, |m| m.attempt))
+            .collect();
+        assert_eq!(attempts, vec![0], "one container, never restarted");
+    }
+    eprintln!(
+        "after restart: pods Ready again {:?} after restart",
+        restarted.elapsed()
+    );
+}
+
+/// ST-01: with 10 pods running and nothing changing, nodelet sends no pod status patch in
+/// 30 s, while it renews its lease. Counted on the API server (`apiserver_request_total`),
+/// which counts every client's requests: there is no cluster lock in `test_env`, so other
+/// nodes or tests using the cluster at the same time could patch pods too; a window with
+/// patches is retried (twice) when other nodes' leases were renewed during it. Lease PUTs
+/// include the API server's own identity lease (kube-system, every 10 s), so this node's
+/// renewals are checked on its own Lease's `renewTime` as well.
+#[test]
+fn cluster_st_01_no_pod_status_patch_at_rest_with_10_pods() {
+    let Some(mut node) = ClusterNode::new("c-rest", "") else {
+        return;
+    };
+    let name = node.name.clone();
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    let ns = node.namespace();
+    let pods: Vec<Value> = (0..10)
+        .map(|i| {
+            bound_pod(
+                &ns,
+                &format!("rest-{i}"),
+                &name,
+                json!([sleeper("main")]),
+                json!([]),
+            )
+        })
+        .collect();
+    node.create(&json!({ "apiVersion": "v1", "kind": "List", "items": pods }));
+    let created = Instant::now();
+    node.wait("10 pods Running and Ready", Duration::from_secs(45), || {
+        let pods = node.pods_in(&ns);
+        let ready = pods.iter().filter(|p| pod_is_ready(p)).count();
+        if pods.len() == 10 && ready == 10 {
+            Ok(())
+        } else {
+            Err(format!("{ready} of {} ready", pods.len()))
+        }
+    });
+    eprintln!("10 pods Ready {:?} after create", created.elapsed());
+    // Let the last writes land.
+    std::thread::sleep(Duration::from_secs(3));
+
+    let pod_patches = [
+        "resource=\"pods\"",
+        "subresource=\"status\"",
+        "verb=\"PATCH\"",
+    ];
+    let lease_updates = ["resource=\"leases\"", "verb=\"PUT\""];
+    let node_patches = [
+        "resource=\"nodes\"",
+        "subresource=\"status\"",
+        "verb=\"PATCH\"",
+    ];
+    let renew_time = || {
+        node.get("lease", &name, Some("kube-node-lease"))
+            .map(|l| l["spec"]["renewTime"].as_str().unwrap_or("").to_owned())
+            .unwrap_or_default()
+    };
+    let window = Duration::from_secs(30);
+    for attempt in 1..=3 {
+        let (p0, l0, n0) = (
+            apiserver_requests(&node.cluster, &pod_patches),
+            apiserver_requests(&node.cluster, &lease_updates),
+            apiserver_requests(&node.cluster, &node_patches),
+        );
+        let renew0 = renew_time();
+        let started = jiff::Timestamp::now();
+        std::thread::sleep(window);
+        let (p1, l1, n1) = (
+            apiserver_requests(&node.cluster, &pod_patches),
+            apiserver_requests(&node.cluster, &lease_updates),
+            apiserver_requests(&node.cluster, &node_patches),
+        );
+        let renew1 = renew_time();
+        eprintln!(
+            "at rest, window {attempt} ({window:?}): pod status PATCH +{}, lease PUT +{}, node \
+             status PATCH +{}; lease renewTime {renew0} -> {renew1}",
+            p1 - p0,
+            l1 - l0,
+            n1 - n0
+        );
+        assert!(l1 > l0, "no lease update in {window:?}");
+        assert_ne!(
+            renew0, renew1,
+            "NS-10: this node's lease was not renewed in {window:?}"
+        );
+        if p1 == p0 {
+            // Still all running and ready: the rest was real.
+            let pods = node.pods_in(&ns);
+            assert!(
+                pods.iter().all(pod_is_ready),
+                "{:?}",
+                pods.iter().map(pod_summary).collect::<Vec<_>>()
+            );
+            return;
+        }
+        let others = other_active_nodes(&node.cluster, &name, started);
+        assert!(
+            !others.is_empty(),
+            "ST-01: {} pod status PATCHes reached the API server in {window:?} at rest, and no \
+             other node was active\n--- nodelet log (tail) ---\n{}",
+            p1 - p0,
+            node.log_tail(40)
+        );
+        eprintln!("other nodes were active during the window ({others:?}); again");
+    }
+    panic!("ST-01: pod status PATCHes in each of 3 windows at rest (other nodes were active)");
+}
+
+/// The nodes other than `ours` whose lease was renewed since `since`.
+fn other_active_nodes(cluster: &Cluster, ours: &str, since: jiff::Timestamp) -> Vec<String> {
+    let text = cluster
+        .kubectl(&["get", "leases", "-n", "kube-node-lease", "-o", "json"])
+        .unwrap_or_default();
+    let list: Value = serde_json::from_str(&text).unwrap_or_default();
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["metadata"]["name"] != ours)
+        .filter(|l| {
+            l["spec"]["renewTime"]
+                .as_str()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .is_some_and(|t| t >= since)
+        })
+        .filter_map(|l| l["metadata"]["name"].as_str().map(str::to_owned))
+        .collect()
+}
