@@ -214,7 +214,8 @@ impl ClusterMode {
     /// Ready, `NodeHasSufficientMemory`, `NodeHasNoDiskPressure`, `NodeHasSufficientPID` and
     /// `NodeReady` from its conditions (the `Starting` event was sent at start).
     pub fn announce_node(&self) -> impl Future<Output = ()> + Send + 'static {
-        let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(self.client.clone());
+        let nodes: kube::Api<k8s_openapi::api::core::v1::Node> =
+            kube::Api::all(self.client.clone());
         let (name, events) = (self.node_name.clone(), self.events.clone());
         async move {
             for _ in 0..600 {
@@ -223,7 +224,9 @@ impl ClusterMode {
                         .status
                         .as_ref()
                         .and_then(|s| s.conditions.as_ref())
-                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                        .is_some_and(|c| {
+                            c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                        });
                     if ready {
                         events.record_node_conditions(&node);
                         return;
@@ -397,7 +400,9 @@ pub async fn report_runtime(
 /// failed), and whether the reply counts as a successful status check: it must carry at least
 /// the two conditions (CRI-07). `RuntimeReady=false` and `NetworkReady=false` keep their
 /// reason and message for the node's Ready condition (CRI-08, CRI-09).
-pub fn runtime_readiness(reply: Option<&v1::StatusResponse>) -> (RuntimeHealth, NetworkHealth, bool) {
+pub fn runtime_readiness(
+    reply: Option<&v1::StatusResponse>,
+) -> (RuntimeHealth, NetworkHealth, bool) {
     match reply.and_then(|r| r.status.as_ref()) {
         Some(s) if s.conditions.len() >= 2 => {
             let condition = |t: &str| s.conditions.iter().find(|c| c.r#type == t);
@@ -701,18 +706,28 @@ mod tests {
     fn cri_09_network_not_ready_makes_the_node_not_ready_with_the_cni_message() {
         let (runtime, network, _) = runtime_readiness(Some(&reply(&[
             ("RuntimeReady", true, "", ""),
-            ("NetworkReady", false, "NetworkPluginNotReady", "cni plugin not initialized"),
+            (
+                "NetworkReady",
+                false,
+                "NetworkPluginNotReady",
+                "cni plugin not initialized",
+            ),
         ])));
         assert_eq!(
             errors(runtime, network, RuntimeSync::Recent),
-            ["container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:cni plugin not initialized"]
+            [
+                "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:cni plugin not initialized"
+            ]
         );
     }
 
     #[test]
     fn cri_10_no_successful_status_for_30s_is_runtime_down() {
         assert_eq!(runtime_sync(None), RuntimeSync::Never);
-        assert_eq!(runtime_sync(Some(Duration::from_secs(29))), RuntimeSync::Recent);
+        assert_eq!(
+            runtime_sync(Some(Duration::from_secs(29))),
+            RuntimeSync::Recent
+        );
         let stale = runtime_sync(Some(Duration::from_secs(31)));
         assert_eq!(stale, RuntimeSync::Stale);
         assert_eq!(

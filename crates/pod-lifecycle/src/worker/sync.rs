@@ -864,7 +864,13 @@ impl PodSyncer {
         {
             let pod_ip = pod_ips.first().map(String::as_str);
             if let Err(e) = run_hook(rt, &id, pod, &container, post_start, pod_ip).await {
-                self.container_event(pod, &start.name, EventType::Warning, "FailedPostStartHook", e.0.clone());
+                self.container_event(
+                    pod,
+                    &start.name,
+                    EventType::Warning,
+                    "FailedPostStartHook",
+                    e.0.clone(),
+                );
                 let grace = plan::container_grace_period(pod, &container, KillCause::Other, None);
                 let _ = rt
                     .stop_container(v1::StopContainerRequest {
@@ -1073,7 +1079,13 @@ impl PodSyncer {
             let hook = run_hook(rt, id, pod, container, pre_stop, pod_ip);
             match tokio::time::timeout(Duration::from_secs(grace as u64), hook).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => self.container_event(pod, &container.name, EventType::Warning, "FailedPreStopHook", e.0),
+                Ok(Err(e)) => self.container_event(
+                    pod,
+                    &container.name,
+                    EventType::Warning,
+                    "FailedPreStopHook",
+                    e.0,
+                ),
                 Err(_) => {
                     tracing::info!(container = %container.name, "preStop hook used the whole grace period")
                 }
