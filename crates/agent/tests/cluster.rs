@@ -17,6 +17,9 @@
 //! printed.
 
 mod common;
+#[path = "differential/normalize.rs"]
+#[allow(dead_code)]
+mod normalize;
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
@@ -1740,4 +1743,167 @@ fn other_active_nodes(cluster: &Cluster, ours: &str, since: jiff::Timestamp) -> 
         })
         .filter_map(|l| l["metadata"]["name"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// Where a cluster-mode pod status may differ from the real kubelet's, and why (each also in
+/// docs/differential.md).
+const CLUSTER_DEPARTURES: &[(&str, &str)] = &[(
+    "resources.limits.memory",
+    "pod-level-limit-from-cgroup: for a Running API pod the kubelet reports the pod cgroup's \
+     memory limit (unlimited, 9007199254740988Ki on cgroup v1, when a container declares no \
+     memory limit); nodelet reports PodLimits of the spec",
+)];
+
+/// The differential harness in cluster mode: the same Deployment (an init container, a
+/// ConfigMap volume, a Secret in the environment, a readiness probe, requests and limits)
+/// once on nodelet's node and once on a real kubelet v1.37.2 joined to the same control
+/// plane (on the reference containerd); the pod statuses the API server holds are compared
+/// field by field after the normalization of the static differential suite (times, ids,
+/// addresses and names as placeholders).
+#[test]
+fn cluster_differential_deployment_pod_statuses_equal_the_real_kubelets() {
+    let Some(mut node) = ClusterNode::new("cdiff", "") else {
+        return;
+    };
+    let Some(env) = test_env::kubelet::require_reference_env("the cluster differential") else {
+        return;
+    };
+    node.start_cluster(&[]);
+    let ns = node.namespace();
+    let reference = format!("{}-ref", node.name);
+    let kubeconfig = node
+        .cluster
+        .node_kubeconfig(&reference)
+        .expect("an identity for the reference kubelet");
+    node.also_delete
+        .push(vec!["node".into(), reference.clone(), "--wait=false".into()]);
+    let mut kubelet = test_env::kubelet::Kubelet::builder(&env, "cdiff")
+        .node_name(&reference)
+        .kubeconfig(&kubeconfig)
+        .client_ca_file(&node.cluster.ca_file())
+        .start()
+        .expect("the reference kubelet starts");
+    node.wait("the reference kubelet's Node Ready", Duration::from_secs(60), || {
+        let n = node.get("node", &reference, None).ok_or("no Node")?;
+        match node_condition(&n, "Ready").and_then(|c| c["status"].as_str().map(str::to_owned)) {
+            Some(s) if s == "True" => Ok(()),
+            other => Err(format!("Ready={other:?}")),
+        }
+    });
+    node.wait_node_ready("True", Duration::from_secs(10));
+
+    node.create(&json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "page", "namespace": ns},
+        "data": {"index.html": "hello"},
+    }));
+    node.create(&json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "creds", "namespace": ns},
+        "stringData": {"password": "s3cret"},
+    }));
+    for (name, host) in [("on-nodelet", node.name.clone()), ("on-kubelet", reference.clone())] {
+        node.create(&json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {
+                        "nodeSelector": {"kubernetes.io/hostname": host},
+                        "terminationGracePeriodSeconds": 1,
+                        "initContainers": [{
+                            "name": "prepare",
+                            "image": env.busybox_image,
+                            "imagePullPolicy": "IfNotPresent",
+                            "command": ["sh", "-c", "cp /page/index.html /www/"],
+                            "volumeMounts": [
+                                {"name": "page", "mountPath": "/page"},
+                                {"name": "www", "mountPath": "/www"},
+                            ],
+                        }],
+                        "containers": [{
+                            "name": "web",
+                            "image": env.busybox_image,
+                            "imagePullPolicy": "IfNotPresent",
+                            "command": ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"],
+                            "env": [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}}],
+                            "resources": {
+                                "requests": {"cpu": "10m", "memory": "16Mi"},
+                                "limits": {"cpu": "100m", "memory": "64Mi"},
+                            },
+                            "readinessProbe": {"exec": {"command": ["test", "-f", "/www/index.html"]}, "periodSeconds": 1},
+                            "volumeMounts": [{"name": "www", "mountPath": "/www"}],
+                        }],
+                        "volumes": [
+                            {"name": "page", "configMap": {"name": "page"}},
+                            {"name": "www", "emptyDir": {}},
+                        ],
+                    },
+                },
+            },
+        }));
+    }
+    let ready_pod = |app: &str| {
+        node.wait(&format!("the pod of {app} Ready"), Duration::from_secs(90), || {
+            let pods: Vec<Value> = node
+                .pods_in(&ns)
+                .into_iter()
+                .filter(|p| p["metadata"]["labels"]["app"] == app)
+                .collect();
+            match pods.as_slice() {
+                [pod] if pod_is_ready(pod) => Ok(pod["metadata"]["name"].as_str().unwrap_or("").to_owned()),
+                other => Err(other.iter().map(pod_summary).collect::<Vec<_>>().join("; ")),
+            }
+        })
+    };
+    let ours = ready_pod("on-nodelet");
+    let theirs = ready_pod("on-kubelet");
+    // Let both agents finish their status writes (readiness, probes) before the snapshot.
+    std::thread::sleep(Duration::from_secs(3));
+    let flat = |pod_name: &str, node_name: &str, app: &str| {
+        let pod = node.get("pod", pod_name, Some(&ns)).expect("the pod");
+        // The service-account volume's name has a random suffix (`kube-api-access-x7k2p`).
+        let token_volume = pod["spec"]["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["name"].as_str())
+            .find(|n| n.starts_with("kube-api-access-"))
+            .unwrap_or("kube-api-access-")
+            .to_owned();
+        let placeholders = vec![
+            (pod_name.to_owned(), "<pod>".to_owned()),
+            (node_name.to_owned(), "<node>".to_owned()),
+            (app.to_owned(), "<app>".to_owned()),
+            (token_volume.clone(), "<kube-api-access>".to_owned()),
+        ];
+        normalize::flatten_status(&pod["status"], &placeholders)
+            .into_iter()
+            .map(|(k, v)| (k.replace(&token_volume, "<kube-api-access>"), v))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let a = flat(&ours, &node.name, "on-nodelet");
+    let b = flat(&theirs, &reference, "on-kubelet");
+    let mut differences = Vec::new();
+    for key in a.keys().chain(b.keys()).collect::<std::collections::BTreeSet<_>>() {
+        let (x, y) = (a.get(key), b.get(key));
+        if x == y {
+            continue;
+        }
+        match CLUSTER_DEPARTURES.iter().find(|(k, _)| k == key) {
+            Some((_, why)) => eprintln!("departure {key}: nodelet {x:?}, kubelet {y:?} ({why})"),
+            None => differences.push(format!("{key}: nodelet {x:?}, kubelet {y:?}")),
+        }
+    }
+    let problems = kubelet.stop();
+    assert!(problems.is_empty(), "the reference kubelet left: {problems:?}");
+    assert!(
+        differences.is_empty(),
+        "the statuses differ from the real kubelet's:\n{}",
+        differences.join("\n")
+    );
+    eprintln!("{} status fields equal on both nodes", a.len());
 }
