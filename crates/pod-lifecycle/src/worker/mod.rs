@@ -11,9 +11,11 @@
 //! end: preStop hooks, SIGTERM with the grace period, SIGKILL, sandboxes stopped, the terminal
 //! status written, volumes unmounted, the cgroup removed.
 
+mod adoption;
 mod cgroups;
 mod hooks;
 mod host;
+#[cfg(feature = "probes")]
 mod probes;
 mod sync;
 mod volumes;
@@ -34,7 +36,9 @@ pub use host::{
     PodEvent, PodObjects, PodProbes, PodVolumes, RuntimeReader, SeamError, StatusSink,
     SyncOperation, SystemClock, WorkerObserver,
 };
-pub use probes::{RecordedProbeEvents, runs_containers_of_node, spawn_wake, wake_on_probe_results};
+pub use adoption::runs_containers_of_node;
+#[cfg(feature = "probes")]
+pub use probes::{RecordedProbeEvents, spawn_wake, wake_on_probe_results};
 pub use sync::{PodHost, PodState, PodSyncer, SyncOutcome, WorkerConfig};
 pub use volumes::{CLUSTER_DOMAIN, SourceObjects};
 
