@@ -1,21 +1,39 @@
-//! Drive a pod through a crash loop with no container runtime: `pod-lifecycle`'s workers on
-//! `FakeRuntime`, in virtual time. Ten simulated minutes take a fraction of a second.
+//! Pod lifecycle logic in isolation: `pod-plan` alone, with no runtime, no async and no
+//! clock. The example plays the runtime itself (a [`PodRuntimeStatus`] it edits by hand) and
+//! asks the plan, step by step, what a kubelet does with a container that exits with code 1
+//! two seconds after each start under `restartPolicy: Always`: start it at once, then wait
+//! 10, 20, 40, 80, 160 and 300 s between restarts (CrashLoopBackOff), reporting the pod's
+//! status all along. Ten minutes of virtual time take a few microseconds.
 //!
-//! ```sh
+//! ```text
 //! cargo run --example lifecycle_in_isolation
 //! ```
+//!
+//! The same logic driven through pod-lifecycle's workers and `FakeRuntime` is
+//! `examples/workers_in_virtual_time.rs`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use cri_client::fake::FakeRuntime;
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus};
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use pod_lifecycle::fake::FakeRuntimeClock;
-use pod_lifecycle::worker::{MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, WorkerConfig};
+use pod_plan::{
+    Backoff, ContainerState, ContainerStatus, PodRuntimeStatus, ProbeResults, ReasonCache,
+    SandboxState, SandboxStatus, StatusInput, compute_pod_actions, container_hash,
+    generate_pod_status,
+};
 
-fn crashing_pod() -> Pod {
-    Pod {
+/// How long the container runs before it exits with code 1.
+const RUNS_FOR: Duration = Duration::from_secs(2);
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let app = Container {
+        name: "app".into(),
+        image: Some("busybox:1".into()),
+        command: Some(vec!["sh".into(), "-c".into(), "sleep 2; exit 1".into()]),
+        ..Default::default()
+    };
+    let pod = Pod {
         metadata: ObjectMeta {
             name: Some("crasher".into()),
             namespace: Some("default".into()),
@@ -23,79 +41,99 @@ fn crashing_pod() -> Pod {
             ..Default::default()
         },
         spec: Some(PodSpec {
-            restart_policy: Some("Always".into()),
-            containers: vec![Container {
-                name: "app".into(),
-                image: Some("localhost/busybox:1".into()),
-                command: Some(vec!["sh".into(), "-c".into(), "exit 1".into()]),
-                ..Default::default()
-            }],
+            containers: vec![app.clone()],
             ..Default::default()
         }),
         ..Default::default()
-    }
-}
+    };
+    let t0 = Timestamp::from_second(1_700_000_000)?;
+    let mut now = t0;
+    let mut view = PodRuntimeStatus {
+        uid: "0000-crasher".into(),
+        ..Default::default()
+    };
+    let mut backoff = Backoff::container();
+    let mut reasons = ReasonCache::new();
+    let probes = ProbeResults::new();
+    let elapsed = |now: Timestamp| now.duration_since(t0).as_secs();
 
-fn summary(status: &PodStatus) -> String {
-    let Some(c) = status.container_statuses.as_ref().and_then(|c| c.first()) else {
-        return format!("{:?}", status.phase);
-    };
-    let state = c.state.as_ref();
-    let what = if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
-        format!("waiting {}", w.reason.as_deref().unwrap_or(""))
-    } else if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
-        format!(
-            "terminated exit {} ({})",
-            t.exit_code,
-            t.reason.as_deref().unwrap_or("")
-        )
-    } else {
-        "running".to_string()
-    };
-    format!(
-        "phase {:<8} restarts {:<2} {what}",
-        status.phase.as_deref().unwrap_or("-"),
-        c.restart_count
-    )
-}
-
-#[tokio::main(flavor = "current_thread", start_paused = true)]
-async fn main() {
-    let fake = FakeRuntime::with_busybox();
-    let statuses = MemoryStatusSink::new();
-    let host = PodHost {
-        status: Arc::new(statuses.clone()),
-        events: Arc::new(MemoryEvents::new()),
-        // The workers read the fake runtime's clock, which the loop below moves.
-        clock: Arc::new(FakeRuntimeClock::new(&fake)),
-        ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
-    };
-    let config = WorkerConfig {
-        pod_logs_dir: std::env::temp_dir().join("nodelet-example-logs"),
-        runtime_name: "fake".into(),
-        ..WorkerConfig::default()
-    };
-    let workers = PodWorkers::new(host, config);
-    let pod = crashing_pod();
-    let uid = pod.metadata.uid.clone().unwrap_or_default();
-    workers.update_pod(pod);
-
-    // Ten minutes in 100 ms steps; the worker is woken every step as the PLEG would.
-    let step = Duration::from_millis(100);
-    let mut last = String::new();
-    for tick in 0..6000u32 {
-        fake.advance(step);
-        tokio::time::advance(step).await;
-        workers.wake(&uid);
-        for _ in 0..20 {
-            tokio::task::yield_now().await;
+    while elapsed(now) < 600 {
+        let actions = compute_pod_actions(&pod, &view, &probes, &backoff, now);
+        if actions.create_sandbox {
+            // The runtime would run a pause container and set up the network.
+            view.sandboxes.insert(
+                0,
+                SandboxStatus {
+                    id: format!("sandbox-{}", actions.attempt),
+                    attempt: actions.attempt,
+                    state: SandboxState::Ready,
+                    created_at: now,
+                    ips: vec!["10.88.0.7".into()],
+                    host_network: false,
+                },
+            );
         }
-        if let Some(status) = statuses.get(&uid) {
-            let line = summary(&status);
-            if line != last {
-                println!("t={:>6.1}s  {line}", f64::from(tick + 1) / 10.0);
-                last = line;
-            }
+        for (name, reason) in &actions.waiting {
+            reasons.set(name, reason.clone());
         }
+        for start in &actions.containers_to_start {
+            start.advance_backoff(&mut backoff, now);
+            reasons.clear(&start.name);
+            println!(
+                "t={:>3}s  start {} (restart {})",
+                elapsed(now),
+                start.name,
+                start.restart_count
+            );
+            view.containers.insert(
+                0,
+                ContainerStatus {
+                    id: format!("{}-{}", start.name, start.restart_count),
+                    name: start.name.clone(),
+                    state: ContainerState::Running,
+                    created_at: now,
+                    started_at: Some(now),
+                    finished_at: None,
+                    exit_code: 0,
+                    reason: String::new(),
+                    message: String::new(),
+                    image: "busybox:1".into(),
+                    image_ref: "sha256:busybox".into(),
+                    hash: Some(container_hash(&app)),
+                    restart_count: start.restart_count,
+                },
+            );
+        }
+        if !actions.containers_to_start.is_empty() {
+            // The container runs, then exits with code 1, as the runtime would report it.
+            now += SignedDuration::try_from(RUNS_FOR)?;
+            let running = &mut view.containers[0];
+            running.state = ContainerState::Exited;
+            running.exit_code = 1;
+            running.reason = "Error".into();
+            running.finished_at = Some(now);
+            continue;
+        }
+        // Nothing to start: the plan says how long the back-off still holds the container.
+        let status = generate_pod_status(&StatusInput {
+            reasons: &reasons,
+            ..StatusInput::new(&pod, &view, now)
+        });
+        let container = &status.container_statuses.unwrap_or_default()[0];
+        let waiting = container.state.as_ref().and_then(|s| s.waiting.as_ref());
+        let wait = actions.backoff_expires_in.unwrap_or(Duration::from_secs(1));
+        println!(
+            "t={:>3}s  {} {}: {} (restarts {}), next try in {}s",
+            elapsed(now),
+            status.phase.as_deref().unwrap_or("?"),
+            container.name,
+            waiting
+                .and_then(|w| w.reason.as_deref())
+                .unwrap_or("running"),
+            container.restart_count,
+            wait.as_secs()
+        );
+        now += SignedDuration::try_from(wait)?;
     }
+    Ok(())
 }

@@ -58,7 +58,7 @@
 //! assert!(actions.create_sandbox);
 //! ```
 //!
-//! The example `examples/lifecycle_in_isolation.rs` of the workspace drives a crash loop
+//! The example `examples/workers_in_virtual_time.rs` of the workspace drives a crash loop
 //! through [`worker::PodWorkers`] against `cri_client::fake::FakeRuntime` in virtual time
 //! and prints the status history: restarts immediately, then after 10, 20, 40, 80, 160 and
 //! 300 s, each wait shown as `CrashLoopBackOff`.

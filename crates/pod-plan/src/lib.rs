@@ -68,9 +68,10 @@
 //! assert_eq!(waiting.reason.as_deref(), Some("ContainerCreating"));
 //! ```
 //!
-//! The example `examples/lifecycle_in_isolation.rs` of the workspace drives a crash loop
-//! through pod-lifecycle's workers against `cri_client::fake::FakeRuntime` in virtual time
-//! and prints the status history.
+//! The example `examples/lifecycle_in_isolation.rs` of the workspace uses this crate alone:
+//! it plays the runtime and asks the plan, step by step, what happens to a crash-looping
+//! container. `examples/workers_in_virtual_time.rs` drives the same crash loop through
+//! pod-lifecycle's workers against `cri_client::fake::FakeRuntime` in virtual time.
 #![deny(missing_docs)]
 
 pub mod defaults;
