@@ -1775,21 +1775,29 @@ fn cluster_differential_deployment_pod_statuses_equal_the_real_kubelets() {
         .cluster
         .node_kubeconfig(&reference)
         .expect("an identity for the reference kubelet");
-    node.also_delete
-        .push(vec!["node".into(), reference.clone(), "--wait=false".into()]);
+    node.also_delete.push(vec![
+        "node".into(),
+        reference.clone(),
+        "--wait=false".into(),
+    ]);
     let mut kubelet = test_env::kubelet::Kubelet::builder(&env, "cdiff")
         .node_name(&reference)
         .kubeconfig(&kubeconfig)
         .client_ca_file(&node.cluster.ca_file())
         .start()
         .expect("the reference kubelet starts");
-    node.wait("the reference kubelet's Node Ready", Duration::from_secs(60), || {
-        let n = node.get("node", &reference, None).ok_or("no Node")?;
-        match node_condition(&n, "Ready").and_then(|c| c["status"].as_str().map(str::to_owned)) {
-            Some(s) if s == "True" => Ok(()),
-            other => Err(format!("Ready={other:?}")),
-        }
-    });
+    node.wait(
+        "the reference kubelet's Node Ready",
+        Duration::from_secs(60),
+        || {
+            let n = node.get("node", &reference, None).ok_or("no Node")?;
+            match node_condition(&n, "Ready").and_then(|c| c["status"].as_str().map(str::to_owned))
+            {
+                Some(s) if s == "True" => Ok(()),
+                other => Err(format!("Ready={other:?}")),
+            }
+        },
+    );
     node.wait_node_ready("True", Duration::from_secs(10));
 
     node.create(&json!({
@@ -1802,7 +1810,10 @@ fn cluster_differential_deployment_pod_statuses_equal_the_real_kubelets() {
         "metadata": {"name": "creds", "namespace": ns},
         "stringData": {"password": "s3cret"},
     }));
-    for (name, host) in [("on-nodelet", node.name.clone()), ("on-kubelet", reference.clone())] {
+    for (name, host) in [
+        ("on-nodelet", node.name.clone()),
+        ("on-kubelet", reference.clone()),
+    ] {
         node.create(&json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": ns},
@@ -1847,17 +1858,23 @@ fn cluster_differential_deployment_pod_statuses_equal_the_real_kubelets() {
         }));
     }
     let ready_pod = |app: &str| {
-        node.wait(&format!("the pod of {app} Ready"), Duration::from_secs(90), || {
-            let pods: Vec<Value> = node
-                .pods_in(&ns)
-                .into_iter()
-                .filter(|p| p["metadata"]["labels"]["app"] == app)
-                .collect();
-            match pods.as_slice() {
-                [pod] if pod_is_ready(pod) => Ok(pod["metadata"]["name"].as_str().unwrap_or("").to_owned()),
-                other => Err(other.iter().map(pod_summary).collect::<Vec<_>>().join("; ")),
-            }
-        })
+        node.wait(
+            &format!("the pod of {app} Ready"),
+            Duration::from_secs(90),
+            || {
+                let pods: Vec<Value> = node
+                    .pods_in(&ns)
+                    .into_iter()
+                    .filter(|p| p["metadata"]["labels"]["app"] == app)
+                    .collect();
+                match pods.as_slice() {
+                    [pod] if pod_is_ready(pod) => {
+                        Ok(pod["metadata"]["name"].as_str().unwrap_or("").to_owned())
+                    }
+                    other => Err(other.iter().map(pod_summary).collect::<Vec<_>>().join("; ")),
+                }
+            },
+        )
     };
     let ours = ready_pod("on-nodelet");
     let theirs = ready_pod("on-kubelet");
@@ -1888,7 +1905,11 @@ fn cluster_differential_deployment_pod_statuses_equal_the_real_kubelets() {
     let a = flat(&ours, &node.name, "on-nodelet");
     let b = flat(&theirs, &reference, "on-kubelet");
     let mut differences = Vec::new();
-    for key in a.keys().chain(b.keys()).collect::<std::collections::BTreeSet<_>>() {
+    for key in a
+        .keys()
+        .chain(b.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         let (x, y) = (a.get(key), b.get(key));
         if x == y {
             continue;
@@ -1899,11 +1920,478 @@ fn cluster_differential_deployment_pod_statuses_equal_the_real_kubelets() {
         }
     }
     let problems = kubelet.stop();
-    assert!(problems.is_empty(), "the reference kubelet left: {problems:?}");
+    assert!(
+        problems.is_empty(),
+        "the reference kubelet left: {problems:?}"
+    );
     assert!(
         differences.is_empty(),
         "the statuses differ from the real kubelet's:\n{}",
         differences.join("\n")
     );
     eprintln!("{} status fields equal on both nodes", a.len());
+}
+
+// ---------------------------------------------------------------------------------------
+// The API server away
+// ---------------------------------------------------------------------------------------
+
+/// How long the control plane is stopped.
+const OUTAGE: Duration = Duration::from_secs(60);
+/// When, into the outage, the finishing pod's container is told to exit.
+const EXIT_AT: Duration = Duration::from_secs(20);
+/// How long after the resume the lease, the Node and the pod statuses have to catch up.
+const CATCH_UP: Duration = Duration::from_secs(30);
+/// How long the node lifecycle controller gets, once it can have seen the renewed lease,
+/// before a Ready=True that nodelet did not write after the outage is believed (two of its
+/// 5 s monitor periods).
+const CONTROLLER_SETTLE: Duration = Duration::from_secs(10);
+
+/// Issue 14, item 4: the API server stopped for 60 s: pods keep running, and afterwards the
+/// lease and the statuses catch up.
+///
+/// kube-apiserver and etcd are stopped with SIGSTOP (`Cluster::pause_control_plane`): the
+/// harshest outage for a client, whose requests hang until their own timeouts. During the
+/// 60 s, nodelet stays alive (same pid) with `/healthz` ok, the 3 steady pods' containers keep
+/// running (the CRI shows the same ids running), and a fourth pod's container exits 0 after
+/// 20 s (restartPolicy Never), which nodelet sees at once (its `/pods` shows the pod
+/// Succeeded with exit code 0; in the runtime the container is exited, or already removed
+/// with the finished pod's sandbox). Within 30 s of the resume: the node Lease's renewTime
+/// is past the resume; the Node is Ready, reported again if the node lifecycle controller
+/// (whose clock ran on in the controller-manager) marked it Unknown, else still True
+/// [`CONTROLLER_SETTLE`] after the lease caught up (nodelet patches an unchanged status only
+/// every `nodeStatusReportFrequency`, 5 min); the finished pod is Succeeded with exit code 0
+/// in the API; the steady pods are Running and Ready (the controller may have set them not
+/// ready) with restartCount 0 and the same container ids.
+///
+/// The pause is of the shared cluster: anything else using it at the same time sees the
+/// outage. Under `cargo test` nothing else does (this binary's tests hold the runtime lock,
+/// and test binaries run one after another), but a human running tests in parallel (another
+/// `cargo test`, or another binary's cluster tests by hand) will see their requests time
+/// out. The control plane is resumed even when the test fails (the guard's `Drop`), and the
+/// test ends with `/readyz` ok and all four control-plane processes running. About 75 s,
+/// 60 of them the outage.
+#[test]
+fn cluster_api_server_away_for_60s_pods_keep_running_and_status_catches_up() {
+    let Some(mut node) = ClusterNode::new("c-away", "") else {
+        return;
+    };
+    let test_started = Instant::now();
+    let name = node.name.clone();
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    let ns = node.namespace();
+    let steady = ["steady-0", "steady-1", "steady-2"];
+    let markers = node.test_dir().join("markers");
+    let mut items: Vec<Value> = steady
+        .iter()
+        .map(|pod| bound_pod(&ns, pod, &name, json!([sleeper("main")]), json!([])))
+        .collect();
+    let mut finisher = sleeper("main");
+    finisher["command"] = json!([
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while [ ! -e /markers/exit ]; do sleep 1; done; exit 0"
+    ]);
+    finisher["volumeMounts"] = json!([{ "name": "markers", "mountPath": "/markers" }]);
+    let mut finisher_pod = bound_pod(
+        &ns,
+        "finisher",
+        &name,
+        json!([finisher]),
+        json!([{
+            "name": "markers",
+            "hostPath": { "path": markers.display().to_string(), "type": "DirectoryOrCreate" },
+        }]),
+    );
+    finisher_pod["spec"]["restartPolicy"] = json!("Never");
+    items.push(finisher_pod);
+    node.create(&json!({ "apiVersion": "v1", "kind": "List", "items": items }));
+    let created = Instant::now();
+    let pods = node.wait("4 pods Running and Ready", Duration::from_secs(45), || {
+        let pods = node.pods_in(&ns);
+        if pods.len() == 4 && pods.iter().all(pod_is_ready) {
+            Ok(pods)
+        } else {
+            Err(pods.iter().map(pod_summary).collect::<Vec<_>>().join("; "))
+        }
+    });
+    eprintln!("4 pods Ready {:?} after create", created.elapsed());
+    let by_name = |pod: &str| {
+        pods.iter()
+            .find(|p| p["metadata"]["name"] == pod)
+            .unwrap_or_else(|| panic!("no pod {pod}"))
+    };
+    // name -> (uid, container ids by name)
+    let before: Vec<_> = steady
+        .iter()
+        .map(|&pod| {
+            let object = by_name(pod);
+            (
+                pod,
+                object["metadata"]["uid"].as_str().unwrap().to_owned(),
+                status_container_ids(object),
+            )
+        })
+        .collect();
+    let finisher_id = status_container_ids(by_name("finisher"))[0].1.clone();
+    let renew_before = lease_renew_time(&node).expect("the node's Lease");
+    let nodelet_pid = match nodelet_pids(&name).as_slice() {
+        [pid] => *pid,
+        other => panic!("nodelet processes of {name}: {other:?}"),
+    };
+    let alive = |when: &str| {
+        let pids = nodelet_pids(&name);
+        assert_eq!(
+            pids,
+            vec![nodelet_pid],
+            "nodelet ({nodelet_pid}) is not running {when}\n{}",
+            node.log_tail(60)
+        );
+        let healthz = test_env::http_get(
+            std::net::SocketAddr::from(([127, 0, 0, 1], node.healthz_port)),
+            "/healthz",
+        );
+        assert!(
+            matches!(&healthz, Ok((200, body)) if body == "ok"),
+            "nodelet's /healthz {when}: {healthz:?}\n{}",
+            node.log_tail(60)
+        );
+    };
+    let steady_running = |when: &str| {
+        for (pod, _, ids) in &before {
+            for (_, id) in ids {
+                assert!(
+                    common::runtime_running(node.runtime(), id),
+                    "pod {pod}: container {id} is not running {when}\n{}",
+                    node.log_tail(60)
+                );
+            }
+        }
+    };
+    let control_plane_before = node.cluster.control_plane_pids();
+    let log_offset = std::fs::metadata(node.log_file()).map_or(0, |m| m.len() as usize);
+
+    // The outage.
+    let paused = node
+        .cluster
+        .pause_control_plane()
+        .expect("stopping kube-apiserver and etcd");
+    eprintln!(
+        "control plane paused: {:?} stopped (before: {control_plane_before:?}); lease renewTime \
+         {renew_before}",
+        paused.stopped_pids()
+    );
+    let probe = node
+        .cluster
+        .kubectl_command()
+        .args(["get", "--raw", "/readyz", "--request-timeout=2s"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("kubectl");
+    assert!(
+        !probe.status.success(),
+        "the API server answered while paused: {}",
+        String::from_utf8_lossy(&probe.stdout)
+    );
+    let mut exit_requested: Option<Instant> = None;
+    // When, after the exit marker, the runtime showed the container exited 0, and nodelet's
+    // /pods the pod Succeeded; what each showed last.
+    let (mut exited_after, mut succeeded_after) = (None, None);
+    let (mut runtime_seen, mut pods_seen) = (String::new(), String::new());
+    let mut rounds = 0;
+    while paused.elapsed() < OUTAGE {
+        alive("during the outage");
+        steady_running("during the outage");
+        if exit_requested.is_none() && paused.elapsed() >= EXIT_AT {
+            std::fs::write(markers.join("exit"), "").expect("writing the exit marker");
+            exit_requested = Some(Instant::now());
+        }
+        if let Some(at) = exit_requested {
+            // The runtime: exited 0, or already removed (nodelet removes a terminated pod's
+            // containers and sandbox when it has finished it, `remove_terminated`).
+            if exited_after.is_none() {
+                let status = node.runtime().container_status(&finisher_id);
+                let done = status.as_ref().is_none_or(|s| {
+                    s.state == v1::ContainerState::ContainerExited as i32 && s.exit_code == 0
+                });
+                if done {
+                    exited_after = Some(at.elapsed());
+                }
+                runtime_seen = format!("{:?}", status.map(|s| (s.state, s.exit_code, s.reason)));
+            }
+            // nodelet's own view: Succeeded, its container terminated with exit code 0.
+            if succeeded_after.is_none() {
+                let local = node.pods().into_iter().find(|p| {
+                    p.metadata.name.as_deref() == Some("finisher")
+                        && p.metadata.namespace.as_deref() == Some(ns.as_str())
+                });
+                let done = local.as_ref().is_some_and(|p| {
+                    common::phase(p) == "Succeeded"
+                        && common::app_statuses(p).iter().all(|c| {
+                            c.state
+                                .as_ref()
+                                .and_then(|s| s.terminated.as_ref())
+                                .is_some_and(|t| t.exit_code == 0)
+                        })
+                });
+                if done {
+                    succeeded_after = Some(at.elapsed());
+                }
+                pods_seen = local
+                    .as_ref()
+                    .map_or("not in /pods".into(), common::summary);
+            }
+        }
+        rounds += 1;
+        std::thread::sleep(Duration::from_secs(1).min(OUTAGE.saturating_sub(paused.elapsed())));
+    }
+    let (Some(exited_after), Some(succeeded_after)) = (exited_after, succeeded_after) else {
+        panic!(
+            "during the outage, the finisher's container was neither exited 0 nor removed in \
+             the runtime (last seen {runtime_seen}) or nodelet's /pods did not show it Succeeded (last \
+             seen {pods_seen})\n{}",
+            node.log_tail(60)
+        )
+    };
+    eprintln!(
+        "during the outage ({rounds} checks): nodelet alive and healthy, 3 pods' containers \
+         running; the finisher's container exited 0 (or was removed) in the runtime \
+         {exited_after:?}, and the pod was Succeeded (exit code 0) in nodelet's /pods \
+         {succeeded_after:?} after its exit marker"
+    );
+    let resumed = paused.resume().expect("resuming the control plane");
+    eprintln!(
+        "control plane resumed after {:?} paused; /readyz ok {:?} after SIGCONT; restarted: {:?}",
+        resumed.paused_for,
+        resumed.ready_after,
+        resumed
+            .restarted
+            .iter()
+            .map(|(name, old, new, _)| format!("{name} {old} -> {new}"))
+            .collect::<Vec<_>>()
+    );
+
+    // The catch-up.
+    let resumed_wall =
+        jiff::Timestamp::try_from(resumed.resumed_at_wall).expect("a wall-clock time");
+    let since = resumed.resumed_at;
+    let (mut lease_after, mut node_after, mut finisher_after, mut pods_after) =
+        (None, None, None, None);
+    let mut saw_unknown = false;
+    let later_than = |time: &Value| {
+        time.as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .is_some_and(|t| t > resumed_wall)
+    };
+    loop {
+        let now = since.elapsed();
+        let mut missing = Vec::new();
+        if lease_after.is_none() {
+            match lease_renew_time(&node) {
+                Some(t) if t > resumed_wall => lease_after = Some(now),
+                other => missing.push(format!("lease renewTime {other:?}")),
+            }
+        }
+        if node_after.is_none() {
+            let object = node.node_object().unwrap_or_default();
+            let ready = node_condition(&object, "Ready")
+                .cloned()
+                .unwrap_or_default();
+            saw_unknown |= ready["status"] == "Unknown";
+            let written = later_than(&ready["lastHeartbeatTime"]);
+            let settled = lease_after.is_some_and(|l| now >= l + CONTROLLER_SETTLE);
+            if ready["status"] == "True" && (written || settled) {
+                node_after = Some(now);
+            } else {
+                missing.push(format!("Node Ready {ready}"));
+            }
+        }
+        if finisher_after.is_none() || pods_after.is_none() {
+            let text = node
+                .cluster
+                .kubectl(&["get", "pods", "-n", &ns, "-o", "json"])
+                .unwrap_or_default();
+            let list: Value = serde_json::from_str(&text).unwrap_or_default();
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            let find = |pod: &str| items.iter().find(|p| p["metadata"]["name"] == pod);
+            if finisher_after.is_none() {
+                let done = find("finisher").is_some_and(|p| {
+                    let c = &p["status"]["containerStatuses"][0];
+                    p["status"]["phase"] == "Succeeded"
+                        && c["state"]["terminated"]["exitCode"] == 0
+                        && status_container_ids(p)[0].1 == finisher_id
+                });
+                if done {
+                    finisher_after = Some(now);
+                } else {
+                    missing.push(find("finisher").map_or("no finisher".into(), pod_summary));
+                }
+            }
+            if pods_after.is_none() {
+                let unready: Vec<String> = before
+                    .iter()
+                    .filter_map(|(pod, uid, ids)| {
+                        let Some(p) = find(pod) else {
+                            return Some(format!("no {pod}"));
+                        };
+                        let same = p["metadata"]["uid"] == uid.as_str()
+                            && &status_container_ids(p) == ids
+                            && p["status"]["containerStatuses"]
+                                .as_array()
+                                .is_some_and(|cs| cs.iter().all(|c| c["restartCount"] == 0));
+                        (!(same && pod_is_ready(p))).then(|| pod_summary(p))
+                    })
+                    .collect();
+                if unready.is_empty() {
+                    pods_after = Some(now);
+                } else {
+                    missing.extend(unready);
+                }
+            }
+        }
+        if missing.is_empty() {
+            break;
+        }
+        let last = missing.join("; ");
+        assert!(
+            now < CATCH_UP,
+            "{CATCH_UP:?} after the resume, not caught up: {last}\n\
+             (lease {lease_after:?}, node {node_after:?}, finisher {finisher_after:?}, pods \
+             {pods_after:?})\n--- nodelet log since the pause ---\n{}",
+            log_since(&node, log_offset, 80)
+        );
+        alive("after the resume");
+        std::thread::sleep(POLL);
+    }
+    let object = node.node_object().expect("the Node");
+    let ready = node_condition(&object, "Ready")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(ready["status"], "True", "{ready}");
+    let taints: Vec<String> = object["spec"]["taints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            format!(
+                "{}:{}",
+                t["key"].as_str().unwrap_or(""),
+                t["effect"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    eprintln!(
+        "after the resume: lease renewed past it {:?}, Node Ready {:?} (Unknown seen: \
+         {saw_unknown}; Ready {ready}; taints {taints:?}), finisher Succeeded in the API {:?}, \
+         steady pods Ready {:?} after SIGCONT",
+        lease_after.unwrap(),
+        node_after.unwrap(),
+        finisher_after.unwrap(),
+        pods_after.unwrap(),
+    );
+    alive("after the catch-up");
+    steady_running("after the catch-up");
+    for (pod, uid, _) in &before {
+        let attempts: Vec<u32> = node
+            .runtime_containers(uid)
+            .iter()
+            .filter(|c| c.labels.get(CONTAINER_NAME).map(String::as_str) == Some("main"))
+            .map(|c| c.metadata.as_ref().map_or(0, |m| m.attempt))
+            .collect();
+        assert_eq!(
+            attempts,
+            vec![0],
+            "pod {pod}: one container, never restarted"
+        );
+    }
+
+    // The shared cluster is whole again.
+    assert_eq!(
+        node.cluster
+            .kubectl(&["get", "--raw", "/readyz"])
+            .ok()
+            .as_deref(),
+        Some("ok"),
+        "/readyz after the test"
+    );
+    let control_plane_after = node.cluster.control_plane_pids();
+    assert!(
+        control_plane_after.iter().all(|(_, pid)| pid.is_some()),
+        "control-plane processes not running after the resume: {control_plane_after:?}"
+    );
+    if control_plane_after != control_plane_before {
+        eprintln!(
+            "NOTE: control-plane processes were restarted: {control_plane_before:?} -> \
+             {control_plane_after:?}"
+        );
+    }
+    eprintln!(
+        "nodelet's warnings and errors since the pause:\n{}",
+        log_problems(&node, log_offset)
+    );
+    eprintln!("test done in {:?}", test_started.elapsed());
+}
+
+/// This node's Lease's `renewTime`, `None` when the Lease cannot be read.
+fn lease_renew_time(node: &ClusterNode) -> Option<jiff::Timestamp> {
+    node.get("lease", &node.name, Some("kube-node-lease"))?["spec"]["renewTime"]
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+/// The pids of the nodelet processes running for node `name` (by their command line).
+fn nodelet_pids(name: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = raw.split(|b| *b == 0).collect();
+            args.first()
+                .is_some_and(|p| p.ends_with(b"/nodelet") || *p == b"nodelet")
+                && args
+                    .windows(2)
+                    .any(|w| w[0] == b"--node-name" && w[1] == name.as_bytes())
+        })
+        .collect()
+}
+
+/// The last `lines` lines of nodelet's log after byte `offset`.
+fn log_since(node: &ClusterNode, offset: usize, lines: usize) -> String {
+    let text = std::fs::read_to_string(node.log_file()).unwrap_or_default();
+    let all: Vec<&str> = text.get(offset..).unwrap_or("").lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// nodelet's WARN and ERROR lines after byte `offset`, grouped (digits ignored), each with
+/// its count and first occurrence.
+fn log_problems(node: &ClusterNode, offset: usize) -> String {
+    let text = std::fs::read_to_string(node.log_file()).unwrap_or_default();
+    let mut groups: Vec<(String, usize, String)> = Vec::new();
+    for line in text.get(offset..).unwrap_or("").lines() {
+        if !(line.contains(" WARN ") || line.contains(" ERROR ")) {
+            continue;
+        }
+        // Without the timestamp, and digits (durations, ids) folded.
+        let body = line.split_once(' ').map_or(line, |(_, rest)| rest).trim();
+        let key: String = body
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .collect();
+        match groups.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, count, _)) => *count += 1,
+            None => groups.push((key, 1, line.to_owned())),
+        }
+    }
+    groups
+        .iter()
+        .map(|(_, count, first)| format!("{count:>4} x {first}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

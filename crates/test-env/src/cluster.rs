@@ -271,3 +271,359 @@ fn run(command: &mut Command, input: Option<&str>) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
+
+// ---------------------------------------------------------------------------------------
+// Pausing the control plane
+// ---------------------------------------------------------------------------------------
+
+/// The processes of `cargo xtask cluster up`, in start order, by program name: each keeps
+/// its pid in `<cluster dir>/<name>.pid` and its log in `<cluster dir>/<name>.log`.
+pub const CONTROL_PLANE: [&str; 4] = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+];
+/// What [`Cluster::pause_control_plane`] stops, in the order it stops them: the API server
+/// first, so that no client is answered by an API server whose etcd has just gone.
+const PAUSED: [&str; 2] = ["kube-apiserver", "etcd"];
+/// How long [`PausedControlPlane::resume`] waits for `/readyz`.
+const RESUME_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A control-plane process found by its pid file (or, when that is stale, by its command
+/// line): its program is `name` and an argument names the cluster's directory, so a
+/// recycled pid is never mistaken for it.
+#[derive(Debug, Clone)]
+struct Component {
+    name: &'static str,
+    pid: i32,
+    cmdline: Vec<String>,
+}
+
+impl Cluster {
+    /// The pids of the control plane's processes ([`CONTROL_PLANE`], in that order), `None`
+    /// for one that does not run (exited, or a zombie).
+    pub fn control_plane_pids(&self) -> Vec<(&'static str, Option<u32>)> {
+        CONTROL_PLANE
+            .iter()
+            .map(|&name| {
+                let pid = self.component(name).and_then(|c| u32::try_from(c.pid).ok());
+                (name, pid)
+            })
+            .collect()
+    }
+
+    /// Stops kube-apiserver and etcd with SIGSTOP (pids from their pid files in the
+    /// cluster's directory) and returns a guard that sends them SIGCONT: explicitly with
+    /// [`PausedControlPlane::resume`], which also waits for `/readyz` and checks the whole
+    /// control plane, or when dropped, so that a failing test never leaves the control plane
+    /// stopped. Returns once both processes are seen stopped (state `T`).
+    ///
+    /// A stopped API server is the harshest outage a client can meet: its connections stay
+    /// open and its requests are accepted by the kernel but never answered, so every request
+    /// hangs until the client's own timeout (no "connection refused" to fail fast on), and
+    /// watches go silent without ending. Requests still in flight when it resumes are then
+    /// served, late: a write carries the values of when it was sent.
+    ///
+    /// kube-controller-manager and kube-scheduler keep running, and so do their clocks:
+    /// - they run with `--leader-elect=false` (see `xtask/src/cluster/mod.rs`), so they hold
+    ///   no leader lease to lose. Under leader election (kubeadm's default), an outage longer
+    ///   than `--leader-elect-renew-deadline` (10 s) makes each lose its lease and exit by
+    ///   design, for its supervisor to restart; nothing would restart them here. So
+    ///   [`PausedControlPlane::resume`] checks that all four processes run and restarts, from
+    ///   the command line recorded before the pause, any that exited (and says so);
+    /// - the node lifecycle controller counts the outage: after its
+    ///   `--node-monitor-grace-period` (50 s) without seeing a node's lease renewed, it may
+    ///   mark the node Ready=Unknown, its pods Ready=False, and taint it
+    ///   `node.kubernetes.io/unreachable`, right after the resume, before its informers
+    ///   have seen the agents' new leases; the agents must then report Ready again. (v1.37
+    ///   checks its informers for staleness first: after a 60 s pause it logged "Update
+    ///   health of Node from Controller error, Skipping - no pods will be evicted ... read
+    ///   version ... is not as new as written version ... leases" and marked nothing.)
+    ///   Their HTTP/2 connections are dropped by client-go's health check (~45 s) and
+    ///   their watches restart.
+    ///
+    /// The cluster is shared: whatever else uses it meanwhile (another test binary run by
+    /// hand at the same time, or another `cargo test`) sees the outage too. `cargo test`
+    /// runs test binaries one after another, and the agent's tests hold the runtime lock,
+    /// but nothing locks the cluster.
+    pub fn pause_control_plane(&self) -> Result<PausedControlPlane> {
+        // Every process's command line first, for a restart after resume.
+        let recorded: Vec<Component> = CONTROL_PLANE
+            .iter()
+            .filter_map(|&name| self.component(name))
+            .collect();
+        let mut guard = PausedControlPlane {
+            cluster: self.clone(),
+            recorded,
+            stopped: Vec::new(),
+            paused_at: Instant::now(),
+            resumed: false,
+        };
+        for name in PAUSED {
+            let component = self.component(name).ok_or_else(|| Error::Missing {
+                what: "a running control-plane process (by its pid file)",
+                path: self.pid_file(name),
+            })?;
+            signal(&component, rustix::process::Signal::STOP)?;
+            guard.stopped.push(component.clone());
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !matches!(process_state(component.pid), Some('T' | 't')) {
+                if Instant::now() >= deadline {
+                    return Err(Error::Command {
+                        command: format!("kill -STOP {} ({name})", component.pid),
+                        reason: format!(
+                            "the process is in state {:?}, not stopped, after 5 s",
+                            process_state(component.pid)
+                        ),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        guard.paused_at = Instant::now();
+        Ok(guard)
+    }
+
+    fn pid_file(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.pid"))
+    }
+
+    /// The running process `name` of this cluster: the pid file's, else one found by its
+    /// command line.
+    fn component(&self, name: &'static str) -> Option<Component> {
+        let dir = self.dir.to_string_lossy().into_owned();
+        let ours = |pid: i32| -> Option<Component> {
+            if !process_alive(pid) {
+                return None;
+            }
+            let cmdline = process_cmdline(pid)?;
+            let program = Path::new(cmdline.first()?).file_name()?;
+            (program == name && cmdline.iter().skip(1).any(|arg| arg.contains(&dir)))
+                .then_some(Component { name, pid, cmdline })
+        };
+        let from_file = std::fs::read_to_string(self.pid_file(name))
+            .ok()
+            .and_then(|text| text.trim().parse::<i32>().ok())
+            .and_then(ours);
+        from_file.or_else(|| {
+            std::fs::read_dir("/proc")
+                .ok()?
+                .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+                .find_map(ours)
+        })
+    }
+
+    /// Starts `recorded` again, as `cargo xtask cluster up` does (its own process group,
+    /// output appended to its log, its pid in its pid file); the new pid.
+    fn restart(&self, recorded: &Component) -> Result<u32> {
+        use std::os::unix::process::CommandExt as _;
+        let log_path = self.dir.join(format!("{}.log", recorded.name));
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| io_error("opening", &log_path, e))?;
+        let out = log
+            .try_clone()
+            .map_err(|e| io_error("opening", &log_path, e))?;
+        let child = Command::new(&recorded.cmdline[0])
+            .args(&recorded.cmdline[1..])
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| Error::Command {
+                command: recorded.cmdline.join(" "),
+                reason: e.to_string(),
+            })?;
+        let pid = child.id();
+        write(&self.pid_file(recorded.name), format!("{pid}\n").as_bytes())?;
+        Ok(pid)
+    }
+}
+
+/// kube-apiserver and etcd stopped by [`Cluster::pause_control_plane`]; SIGCONT on
+/// [`resume`](PausedControlPlane::resume) or drop.
+#[derive(Debug)]
+#[must_use = "the control plane resumes when the guard is dropped"]
+pub struct PausedControlPlane {
+    cluster: Cluster,
+    /// Every control-plane process as found before the pause.
+    recorded: Vec<Component>,
+    /// The processes stopped, in the order stopped.
+    stopped: Vec<Component>,
+    paused_at: Instant,
+    resumed: bool,
+}
+
+/// What [`PausedControlPlane::resume`] did and found.
+#[derive(Debug, Clone)]
+pub struct ResumedControlPlane {
+    /// From the moment both processes were stopped to the SIGCONT.
+    pub paused_for: Duration,
+    /// When SIGCONT was sent.
+    pub resumed_at: Instant,
+    /// The same, on the wall clock, to compare with the API's timestamps.
+    pub resumed_at_wall: std::time::SystemTime,
+    /// How long after SIGCONT `/readyz` answered `ok`.
+    pub ready_after: Duration,
+    /// Control-plane processes that had exited and were started again: name, the pid that
+    /// exited, the new pid, and the end of its log from before the restart. Empty when the
+    /// whole control plane survived the pause.
+    pub restarted: Vec<(&'static str, i32, u32, String)>,
+}
+
+impl PausedControlPlane {
+    /// How long the control plane has been stopped.
+    pub fn elapsed(&self) -> Duration {
+        self.paused_at.elapsed()
+    }
+
+    /// The pids stopped, by name.
+    pub fn stopped_pids(&self) -> Vec<(&'static str, i32)> {
+        self.stopped.iter().map(|c| (c.name, c.pid)).collect()
+    }
+
+    /// Sends SIGCONT to etcd, then to kube-apiserver; restarts any control-plane process
+    /// that exited meanwhile (reported in [`ResumedControlPlane::restarted`]); waits until
+    /// `/readyz` answers `ok` (at most 60 s) and checks once more that all four processes
+    /// run. An error when `/readyz` never answers or a process cannot be started again.
+    pub fn resume(mut self) -> Result<ResumedControlPlane> {
+        let paused_for = self.paused_at.elapsed();
+        let resumed_at_wall = std::time::SystemTime::now();
+        let resumed_at = Instant::now();
+        let continued = self.continue_stopped();
+        self.resumed = true;
+        continued?;
+        let mut restarted = self.restart_exited()?;
+        let ready_after = self.wait_ready(resumed_at)?;
+        // The controller-manager and the scheduler reconnect once the API server answers;
+        // one that gave up then has exited by now.
+        let late = self.restart_exited()?;
+        if !late.is_empty() {
+            restarted.extend(late);
+            self.wait_ready(resumed_at)?;
+        }
+        Ok(ResumedControlPlane {
+            paused_for,
+            resumed_at,
+            resumed_at_wall,
+            ready_after,
+            restarted,
+        })
+    }
+
+    /// SIGCONT to every stopped process, newest first; the first error, after trying all.
+    fn continue_stopped(&mut self) -> Result<()> {
+        let mut first_error = None;
+        for component in self.stopped.iter().rev() {
+            if let Err(e) = signal(component, rustix::process::Signal::CONT) {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Starts again every recorded process that no longer runs.
+    fn restart_exited(&self) -> Result<Vec<(&'static str, i32, u32, String)>> {
+        let mut restarted = Vec::new();
+        for recorded in &self.recorded {
+            if self.cluster.component(recorded.name).is_some() {
+                continue;
+            }
+            let log =
+                std::fs::read_to_string(self.cluster.dir.join(format!("{}.log", recorded.name)))
+                    .unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+            let pid = self.cluster.restart(recorded)?;
+            eprintln!(
+                "test-env: {} ({}) exited while the control plane was paused; restarted it \
+                 ({pid}). The end of its log:\n{tail}",
+                recorded.name, recorded.pid
+            );
+            restarted.push((recorded.name, recorded.pid, pid, tail));
+        }
+        Ok(restarted)
+    }
+
+    /// Polls `/readyz` until `ok`; how long after `since` it answered.
+    fn wait_ready(&self, since: Instant) -> Result<Duration> {
+        let deadline = Instant::now() + RESUME_TIMEOUT;
+        loop {
+            match self.cluster.kubectl(&["get", "--raw", "/readyz"]) {
+                Ok(out) if out == "ok" => return Ok(since.elapsed()),
+                Ok(out) if Instant::now() >= deadline => {
+                    return Err(Error::Command {
+                        command: "kubectl get --raw /readyz".into(),
+                        reason: format!("not ok {RESUME_TIMEOUT:?} after resume: {out}"),
+                    });
+                }
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                _ => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+}
+
+impl Drop for PausedControlPlane {
+    fn drop(&mut self) {
+        if self.resumed {
+            return;
+        }
+        self.resumed = true;
+        if let Err(e) = self.continue_stopped() {
+            eprintln!("test-env: resuming the control plane: {e}");
+        }
+        match self.restart_exited() {
+            Ok(restarted) if restarted.is_empty() => eprintln!(
+                "test-env: the control plane resumed (dropped after {:?} paused)",
+                self.paused_at.elapsed()
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!("test-env: restarting the control plane: {e}"),
+        }
+    }
+}
+
+/// Sends `signal` to `component`.
+fn signal(component: &Component, signal: rustix::process::Signal) -> Result<()> {
+    let error = |reason: String| Error::Command {
+        command: format!(
+            "kill -{} {} ({})",
+            format!("{signal:?}").trim_start_matches("Signal::"),
+            component.pid,
+            component.name
+        ),
+        reason,
+    };
+    let pid =
+        rustix::process::Pid::from_raw(component.pid).ok_or_else(|| error("not a pid".into()))?;
+    rustix::process::kill_process(pid, signal).map_err(|e| error(e.to_string()))
+}
+
+/// The state letter of `/proc/<pid>/stat` (`R`, `S`, `T`, `Z`, ...).
+fn process_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ...`, where comm may itself hold parentheses.
+    let end = stat.rfind(')')?;
+    stat[end + 1..].split_whitespace().next()?.chars().next()
+}
+
+/// Whether the process exists and has not exited (a zombie has).
+fn process_alive(pid: i32) -> bool {
+    !matches!(process_state(pid), None | Some('Z' | 'X'))
+}
+
+/// The command line of a process; `None` when it is gone or a kernel thread.
+fn process_cmdline(pid: i32) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<String> = raw
+        .split(|&b| b == 0)
+        .filter(|arg| !arg.is_empty())
+        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .collect();
+    (!args.is_empty()).then_some(args)
+}
