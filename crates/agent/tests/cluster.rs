@@ -2395,3 +2395,141 @@ fn log_problems(node: &ClusterNode, offset: usize) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// How long the at-rest window lasts (the 2 minutes).
+const REST_WINDOW: Duration = Duration::from_secs(120);
+
+/// At rest, with 30 pods on each node for 2 minutes, the requests nodelet and the real
+/// kubelet v1.37.2 (joined to the same control plane, on the reference containerd) make of
+/// the API server, counted from its audit log (xtask's policy records every answered
+/// request of a node): nodelet renews its lease and sends no pod status patch and at most
+/// one node status patch (NS-06, ST-01). The table is printed for docs/benchmarks.md.
+#[test]
+fn cluster_ns_06_st_01_api_requests_at_rest_with_30_pods_nodelet_and_kubelet() {
+    let Some(mut node) = ClusterNode::new("rest", "") else {
+        return;
+    };
+    let Some(env) = test_env::kubelet::require_reference_env("the at-rest request count") else {
+        return;
+    };
+    node.start_cluster(&[]);
+    let ns = node.namespace();
+    let reference = format!("{}-ref", node.name);
+    let kubeconfig = node
+        .cluster
+        .node_kubeconfig(&reference)
+        .expect("an identity for the reference kubelet");
+    node.also_delete.push(vec![
+        "node".into(),
+        reference.clone(),
+        "--wait=false".into(),
+    ]);
+    let mut kubelet = test_env::kubelet::Kubelet::builder(&env, "rest")
+        .node_name(&reference)
+        .kubeconfig(&kubeconfig)
+        .client_ca_file(&node.cluster.ca_file())
+        .start()
+        .expect("the reference kubelet starts");
+    node.wait(
+        "the reference kubelet's Node Ready",
+        Duration::from_secs(60),
+        || {
+            let n = node.get("node", &reference, None).ok_or("no Node")?;
+            match node_condition(&n, "Ready").and_then(|c| c["status"].as_str().map(str::to_owned))
+            {
+                Some(s) if s == "True" => Ok(()),
+                other => Err(format!("Ready={other:?}")),
+            }
+        },
+    );
+    for (name, host) in [
+        ("on-nodelet", node.name.clone()),
+        ("on-kubelet", reference.clone()),
+    ] {
+        node.create(&json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {
+                "replicas": 30,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {
+                        "nodeSelector": {"kubernetes.io/hostname": host},
+                        "terminationGracePeriodSeconds": 1,
+                        "containers": [{
+                            "name": "sleep",
+                            "image": env.busybox_image,
+                            "imagePullPolicy": "IfNotPresent",
+                            "command": ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"],
+                        }],
+                    },
+                },
+            },
+        }));
+    }
+    node.wait("60 pods Ready", Duration::from_secs(180), || {
+        let pods = node.pods_in(&ns);
+        let ready = pods.iter().filter(|p| pod_is_ready(p)).count();
+        if ready == 60 {
+            Ok(())
+        } else {
+            Err(format!("{ready} of 60 Ready"))
+        }
+    });
+    // Let the last statuses and events go out before the window.
+    std::thread::sleep(Duration::from_secs(15));
+    let since = jiff::Timestamp::now();
+    std::thread::sleep(REST_WINDOW);
+    let until = jiff::Timestamp::now();
+    let count = |name: &str| {
+        let requests: Vec<_> = test_env::audit::node_requests(name, &since.to_string())
+            .expect("the audit log")
+            .into_iter()
+            .filter(|r| r.at.parse::<jiff::Timestamp>().is_ok_and(|t| t <= until))
+            .collect();
+        test_env::audit::count_by_kind(&requests)
+    };
+    let (ours, theirs) = (count(&node.name), count(&reference));
+    let problems = kubelet.stop();
+    let mut table = String::from("| request | nodelet | kubelet v1.37.2 |\n|---|---|---|\n");
+    for kind in ours
+        .keys()
+        .chain(theirs.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        table.push_str(&format!(
+            "| `{kind}` | {} | {} |\n",
+            ours.get(kind).copied().unwrap_or(0),
+            theirs.get(kind).copied().unwrap_or(0)
+        ));
+    }
+    let total = |m: &std::collections::BTreeMap<String, usize>| m.values().sum::<usize>();
+    table.push_str(&format!(
+        "| all | {} | {} |\n",
+        total(&ours),
+        total(&theirs)
+    ));
+    eprintln!(
+        "API requests at rest, 30 pods each, {}s:\n{table}",
+        REST_WINDOW.as_secs()
+    );
+    assert!(
+        problems.is_empty(),
+        "the reference kubelet left: {problems:?}"
+    );
+    assert_eq!(
+        ours.get("patch pods/status"),
+        None,
+        "pod status patches at rest:\n{table}"
+    );
+    assert!(
+        ours.get("patch nodes/status").copied().unwrap_or(0) <= 1,
+        "{table}"
+    );
+    let renewals = ours.get("update leases").copied().unwrap_or(0);
+    assert!(
+        (8..=16).contains(&renewals),
+        "lease renewals: {renewals}\n{table}"
+    );
+}

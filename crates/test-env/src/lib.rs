@@ -79,6 +79,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 mod cgroups;
 mod cleanup;
 mod cluster;

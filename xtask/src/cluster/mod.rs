@@ -218,6 +218,11 @@ impl Cluster {
         text
     }
 
+    /// The audit policy file: see [`AUDIT_POLICY`].
+    fn audit_policy(&self) -> PathBuf {
+        self.dir.join("audit-policy.yaml")
+    }
+
     /// kubectl's discovery cache, which would otherwise go to `~/.kube/cache`.
     /// Tests point `KUBECACHEDIR` here.
     pub fn kubectl_cache_dir(&self) -> PathBuf {
@@ -299,6 +304,13 @@ impl Cluster {
                 flag("kubelet-client-certificate", &kubelet_client.cert),
                 flag("kubelet-client-key", &kubelet_client.key),
                 "--kubelet-preferred-address-types=InternalIP,Hostname".into(),
+                // What nodes ask of the API server, for tests that count an agent's
+                // requests (`test_env::Cluster::audit_events`).
+                flag("audit-policy-file", &self.audit_policy()),
+                flag("audit-log-path", &self.dir.join(AUDIT_LOG)),
+                "--audit-log-format=json".into(),
+                "--audit-log-maxsize=200".into(),
+                "--audit-log-maxbackup=1".into(),
                 "--profiling=false".into(),
                 "--v=1".into(),
             ],
@@ -386,6 +398,7 @@ impl Cluster {
                 self.kubeconfig(&identity.user, &files).as_bytes(),
             )?;
         }
+        write_if_changed(&self.audit_policy(), AUDIT_POLICY.as_bytes())?;
         for daemon in self.daemons(bin) {
             if let Some(pid) = daemon.running() {
                 eprintln!("xtask: {} runs ({pid})", daemon.name);
@@ -409,17 +422,27 @@ impl Cluster {
             }
         }
         // The controller-manager and the scheduler may exit when they start while the
-        // API server is still settling (seen once in many runs): each gets one restart,
-        // with the end of its first log on stderr.
+        // API server is still settling (seen at most once per run): each is watched for a
+        // moment and restarted up to three times; the log of an instance that exited is
+        // kept beside the new one (`*.log.previous`) and its end printed.
         let daemons = self.daemons(bin);
         for daemon in &daemons[2..] {
-            if daemon.running().is_none() {
+            let mut restarts = 0;
+            while !stays_up(daemon, Duration::from_secs(1)) {
+                restarts += 1;
+                let previous = daemon.log.with_extension("log.previous");
+                let _ = std::fs::rename(&daemon.log, &previous);
+                let tail = std::fs::read_to_string(&previous).unwrap_or_default();
+                let tail: Vec<&str> = tail.lines().rev().take(20).collect();
                 eprintln!(
-                    "xtask: {} exited at start; restarting it. The end of {}:\n{}",
+                    "xtask: {} exited at start; restarting it ({restarts} of 3). The end of its log ({}):\n{}",
                     daemon.name,
-                    daemon.log.display(),
-                    daemon.log_tail(20)
+                    previous.display(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
                 );
+                if restarts > 3 {
+                    bail!("{} keeps exiting at start; see {}", daemon.name, previous.display());
+                }
                 daemon.start()?;
             }
         }
@@ -586,4 +609,40 @@ fn etcd_healthy() -> Result<bool> {
     let _ = stream.read_to_string(&mut response);
     Ok(response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"))
         .map(|ok| ok && response.contains("\"health\":\"true\""))
+}
+
+/// The API server's audit log, in the cluster directory (JSON lines).
+pub const AUDIT_LOG: &str = "audit.log";
+
+/// What the API server records: the requests of nodes (user group `system:nodes`), one line
+/// per request once answered, with the verb, the resource and the user; nothing else.
+const AUDIT_POLICY: &str = "\
+# Written by `cargo xtask cluster`: the requests of nodes, for tests that count them.
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+- level: Metadata
+  userGroups: [\"system:nodes\"]
+- level: None
+";
+
+/// Whether `daemon` runs now and is still running `settle` later (checked every 100 ms, so
+/// an instance that exits at once is seen).
+fn stays_up(daemon: &Daemon, settle: Duration) -> bool {
+    let deadline = Instant::now() + settle;
+    loop {
+        if daemon.running().is_none() {
+            // Once more after a moment: a process caught in the middle of exec has no
+            // command line for an instant.
+            std::thread::sleep(Duration::from_millis(50));
+            if daemon.running().is_none() {
+                return false;
+            }
+        }
+        if Instant::now() >= deadline {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
