@@ -180,7 +180,7 @@ fn data_dir(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn kube_api_access_mounts_token_ca_and_namespace_as_the_kubelet() {
+fn vo_14_kube_api_access_mounts_token_ca_and_namespace_as_the_kubelet() {
     if !can_mount("kube_api_access") {
         return;
     }
@@ -248,7 +248,7 @@ fn kube_api_access_mounts_token_ca_and_namespace_as_the_kubelet() {
 }
 
 #[test]
-fn a_renewed_token_is_written_at_the_next_resync_and_nothing_else_is_swapped() {
+fn vo_14_a_renewed_token_is_written_at_the_next_resync_and_nothing_else_is_swapped() {
     if !can_mount("token_refresh") {
         return;
     }
