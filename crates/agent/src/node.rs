@@ -370,6 +370,24 @@ fn worker_config(
     }
 }
 
+/// The node's labels as the kubelet sets them on its Node (hostname, OS and architecture,
+/// with their beta twins) and `--node-labels`: what pods' node selectors and affinity are
+/// admitted against, in standalone and cluster mode alike.
+fn node_labels(config: &AgentConfig) -> std::collections::BTreeMap<String, String> {
+    let mut labels = config.node_labels.clone();
+    let (os, arch) = (status_reporter::go_os(), status_reporter::go_arch());
+    for (key, value) in [
+        (status_reporter::LABEL_HOSTNAME, config.node_name.as_str()),
+        (status_reporter::LABEL_OS, os),
+        (status_reporter::LABEL_OS_BETA, os),
+        (status_reporter::LABEL_ARCH, arch),
+        (status_reporter::LABEL_ARCH_BETA, arch),
+    ] {
+        labels.insert(key.to_owned(), value.to_owned());
+    }
+    labels
+}
+
 /// The image GC thresholds of the configuration.
 fn image_gc_policy(kubelet: &KubeletConfiguration) -> ImageGcPolicy {
     ImageGcPolicy {
@@ -582,6 +600,7 @@ impl Node {
                 max_pods: kubelet.max_pods.max(0) as usize,
                 allocatable: Some(allocatable.resources),
                 node_name: config.node_name.clone(),
+                node_labels: node_labels(&config),
                 sources: std::iter::once("file")
                     .chain(cluster.as_ref().map(|_| API_SOURCE))
                     .map(str::to_owned)

@@ -38,6 +38,10 @@ pub struct PodManagerConfig {
     /// what the admitted pods leave is rejected with `OutOfcpu` / `OutOfmemory` (PH-21).
     /// `None` (the default) admits on the pod count alone.
     pub allocatable: Option<NodeResources>,
+    /// The node's labels, for the pods' `nodeSelector` and required node affinity
+    /// ([`plan::admission`]): `kubernetes.io/hostname`, `kubernetes.io/os`,
+    /// `kubernetes.io/arch` and the node's own labels.
+    pub node_labels: BTreeMap<String, String>,
 }
 
 impl Default for PodManagerConfig {
@@ -47,6 +51,7 @@ impl Default for PodManagerConfig {
             sources: vec!["file".into()],
             node_name: "localhost".into(),
             allocatable: None,
+            node_labels: BTreeMap::new(),
         }
     }
 }
@@ -224,6 +229,17 @@ impl PodManager {
             return;
         }
         if let Some(failure) = self.resource_fit(state, &pod) {
+            self.reject(state, pod, failure);
+            return;
+        }
+        // The other predicates, in the kubelet's order: node affinity and selector, node
+        // name, host ports (against the pods admitted so far).
+        let node = plan::admission::NodeView {
+            name: &self.config.node_name,
+            labels: &self.config.node_labels,
+        };
+        let admitted: Vec<&Pod> = state.running.values().collect();
+        if let Some(failure) = plan::admission::admission_failure(&pod, &node, &admitted) {
             self.reject(state, pod, failure);
             return;
         }

@@ -215,3 +215,88 @@ async fn sp_02_unknown_restart_or_pull_policy_is_refused_for_every_source() {
     assert!(manager.workers().phase("uid-good").is_some());
     manager.workers().shutdown();
 }
+
+/// The kubelet's other predicates: a pod whose node selector does not match the node's
+/// labels, one bound to another node, and one asking for a host port an admitted pod holds
+/// end Failed with the predicate as the reason; a matching pod runs.
+#[tokio::test]
+async fn node_affinity_node_name_and_host_ports_are_admission_predicates() {
+    let fake = FakeRuntime::with_busybox();
+    let statuses = MemoryStatusSink::new();
+    let logs = tempfile::tempdir().unwrap();
+    let host = PodHost {
+        status: Arc::new(statuses.clone()),
+        ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
+    };
+    let workers = Arc::new(PodWorkers::new(
+        host,
+        WorkerConfig {
+            pod_logs_dir: logs.path().to_owned(),
+            ..WorkerConfig::default()
+        },
+    ));
+    let manager = PodManager::new(
+        workers,
+        Arc::new(fake),
+        Arc::new(statuses.clone()),
+        Arc::new(SystemClock),
+        PodManagerConfig {
+            node_name: "n1".into(),
+            node_labels: [("disk".to_string(), "ssd".to_string())].into(),
+            ..Default::default()
+        },
+    );
+    let mut ssd = pod("ssd", &[], None);
+    ssd.spec.as_mut().unwrap().node_selector = Some([("disk".into(), "ssd".into())].into());
+    let mut hdd = pod("hdd", &[], None);
+    hdd.spec.as_mut().unwrap().node_selector = Some([("disk".into(), "hdd".into())].into());
+    let mut elsewhere = pod("elsewhere", &[], None);
+    elsewhere.spec.as_mut().unwrap().node_name = Some("n2".into());
+    let with_port = |name: &str| {
+        let mut p = pod(name, &[], None);
+        p.spec.as_mut().unwrap().containers[0].ports =
+            Some(vec![k8s_openapi::api::core::v1::ContainerPort {
+                container_port: 80,
+                host_port: Some(8080),
+                ..Default::default()
+            }]);
+        p
+    };
+    let (port_a, port_b) = (with_port("port-a"), with_port("port-b"));
+    manager.set_source_pods("file", vec![ssd.clone(), port_a.clone()]);
+    manager.set_source_pods("file", vec![ssd, port_a, hdd, elsewhere, port_b]);
+
+    assert_eq!(reason_and_message(&statuses, "ssd").0, None);
+    assert_eq!(reason_and_message(&statuses, "port-a").0, None);
+    let expect = [
+        (
+            "hdd",
+            "NodeAffinity",
+            "Pod was rejected: Predicate NodeAffinity failed: node(s) didn't match Pod's node affinity/selector",
+        ),
+        (
+            "elsewhere",
+            "NodeName",
+            "Pod was rejected: Predicate NodeName failed: node(s) didn't match the requested node name",
+        ),
+        (
+            "port-b",
+            "NodePorts",
+            "Pod was rejected: Predicate NodePorts failed: node(s) didn't have free ports for the requested pod ports",
+        ),
+    ];
+    for (name, reason, message) in expect {
+        let (r, m) = reason_and_message(&statuses, name);
+        assert_eq!(r.as_deref(), Some(reason), "{name}");
+        assert_eq!(m.as_deref(), Some(message), "{name}");
+        assert_eq!(
+            statuses
+                .get(&format!("uid-{name}"))
+                .unwrap()
+                .phase
+                .as_deref(),
+            Some("Failed")
+        );
+    }
+    manager.workers().shutdown();
+}

@@ -74,6 +74,7 @@
 //! pod-lifecycle's workers against `cri_client::fake::FakeRuntime` in virtual time.
 #![deny(missing_docs)]
 
+pub mod admission;
 pub mod defaults;
 mod error;
 mod identity;
