@@ -98,7 +98,10 @@ mod wait;
 
 pub use cgroups::{CGROUP_MOUNT, remove_cgroup_tree, remove_cgroup_tree_in};
 pub use cleanup::with_cleanup;
-pub use cluster::{CLUSTER_DIR_VAR, CLUSTER_KUBECONFIG_VAR, Cluster};
+pub use cluster::{
+    CLUSTER_DIR_VAR, CLUSTER_KUBECONFIG_VAR, CONTROL_PLANE, Cluster, PausedControlPlane,
+    ResumedControlPlane,
+};
 pub use env::{
     BUSYBOX_IMAGE_VAR, CRI_ENDPOINT_VAR, DEFAULT_BUSYBOX_IMAGE, DEFAULT_PAUSE_IMAGE,
     DEFAULT_REGISTRY, ENV_DIR_VAR, Env, PAUSE_IMAGE_VAR, REGISTRY_BUSYBOX_IMAGE_VAR, REGISTRY_VAR,

@@ -441,7 +441,11 @@ impl Cluster {
                     tail.into_iter().rev().collect::<Vec<_>>().join("\n")
                 );
                 if restarts > 3 {
-                    bail!("{} keeps exiting at start; see {}", daemon.name, previous.display());
+                    bail!(
+                        "{} keeps exiting at start; see {}",
+                        daemon.name,
+                        previous.display()
+                    );
                 }
                 daemon.start()?;
             }

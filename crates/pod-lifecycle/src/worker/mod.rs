@@ -28,6 +28,7 @@ use k8s_openapi::api::core::v1::Pod;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+pub use adoption::runs_containers_of_node;
 pub use cgroups::NodeCgroups;
 pub use hooks::{HookError, LIFECYCLE_USER_AGENT, run_hook};
 pub use host::{
@@ -36,7 +37,6 @@ pub use host::{
     PodEvent, PodObjects, PodProbes, PodVolumes, RuntimeReader, SeamError, StatusSink,
     SyncOperation, SystemClock, WorkerObserver,
 };
-pub use adoption::runs_containers_of_node;
 #[cfg(feature = "probes")]
 pub use probes::{RecordedProbeEvents, spawn_wake, wake_on_probe_results};
 pub use sync::{PodHost, PodState, PodSyncer, SyncOutcome, WorkerConfig};
