@@ -51,6 +51,14 @@ fn pod(name: &str, requests: &[(&str, &str)], init: Option<(&str, &str)>) -> Pod
 fn manager(
     allocatable: Option<NodeResources>,
 ) -> (PodManager, MemoryStatusSink, tempfile::TempDir) {
+    manager_with(PodManagerConfig {
+        allocatable,
+        ..Default::default()
+    })
+}
+
+/// [`manager`] with the whole configuration given.
+fn manager_with(config: PodManagerConfig) -> (PodManager, MemoryStatusSink, tempfile::TempDir) {
     let fake = FakeRuntime::with_busybox();
     let statuses = MemoryStatusSink::new();
     let logs = tempfile::tempdir().unwrap();
@@ -70,10 +78,7 @@ fn manager(
         Arc::new(fake),
         Arc::new(statuses.clone()),
         Arc::new(SystemClock),
-        PodManagerConfig {
-            allocatable,
-            ..Default::default()
-        },
+        config,
     );
     (manager, statuses, logs)
 }
@@ -221,31 +226,11 @@ async fn sp_02_unknown_restart_or_pull_policy_is_refused_for_every_source() {
 /// end Failed with the predicate as the reason; a matching pod runs.
 #[tokio::test]
 async fn node_affinity_node_name_and_host_ports_are_admission_predicates() {
-    let fake = FakeRuntime::with_busybox();
-    let statuses = MemoryStatusSink::new();
-    let logs = tempfile::tempdir().unwrap();
-    let host = PodHost {
-        status: Arc::new(statuses.clone()),
-        ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
-    };
-    let workers = Arc::new(PodWorkers::new(
-        host,
-        WorkerConfig {
-            pod_logs_dir: logs.path().to_owned(),
-            ..WorkerConfig::default()
-        },
-    ));
-    let manager = PodManager::new(
-        workers,
-        Arc::new(fake),
-        Arc::new(statuses.clone()),
-        Arc::new(SystemClock),
-        PodManagerConfig {
-            node_name: "n1".into(),
-            node_labels: [("disk".to_string(), "ssd".to_string())].into(),
-            ..Default::default()
-        },
-    );
+    let (manager, statuses, _logs) = manager_with(PodManagerConfig {
+        node_name: "n1".into(),
+        node_labels: [("disk".to_string(), "ssd".to_string())].into(),
+        ..Default::default()
+    });
     let mut ssd = pod("ssd", &[], None);
     ssd.spec.as_mut().unwrap().node_selector = Some([("disk".into(), "ssd".into())].into());
     let mut hdd = pod("hdd", &[], None);
