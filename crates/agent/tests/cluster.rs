@@ -227,6 +227,46 @@ impl ClusterNode {
             .collect()
     }
 
+    /// The real kubelet v1.37.2 joined to the cluster beside this node, as `<node>-ref` on
+    /// the reference containerd (its Node deleted with this node's clean-up): its node name
+    /// and its handle, once its Node is Ready.
+    fn join_reference_kubelet(
+        &mut self,
+        env: &test_env::kubelet::ReferenceEnv,
+        test: &str,
+    ) -> (String, test_env::kubelet::Kubelet) {
+        let reference = format!("{}-ref", self.node.name);
+        let kubeconfig = self
+            .cluster
+            .node_kubeconfig(&reference)
+            .expect("an identity for the reference kubelet");
+        self.also_delete.push(vec![
+            "node".into(),
+            reference.clone(),
+            "--wait=false".into(),
+        ]);
+        let kubelet = test_env::kubelet::Kubelet::builder(env, test)
+            .node_name(&reference)
+            .kubeconfig(&kubeconfig)
+            .client_ca_file(&self.cluster.ca_file())
+            .start()
+            .expect("the reference kubelet starts");
+        self.wait(
+            "the reference kubelet's Node Ready",
+            Duration::from_secs(60),
+            || {
+                let n = self.get("node", &reference, None).ok_or("no Node")?;
+                match node_condition(&n, "Ready")
+                    .and_then(|c| c["status"].as_str().map(str::to_owned))
+                {
+                    Some(s) if s == "True" => Ok(()),
+                    other => Err(format!("Ready={other:?}")),
+                }
+            },
+        );
+        (reference, kubelet)
+    }
+
     /// The test's own directory (beside the node's root), for hostPath volumes.
     fn test_dir(&self) -> PathBuf {
         self.root_dir()
@@ -1770,34 +1810,7 @@ fn cluster_differential_deployment_pod_statuses_equal_the_real_kubelets() {
     };
     node.start_cluster(&[]);
     let ns = node.namespace();
-    let reference = format!("{}-ref", node.name);
-    let kubeconfig = node
-        .cluster
-        .node_kubeconfig(&reference)
-        .expect("an identity for the reference kubelet");
-    node.also_delete.push(vec![
-        "node".into(),
-        reference.clone(),
-        "--wait=false".into(),
-    ]);
-    let mut kubelet = test_env::kubelet::Kubelet::builder(&env, "cdiff")
-        .node_name(&reference)
-        .kubeconfig(&kubeconfig)
-        .client_ca_file(&node.cluster.ca_file())
-        .start()
-        .expect("the reference kubelet starts");
-    node.wait(
-        "the reference kubelet's Node Ready",
-        Duration::from_secs(60),
-        || {
-            let n = node.get("node", &reference, None).ok_or("no Node")?;
-            match node_condition(&n, "Ready").and_then(|c| c["status"].as_str().map(str::to_owned))
-            {
-                Some(s) if s == "True" => Ok(()),
-                other => Err(format!("Ready={other:?}")),
-            }
-        },
-    );
+    let (reference, mut kubelet) = node.join_reference_kubelet(&env, "cdiff");
     node.wait_node_ready("True", Duration::from_secs(10));
 
     node.create(&json!({
@@ -2414,34 +2427,7 @@ fn cluster_ns_06_st_01_api_requests_at_rest_with_30_pods_nodelet_and_kubelet() {
     };
     node.start_cluster(&[]);
     let ns = node.namespace();
-    let reference = format!("{}-ref", node.name);
-    let kubeconfig = node
-        .cluster
-        .node_kubeconfig(&reference)
-        .expect("an identity for the reference kubelet");
-    node.also_delete.push(vec![
-        "node".into(),
-        reference.clone(),
-        "--wait=false".into(),
-    ]);
-    let mut kubelet = test_env::kubelet::Kubelet::builder(&env, "rest")
-        .node_name(&reference)
-        .kubeconfig(&kubeconfig)
-        .client_ca_file(&node.cluster.ca_file())
-        .start()
-        .expect("the reference kubelet starts");
-    node.wait(
-        "the reference kubelet's Node Ready",
-        Duration::from_secs(60),
-        || {
-            let n = node.get("node", &reference, None).ok_or("no Node")?;
-            match node_condition(&n, "Ready").and_then(|c| c["status"].as_str().map(str::to_owned))
-            {
-                Some(s) if s == "True" => Ok(()),
-                other => Err(format!("Ready={other:?}")),
-            }
-        },
-    );
+    let (reference, mut kubelet) = node.join_reference_kubelet(&env, "rest");
     for (name, host) in [
         ("on-nodelet", node.name.clone()),
         ("on-kubelet", reference.clone()),
