@@ -537,9 +537,11 @@ fn a_pod_list_and_a_list_are_read_like_several_documents() {
     assert_eq!(snapshot.config_maps.len(), 1);
     let reasons: Vec<&str> = snapshot.errors.iter().map(|e| e.reason.as_str()).collect();
     assert_eq!(reasons.len(), 2, "{reasons:?}");
+    // The API's validation (issue 16) names the pod, as every validation refusal does.
     assert_eq!(
         reasons[0],
-        "document 1: items[2]: invalid pod: spec.containers[0].image: Required value"
+        "document 1: items[2]: invalid pod default/four-node-1: spec.containers[0].image: \
+         Required value"
     );
     assert!(
         reasons[1].starts_with("document 2: duplicate pod default/one-node-1: already defined in "),
@@ -600,6 +602,105 @@ fn traversal_uid_is_refused_naming_the_file_and_metadata_uid() {
     let json = serde_json::to_value(trav).unwrap();
     assert!(json["file"].as_str().unwrap().ends_with("/trav.yaml"));
     assert!(json["reason"].as_str().unwrap().contains("metadata.uid"));
+}
+
+/// Issue 16: a manifest the API server's pod validation refuses is refused at load, as the
+/// kubelet refuses it (`ValidatePodCreate` in `tryDecodeSinglePod`), with the file, the
+/// field and the reason on `/errors` (what a `SourceError` serializes to), instead of a
+/// pod left Pending with "invalid port 70000" at sync time; the other pods load.
+#[test]
+fn sp_02_container_port_70000_is_refused_at_load_naming_the_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "port.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: port\nspec:\n  containers:\n  \
+         - name: main\n    image: busybox\n    ports:\n    - containerPort: 70000\n",
+    );
+    write(dir.path(), "web.yaml", &pod_yaml("web", "busybox"));
+    let snapshot = StaticPodSource::new(dir.path(), "node-1").scan();
+    assert_eq!(names(&snapshot), ["web-node-1"]);
+    assert_eq!(snapshot.errors.len(), 1, "{:?}", snapshot.errors);
+    let json = serde_json::to_value(&snapshot.errors[0]).unwrap();
+    assert!(
+        json["file"].as_str().unwrap().ends_with("/port.yaml"),
+        "{json}"
+    );
+    assert_eq!(
+        json["reason"],
+        "invalid pod default/port-node-1: spec.containers[0].ports[0].containerPort: Invalid \
+         value: 70000: must be between 1 and 65535, inclusive"
+    );
+}
+
+/// Issue 16: `cpu: lots` is refused at load naming the quantity's field (the API server
+/// refuses it when it decodes the pod), instead of being admitted as a request of 0 and
+/// failing at sync time; the other pods load.
+#[test]
+fn sp_02_cpu_lots_is_refused_at_load_naming_the_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "lots.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: lots\nspec:\n  containers:\n  \
+         - name: main\n    image: busybox\n    resources:\n      requests:\n        \
+         cpu: lots\n",
+    );
+    write(dir.path(), "web.yaml", &pod_yaml("web", "busybox"));
+    let snapshot = StaticPodSource::new(dir.path(), "node-1").scan();
+    assert_eq!(names(&snapshot), ["web-node-1"]);
+    assert_eq!(snapshot.errors.len(), 1, "{:?}", snapshot.errors);
+    let json = serde_json::to_value(&snapshot.errors[0]).unwrap();
+    assert!(
+        json["file"].as_str().unwrap().ends_with("/lots.yaml"),
+        "{json}"
+    );
+    assert_eq!(
+        json["reason"],
+        "invalid pod default/lots-node-1: spec.containers[0].resources.requests[cpu]: Invalid \
+         value: \"lots\": quantities must match the regular expression \
+         '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+    );
+}
+
+/// Issue 16: in a multi-document file, only the invalid document is refused, and its
+/// refusal lists every problem the API's validation finds, the first field first.
+#[test]
+fn sp_02_an_invalid_document_lists_every_problem_and_spares_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "pods.yaml",
+        &format!(
+            "{}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  \
+             restartPolicy: Sometimes\n  containers:\n  - name: main\n    image: busybox\n    \
+             imagePullPolicy: Sometimes\n",
+            pod_yaml("good", "busybox")
+        ),
+    );
+    let snapshot = StaticPodSource::new(dir.path(), "node-1").scan();
+    assert_eq!(names(&snapshot), ["good-node-1"]);
+    assert_eq!(snapshot.errors.len(), 1, "{:?}", snapshot.errors);
+    assert_eq!(
+        snapshot.errors[0].reason,
+        "document 2: invalid pod default/bad-node-1: spec.containers[0].imagePullPolicy: \
+         Unsupported value: \"Sometimes\": supported values: \"Always\", \"IfNotPresent\", \
+         \"Never\"; spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \
+         \"Always\", \"OnFailure\", \"Never\""
+    );
+}
+
+/// Issue 16: the example manifests shipped with the workspace are valid pods by the API's
+/// rules, so the static source loads every one of them.
+#[test]
+fn sp_02_the_example_manifests_pass_the_apis_validation() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/manifests");
+    let snapshot = StaticPodSource::new(&examples, "node-1").scan();
+    assert!(snapshot.errors.is_empty(), "{:?}", snapshot.errors);
+    assert_eq!(
+        names(&snapshot),
+        ["crashloop-node-1", "initialized-node-1", "web-node-1"]
+    );
 }
 
 /// Issue 11: Secret documents with a type error in `stringData` or bad base64 in `data`

@@ -4,9 +4,11 @@ use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::Pod;
 
+use super::field::{FieldError, into_result, regex_error};
 use super::path::display_value;
-use crate::pod_full_name;
-use crate::{Error, Result};
+#[cfg(doc)]
+use crate::Error;
+use crate::Result;
 
 /// The longest DNS-1123 label (`validation.DNS1123LabelMaxLength`).
 pub const MAX_LABEL_LEN: usize = 63;
@@ -15,12 +17,15 @@ pub const MAX_SUBDOMAIN_LEN: usize = 253;
 /// The longest pod UID a node accepts (see [`validate_uid`]).
 pub const MAX_UID_LEN: usize = 128;
 
+/// `dns1123LabelFmt`.
+const LABEL_REGEX: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+/// `dns1123SubdomainFmt`.
+const SUBDOMAIN_REGEX: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const LABEL_MESSAGE: &str = "a lowercase RFC 1123 label must consist of lower case \
-    alphanumeric characters or '-', and must start and end with an alphanumeric character \
-    (e.g. 'my-name', or '123-abc')";
+    alphanumeric characters or '-', and must start and end with an alphanumeric character";
 const SUBDOMAIN_MESSAGE: &str = "a lowercase RFC 1123 subdomain must consist of lower case \
     alphanumeric characters, '-' or '.', and must start and end with an alphanumeric \
-    character (e.g. 'example.com')";
+    character";
 
 /// Whether `value` is a DNS-1123 label (`IsDNS1123Label`): 1 to 63 characters of
 /// `[a-z0-9-]`, starting and ending with an alphanumeric character. Namespaces and
@@ -127,6 +132,83 @@ pub fn validate_uid(uid: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// `IsDNS1123Label` (`k8s.io/apimachinery/pkg/util/validation`): what is wrong with `value`
+/// as a DNS-1123 label, in the API's words; empty when it is one.
+pub(crate) fn dns1123_label_errors(value: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    if value.len() > MAX_LABEL_LEN {
+        errors.push(format!("must be no more than {MAX_LABEL_LEN} characters"));
+    }
+    if !is_label_text(value) {
+        if value.split('.').all(is_label_text) {
+            // A valid subdomain but not a label: the length was checked, so it is dots.
+            errors.push("must not contain dots".to_owned());
+        } else {
+            errors.push(regex_error(
+                LABEL_MESSAGE,
+                LABEL_REGEX,
+                &["my-name", "123-abc"],
+            ));
+        }
+    }
+    errors
+}
+
+/// `IsDNS1123Subdomain` (`k8s.io/apimachinery/pkg/util/validation`): what is wrong with
+/// `value` as a DNS-1123 subdomain, in the API's words; empty when it is one.
+pub(crate) fn dns1123_subdomain_errors(value: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    if value.len() > MAX_SUBDOMAIN_LEN {
+        errors.push(format!(
+            "must be no more than {MAX_SUBDOMAIN_LEN} characters"
+        ));
+    }
+    if !value.split('.').all(is_label_text) {
+        errors.push(regex_error(
+            SUBDOMAIN_MESSAGE,
+            SUBDOMAIN_REGEX,
+            &["example.com"],
+        ));
+    }
+    errors
+}
+
+/// `ValidateDNS1123Label` at `field`: one `Invalid value` error per problem.
+pub(crate) fn validate_dns1123_label(errors: &mut Vec<FieldError>, field: &str, value: &str) {
+    for message in dns1123_label_errors(value) {
+        errors.push(FieldError::invalid(field, value, message));
+    }
+}
+
+/// The identity part of the API's `ValidateObjectMeta` for a pod (`metadata.name` a
+/// DNS-1123 subdomain, `metadata.namespace` a DNS-1123 label), then this crate's own rule
+/// for `metadata.uid` ([`validate_uid`]), appended to `errors`.
+pub(crate) fn metadata_identity_errors(pod: &Pod, errors: &mut Vec<FieldError>) {
+    match pod.metadata.name.as_deref() {
+        None | Some("") => errors.push(FieldError::required(
+            "metadata.name",
+            "name or generateName is required",
+        )),
+        Some(name) => {
+            for message in dns1123_subdomain_errors(name) {
+                errors.push(FieldError::invalid("metadata.name", name, message));
+            }
+        }
+    }
+    match pod.metadata.namespace.as_deref() {
+        None | Some("") => errors.push(FieldError::required("metadata.namespace", "")),
+        Some(namespace) => validate_dns1123_label(errors, "metadata.namespace", namespace),
+    }
+    match pod.metadata.uid.as_deref() {
+        None | Some("") => errors.push(FieldError::required("metadata.uid", "")),
+        Some(uid) => {
+            if let Err(rule) = validate_uid(uid) {
+                errors.push(FieldError::invalid("metadata.uid", uid, rule));
+            }
+        }
+    }
+}
+
 /// Checks what a node needs of a pod's identity before it makes anything for it:
 ///
 /// - `metadata.name`: set, a DNS-1123 subdomain (at most 253 characters);
@@ -136,94 +218,51 @@ pub fn validate_uid(uid: &str) -> std::result::Result<(), String> {
 ///   the pod.
 ///
 /// The messages are the API server's (`metadata.name: Invalid value: "Web": a lowercase
-/// RFC 1123 subdomain must ...`), as an [`Error::InvalidPod`] naming the pod and the field.
-/// Values are quoted with escapes and cut after 64 characters, so a hostile value cannot
-/// forge log lines.
+/// RFC 1123 subdomain must ...`), as an [`Error::InvalidPod`] naming the pod and the first
+/// field, every problem found listed in the message. Values are quoted with escapes and cut
+/// after 64 characters, so a hostile value cannot forge log lines.
 pub fn validate_pod_identity(pod: &Pod) -> Result<()> {
-    let fail = |field: &str, message: String| Error::InvalidPod {
-        pod: pod_full_name(pod),
-        field: field.to_owned(),
-        message,
-    };
-    let invalid =
-        |value: &str, rule: &str| format!("Invalid value: {}: {rule}", display_value(value));
-
-    match pod.metadata.name.as_deref() {
-        None | Some("") => return Err(fail("metadata.name", "Required value".into())),
-        Some(name) if name.len() > MAX_SUBDOMAIN_LEN => {
-            let rule = format!("must be no more than {MAX_SUBDOMAIN_LEN} characters");
-            return Err(fail("metadata.name", invalid(name, &rule)));
-        }
-        Some(name) if !is_dns1123_subdomain(name) => {
-            return Err(fail("metadata.name", invalid(name, SUBDOMAIN_MESSAGE)));
-        }
-        Some(_) => {}
-    }
-    match pod.metadata.namespace.as_deref() {
-        None | Some("") => return Err(fail("metadata.namespace", "Required value".into())),
-        Some(namespace) if namespace.len() > MAX_LABEL_LEN => {
-            let rule = format!("must be no more than {MAX_LABEL_LEN} characters");
-            return Err(fail("metadata.namespace", invalid(namespace, &rule)));
-        }
-        Some(namespace) if !is_dns1123_label(namespace) => {
-            return Err(fail(
-                "metadata.namespace",
-                invalid(namespace, LABEL_MESSAGE),
-            ));
-        }
-        Some(_) => {}
-    }
-    match pod.metadata.uid.as_deref() {
-        None | Some("") => return Err(fail("metadata.uid", "Required value".into())),
-        Some(uid) => {
-            validate_uid(uid).map_err(|rule| fail("metadata.uid", invalid(uid, &rule)))?;
-        }
-    }
-
-    let Some(spec) = pod.spec.as_ref() else {
-        return Ok(());
-    };
-    let mut seen = HashSet::new();
-    let groups = [
-        (
-            "initContainers",
-            spec.init_containers
-                .iter()
-                .flatten()
-                .map(|c| c.name.as_str())
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "containers",
-            spec.containers.iter().map(|c| c.name.as_str()).collect(),
-        ),
-        (
-            "ephemeralContainers",
-            spec.ephemeral_containers
-                .iter()
-                .flatten()
-                .map(|c| c.name.as_str())
-                .collect(),
-        ),
-    ];
-    for (group, names) in groups {
-        for (index, name) in names.into_iter().enumerate() {
-            let field = format!("spec.{group}[{index}].name");
-            if name.is_empty() {
-                return Err(fail(&field, "Required value".into()));
-            }
-            if !is_dns1123_label(name) {
-                return Err(fail(&field, invalid(name, LABEL_MESSAGE)));
-            }
-            if !seen.insert(name) {
-                return Err(fail(
-                    &field,
-                    format!("Duplicate value: {}", display_value(name)),
-                ));
+    let mut errors = Vec::new();
+    metadata_identity_errors(pod, &mut errors);
+    if let Some(spec) = pod.spec.as_ref() {
+        let mut seen = HashSet::new();
+        let groups = [
+            (
+                "initContainers",
+                spec.init_containers
+                    .iter()
+                    .flatten()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                "containers",
+                spec.containers.iter().map(|c| c.name.as_str()).collect(),
+            ),
+            (
+                "ephemeralContainers",
+                spec.ephemeral_containers
+                    .iter()
+                    .flatten()
+                    .map(|c| c.name.as_str())
+                    .collect(),
+            ),
+        ];
+        for (group, names) in groups {
+            for (index, name) in names.into_iter().enumerate() {
+                let field = format!("spec.{group}[{index}].name");
+                if name.is_empty() {
+                    errors.push(FieldError::required(&field, ""));
+                    continue;
+                }
+                validate_dns1123_label(&mut errors, &field, name);
+                if !seen.insert(name) {
+                    errors.push(FieldError::duplicate(&field, name));
+                }
             }
         }
     }
-    Ok(())
+    into_result(pod, errors)
 }
 
 #[cfg(test)]

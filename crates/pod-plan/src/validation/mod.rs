@@ -15,10 +15,33 @@
 //! components again, so a pod that slipped past (an embedder calling the workers directly)
 //! still cannot reach outside its directory.
 //!
-//! Here are identity ([`validate_pod_identity`]) and the enumerated spec fields a node acts
-//! on ([`validate_pod_spec`]: `restartPolicy`, `imagePullPolicy`); [`validate_pod`] is both,
-//! and what the pod manager applies to every source's pods. More of the API server's
-//! validation of a pod's spec (`ValidatePodCreate`) is meant to grow beside them.
+//! Beyond identity, a static pod gets the API server's whole validation of a new pod
+//! ([`validate_pod_create`], in the API's order and words), because the kubelet runs it on
+//! every manifest and refuses a bad one at load, naming the field and the reason, where a
+//! node agent that skipped it would leave the pod Pending with a runtime error at sync
+//! time (`containerPort: 70000`) or misread it (`cpu: lots` admitted as no request, a
+//! `restartPolicy` typo run as `Always`). [`validate_pod`] is the one rule every pod
+//! source and the pod manager apply; it says which pods get which checks.
+//!
+//! | module | the API's functions | what |
+//! |---|---|---|
+//! | `identity` | `ValidateObjectMeta` (name, namespace) | name, namespace, UID ([`validate_uid`]), container names |
+//! | `metadata` | `ValidateLabels`, `ValidateAnnotations` | label and annotation syntax ([`qualified_name_errors`], [`label_value_errors`]), annotations at most 256 KiB |
+//! | `spec` | `validateRestartPolicy`, `validateDNSPolicy`, `validatePullPolicy`, `validateContainerRestartPolicy`, `validatePodDNSConfig` | the enumerated fields ([`validate_pod_spec`]) |
+//! | `ports` | `validateContainerPorts`, `checkHostPortConflicts`, `validatePodHostNetworkDeps` | port numbers, names ([`port_name_errors`]), protocols, host ports |
+//! | `resources` | `ValidateContainerResourceRequirements` | quantities that parse, known names, no negative amount, requests within limits |
+//! | `env` | `ValidateEnv`, `ValidateEnvFrom` | variable names ([`env_var_name_errors`]), sources, prefixes |
+//! | `volumes` | `ValidateVolumes`, `ValidateVolumeMounts` | unique names, one source each, mounts of existing volumes at unique paths, subPaths |
+//! | `probes` | `validateProbe`, `validateHandler`, `validateLifecycle` | one handler, thresholds, hooks |
+//! | `pod` | `ValidatePodCreate`, `ValidatePodSpec`, `validateContainers`, `validateInitContainers` | the order, grace period, deadline; [`validate_pod`] |
+//!
+//! Several errors are reported at once, as the API server reports them: one
+//! [`Error::InvalidPod`](crate::Error::InvalidPod) naming the first field, the others
+//! following in its message, `; ` between them.
+//!
+//! The rules are v1.37's, with its default feature gates (the reference kubelet's); they
+//! read fields that the API has since v1.34 (a container's `restartPolicyRules`, an env
+//! var's `fileKeyRef`), so this module needs k8s-openapi's `v1_34` feature or later.
 //!
 //! # Example
 //!
@@ -43,16 +66,33 @@
 //! assert!(err.to_string().contains("metadata.uid: Invalid value: \"../../canary\""), "{err}");
 //! ```
 
+mod env;
+mod field;
 mod identity;
+mod metadata;
 mod path;
+mod pod;
+mod ports;
+mod probes;
+mod resources;
 mod spec;
+mod volumes;
 
+pub use env::env_var_name_errors;
+pub use field::{BadValue, FieldError};
 pub use identity::{
     MAX_LABEL_LEN, MAX_SUBDOMAIN_LEN, MAX_UID_LEN, is_dns1123_label, is_dns1123_subdomain,
     validate_pod_identity, validate_uid,
 };
+pub use metadata::{MAX_ANNOTATIONS_SIZE, label_value_errors, qualified_name_errors};
 pub use path::{
     check_path_component, display_value, is_path_component, remove_dir_all_within,
     remove_file_within,
 };
-pub use spec::{IMAGE_PULL_POLICIES, RESTART_POLICIES, validate_pod, validate_pod_spec};
+pub use pod::{validate_pod, validate_pod_create};
+pub use ports::{PORT_PROTOCOLS, port_name_errors};
+pub use spec::{
+    CONTAINER_RESTART_POLICIES, DNS_POLICIES, IMAGE_PULL_POLICIES, RESTART_POLICIES,
+    TERMINATION_MESSAGE_POLICIES, validate_pod_spec,
+};
+pub use volumes::HOST_PATH_TYPES;
