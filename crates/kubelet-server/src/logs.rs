@@ -1,0 +1,1 @@
+//! `/containerLogs` and `/logs/`.

@@ -1,0 +1,1 @@
+//! `/exec`, `/attach`, `/portForward` and `/run`.
