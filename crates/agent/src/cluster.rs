@@ -141,6 +141,12 @@ impl ClusterMode {
         })
     }
 
+    /// The reviewers of the kubelet API's webhook authentication and authorization:
+    /// TokenReview and SubjectAccessReview through the API server.
+    pub fn kubelet_api_reviewers(&self) -> kubelet_server::auth::Reviewers {
+        kubelet_server::auth::Reviewers::api_server(self.client.clone())
+    }
+
     /// The status sink of the pod workers: statuses kept in `memory` (for `/pods`) and
     /// written to the API server.
     pub fn status_sink(&self, memory: MemoryStatusSink) -> Arc<dyn StatusSink> {

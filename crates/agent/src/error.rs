@@ -75,6 +75,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The kubelet API could not be set up: a certificate, a CA bundle, or an
+    /// authentication or authorization setting.
+    #[error("kubelet API: {0}")]
+    KubeletApi(kubelet_server::Error),
+
     /// The HTTP server stopped with an I/O error.
     #[error("the HTTP server on {addr} failed: {source}")]
     Serve {

@@ -1,116 +1,80 @@
-//! The agent's HTTP endpoints: `/healthz`, `/pods`, `/metrics`, `/metrics/probes`,
-//! `/configz`, and nodelet's own `/errors`.
+//! The agent's servers: the kubelet API of [`kubelet_server`] over the agent's state, plus
+//! nodelet's own `/errors` (the static manifests the file source refused).
 //!
-//! The server knows nothing about pods or workers: it asks an [`HttpState`] (implemented
-//! by whoever composes the agent) on every request. Like the kubelet it runs up to three
-//! servers, planned from the configuration by [`plan_servers`]:
+//! Like the kubelet, the agent runs up to three servers, planned from the configuration
+//! by [`plan_servers`]:
 //!
-//! | server | address | routes |
-//! |---|---|---|
-//! | main | `address:port` (10250) | all ([`Endpoints::Full`]) |
-//! | read-only | `address:readOnlyPort`, only when not 0 (the default) | `/healthz`, `/pods`, `/metrics`, `/metrics/probes` |
-//! | healthz | `healthzBindAddress:healthzPort` (127.0.0.1:10248) | `/healthz` |
+//! | server | address | security | routes |
+//! |---|---|---|---|
+//! | main | `address:port` (10250) | TLS, authentication, authorization | all ([`Endpoints::Full`]) and `/errors` |
+//! | read-only | `address:readOnlyPort`, only when not 0 (the default) | none | `/healthz`, `/pods`, stats and metrics |
+//! | healthz | `healthzBindAddress:healthzPort` (127.0.0.1:10248) | none | `/healthz` |
 //!
-//! The kubelet's main server speaks TLS with authentication and authorization; nodelet's
-//! does not (yet), which is why its `address` defaults to `127.0.0.1`.
+//! In standalone mode (no `--kubeconfig`) there is no API server to review tokens and
+//! access, so unless the main server is given a specific address or a certificate, it
+//! keeps to loopback: an unspecified `address` (`0.0.0.0`, the default) serves on
+//! `127.0.0.1` over plain HTTP without authentication, and the agent says so in its log.
+//! Given a specific non-loopback address or `tlsCertFile`, it serves TLS with the
+//! configured authentication and authorization, which must then not ask for the webhooks
+//! (the kubelet refuses that configuration too).
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //! use agent::config::KubeletConfiguration;
-//! use agent::http::{HealthCheck, HttpState, plan_servers, HttpServer};
+//! use agent::http::{HttpServer, HttpState, plan_servers};
 //! use agent::static_pods::SourceError;
 //! use k8s_openapi::api::core::v1::Pod;
+//! use kubelet_server::{HealthCheck, NodeApi};
 //!
 //! struct Agent;
 //!
-//! impl HttpState for Agent {
+//! impl NodeApi for Agent {
 //!     fn pods(&self) -> Vec<Pod> { Vec::new() }
 //!     fn healthz(&self) -> Vec<HealthCheck> { vec![HealthCheck::new("pleg", Ok(()))] }
 //!     fn metrics(&self) -> String { String::new() }
+//!     fn configz(&self) -> serde_json::Value { serde_json::json!({}) }
+//! }
+//!
+//! impl HttpState for Agent {
 //!     fn errors(&self) -> Vec<SourceError> { Vec::new() }
-//!     fn kubelet_config(&self) -> KubeletConfiguration { KubeletConfiguration::default() }
 //! }
 //!
 //! # async fn run() -> agent::Result<()> {
 //! let state: Arc<dyn HttpState> = Arc::new(Agent);
-//! for plan in plan_servers(&KubeletConfiguration::default()) {
-//!     let server = HttpServer::bind(plan.addr, plan.endpoints).await?;
-//!     tokio::spawn(server.serve(Arc::clone(&state), std::future::pending()));
+//! let config = KubeletConfiguration::default();
+//! for plan in plan_servers(&config, false) {
+//!     let server = HttpServer::bind(plan, None).await?;
+//!     tokio::spawn(server.serve(Arc::clone(&state), true, std::future::pending()));
 //! }
 //! # Ok(())
 //! # }
 //! ```
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{RawQuery, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
-use k8s_openapi::api::core::v1::Pod;
+use kubelet_server::NodeApi;
+use kubelet_server::auth::{Auth, Reviewers};
+use kubelet_server::server::{KubeletServer, RouterOptions};
+use kubelet_server::tls::{ServingCert, read_ca_bundle, server_config};
+
+pub use kubelet_server::Endpoints;
+pub use kubelet_server::HealthCheck;
 
 use crate::config::KubeletConfiguration;
-use crate::metrics::TEXT_CONTENT_TYPE;
 use crate::static_pods::SourceError;
 use crate::{Error, Result};
 
-/// What the HTTP endpoints show, supplied by the composed agent. Called on every request,
-/// so each method should read a snapshot or a cache, never the runtime.
-pub trait HttpState: Send + Sync + 'static {
-    /// The pods the agent manages, with their current status (`/pods`).
-    fn pods(&self) -> Vec<Pod>;
-    /// The health checks beyond `ping` (the kubelet's `syncloop`, nodelet's `pleg`, ...).
-    /// `/healthz` is healthy when every check is.
-    fn healthz(&self) -> Vec<HealthCheck>;
-    /// The metrics in the Prometheus text format (`/metrics`), e.g.
-    /// [`AgentRegistry::render_metrics`](crate::metrics::AgentRegistry::render_metrics).
-    fn metrics(&self) -> String;
-    /// The probe metrics in the Prometheus text format (`/metrics/probes`:
-    /// `prober_probe_total`, `prober_probe_duration_seconds`), e.g.
-    /// `probes::metrics::ProbeMetrics::render`. Empty by default (an agent without probes).
-    fn probe_metrics(&self) -> String {
-        String::new()
-    }
+/// What the agent's servers show: the kubelet API ([`NodeApi`]) and nodelet's `/errors`.
+pub trait HttpState: NodeApi {
     /// The static manifests the file source refused (`/errors`).
     fn errors(&self) -> Vec<SourceError>;
-    /// The effective configuration (`/configz`).
-    fn kubelet_config(&self) -> KubeletConfiguration;
-}
-
-/// One named health check and its outcome.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HealthCheck {
-    /// The check's name (`pleg`, `syncloop`).
-    pub name: String,
-    /// `Err` with the reason when unhealthy.
-    pub result: std::result::Result<(), String>,
-}
-
-impl HealthCheck {
-    /// A check named `name` with this outcome.
-    pub fn new(name: impl Into<String>, result: std::result::Result<(), String>) -> Self {
-        HealthCheck {
-            name: name.into(),
-            result,
-        }
-    }
-}
-
-/// Which routes a server offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoints {
-    /// Every route: `/healthz`, `/pods`, `/metrics`, `/metrics/probes`, `/configz`,
-    /// `/errors`.
-    Full,
-    /// The kubelet's read-only port: `/healthz`, `/pods`, `/metrics`, `/metrics/probes`.
-    ReadOnly,
-    /// `/healthz` only (the kubelet's healthz port).
-    Healthz,
 }
 
 /// A server the configuration asks for.
@@ -120,213 +84,214 @@ pub struct ServerPlan {
     pub addr: SocketAddr,
     /// What to serve there.
     pub endpoints: Endpoints,
+    /// Whether the server speaks TLS and authenticates and authorizes each request (the
+    /// main server, except on standalone loopback).
+    pub secure: bool,
 }
 
-/// The servers `config` asks for (see the module docs). A port of 0 disables that server,
-/// as `readOnlyPort: 0` (the config-file default) and `healthzPort: 0` do in the kubelet.
+/// The servers `config` asks for (see the module docs); `cluster` is whether the agent
+/// has an API server (`--kubeconfig`). A port of 0 disables that server, as
+/// `readOnlyPort: 0` (the config-file default) and `healthzPort: 0` do in the kubelet.
 /// Expects a validated configuration; an address that does not parse is skipped.
-pub fn plan_servers(config: &KubeletConfiguration) -> Vec<ServerPlan> {
+pub fn plan_servers(config: &KubeletConfiguration, cluster: bool) -> Vec<ServerPlan> {
     let mut plans = Vec::new();
-    let mut add = |address: &str, port: i32, endpoints| {
+    let mut add = |address: &str, port: i32, endpoints, secure: bool| {
         if let (Ok(ip), Ok(port)) = (address.parse::<IpAddr>(), u16::try_from(port))
             && port != 0
         {
+            let ip = if endpoints == Endpoints::Full && !secure && ip.is_unspecified() {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            } else {
+                ip
+            };
             plans.push(ServerPlan {
                 addr: SocketAddr::new(ip, port),
                 endpoints,
+                secure,
             });
         }
     };
     if config.enable_server {
-        add(&config.address, config.port, Endpoints::Full);
+        add(
+            &config.address,
+            config.port,
+            Endpoints::Full,
+            main_server_is_secure(config, cluster),
+        );
     }
-    add(&config.address, config.read_only_port, Endpoints::ReadOnly);
+    add(
+        &config.address,
+        config.read_only_port,
+        Endpoints::ReadOnly,
+        false,
+    );
     add(
         &config.healthz_bind_address,
         config.healthz_port,
         Endpoints::Healthz,
+        false,
     );
     plans
 }
 
-/// The routes of `endpoints` over `state`, as an axum [`Router`] (to nest in a bigger
-/// server, or to drive in tests without a socket).
-pub fn router(state: Arc<dyn HttpState>, endpoints: Endpoints) -> Router {
-    let mut router = Router::new().route("/healthz", get(healthz));
-    if endpoints != Endpoints::Healthz {
-        router = router
-            .route("/pods", get(pods))
-            .route("/metrics", get(metrics))
-            .route("/metrics/probes", get(probe_metrics));
-    }
-    if endpoints == Endpoints::Full {
-        router = router
-            .route("/configz", get(configz))
-            .route("/errors", get(errors));
-    }
-    router
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn(log_request))
-        .with_state(state)
+/// Whether the main server speaks TLS with authentication: always in cluster mode; in
+/// standalone mode when given a certificate or a specific non-loopback address.
+fn main_server_is_secure(config: &KubeletConfiguration, cluster: bool) -> bool {
+    let specific = config
+        .address
+        .parse::<IpAddr>()
+        .is_ok_and(|ip| !ip.is_unspecified() && !ip.is_loopback());
+    cluster || config.tls_cert_file.is_some() || specific
 }
 
-/// A bound, not yet serving, HTTP server.
+/// The TLS configuration and the authentication and authorization of the main server.
+pub struct Security {
+    tls: rustls::ServerConfig,
+    auth: Arc<Auth>,
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Security")
+            .field("node", &self.auth.node_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Security {
+    /// The kubelet's set-up of its main server: the serving certificate from
+    /// `tlsCertFile`/`tlsPrivateKeyFile`, or a self-signed pair under `<root_dir>/pki`
+    /// naming `node_name` and `node_ips`; client certificates verified against
+    /// `authentication.x509.clientCAFile`; tokens and access reviewed by `reviewers`.
+    pub fn from_config(
+        config: &KubeletConfiguration,
+        root_dir: &Path,
+        node_name: &str,
+        node_ips: &[IpAddr],
+        reviewers: Reviewers,
+    ) -> Result<Security> {
+        let cert = match (&config.tls_cert_file, &config.tls_private_key_file) {
+            (Some(cert), Some(key)) => ServingCert::from_files(cert, key),
+            _ => ServingCert::self_signed_in(&root_dir.join("pki"), node_name, node_ips),
+        }
+        .map_err(Error::KubeletApi)?;
+        let client_cas = config
+            .authentication
+            .x509
+            .client_ca_file
+            .as_deref()
+            .map(read_ca_bundle)
+            .transpose()
+            .map_err(Error::KubeletApi)?;
+        if client_cas.is_none() {
+            tracing::warn!(
+                "authentication.x509.clientCAFile is not set: the API server's client \
+                 certificate cannot be verified, so kubectl logs/exec/port-forward will be refused"
+            );
+        }
+        let tls = server_config(&cert, client_cas).map_err(Error::KubeletApi)?;
+        let auth = Auth::from_config(
+            node_name,
+            &config.authentication,
+            &config.authorization,
+            reviewers,
+        )
+        .map_err(Error::KubeletApi)?;
+        Ok(Security {
+            tls,
+            auth: Arc::new(auth),
+        })
+    }
+}
+
+/// A bound, not yet serving, server.
 #[derive(Debug)]
 pub struct HttpServer {
-    listener: tokio::net::TcpListener,
-    addr: SocketAddr,
+    server: KubeletServer,
     endpoints: Endpoints,
+    auth: Option<Arc<Auth>>,
 }
 
 impl HttpServer {
-    /// Binds `addr` (port 0 picks a free port; see [`local_addr`](Self::local_addr)).
-    pub async fn bind(addr: SocketAddr, endpoints: Endpoints) -> Result<Self> {
-        let listener = tokio::net::TcpListener::bind(addr)
+    /// Binds `plan.addr` (port 0 picks a free port; see
+    /// [`local_addr`](Self::local_addr)). A secure plan needs `security`.
+    pub async fn bind(plan: ServerPlan, security: Option<&Security>) -> Result<Self> {
+        let mut server = KubeletServer::bind(plan.addr)
             .await
-            .map_err(|source| Error::Bind { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| Error::Bind { addr, source })?;
+            .map_err(|e| bind_error(plan.addr, e))?;
+        let mut auth = None;
+        if plan.secure {
+            let security = security.ok_or_else(|| Error::Bind {
+                addr: plan.addr,
+                source: std::io::Error::other("a secure server needs TLS and authentication"),
+            })?;
+            server = server.with_tls(security.tls.clone());
+            auth = Some(security.auth.clone());
+        } else if plan.endpoints == Endpoints::Full {
+            tracing::info!(
+                addr = %server.local_addr(),
+                "standalone mode: the kubelet API is served on loopback over plain HTTP \
+                 without authentication (set tlsCertFile or a specific address for TLS)"
+            );
+        }
         Ok(HttpServer {
-            listener,
-            addr,
-            endpoints,
+            server,
+            endpoints: plan.endpoints,
+            auth,
         })
     }
 
     /// The address the server is bound to.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves until `shutdown` completes. `debugging` is `enableDebuggingHandlers`.
     pub async fn serve(
         self,
         state: Arc<dyn HttpState>,
+        debugging: bool,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        let addr = self.addr;
-        tracing::info!(%addr, endpoints = ?self.endpoints, "serving HTTP");
-        axum::serve(self.listener, router(state, self.endpoints))
-            .with_graceful_shutdown(shutdown)
+        let addr = self.server.local_addr();
+        let api: Arc<dyn NodeApi> = state.clone();
+        let mut router = kubelet_server::router(
+            api,
+            RouterOptions {
+                endpoints: self.endpoints,
+                enable_debugging_handlers: debugging,
+            },
+        );
+        if self.endpoints == Endpoints::Full {
+            router = router.merge(
+                Router::new()
+                    .route("/errors", get(errors))
+                    .with_state(state),
+            );
+        }
+        if let Some(auth) = self.auth {
+            router = router.layer(auth.layer());
+        }
+        self.server
+            .serve(router, shutdown)
             .await
-            .map_err(|source| Error::Serve { addr, source })
+            .map_err(|e| match e {
+                kubelet_server::Error::Serve { source, .. } => Error::Serve { addr, source },
+                other => Error::KubeletApi(other),
+            })
     }
 }
 
-/// Binds `addr` and serves every route ([`Endpoints::Full`]) until `shutdown` completes.
-pub async fn serve(
-    addr: SocketAddr,
-    state: Arc<dyn HttpState>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    HttpServer::bind(addr, Endpoints::Full)
-        .await?
-        .serve(state, shutdown)
-        .await
-}
-
-type AppState = State<Arc<dyn HttpState>>;
-
-/// The kubelet's healthz: `ok` when every check passes; otherwise 500 with one line per
-/// check (`[+]ping ok`, `[-]pleg failed: ...`) and `healthz check failed`. `?verbose`
-/// lists the checks on success too. Unlike the kubelet, which answers "reason withheld"
-/// on this unauthenticated endpoint, nodelet shows the reason: its healthz binds to
-/// loopback and the reason is what an operator needs.
-async fn healthz(State(state): AppState, RawQuery(query): RawQuery) -> Response {
-    let mut checks = vec![HealthCheck::new("ping", Ok(()))];
-    checks.extend(state.healthz());
-    let healthy = checks.iter().all(|check| check.result.is_ok());
-    let verbose = query.as_deref().is_some_and(|q| {
-        q.split('&')
-            .any(|pair| pair == "verbose" || pair.starts_with("verbose="))
-    });
-    let text_plain = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
-    if healthy && !verbose {
-        return (StatusCode::OK, text_plain, "ok").into_response();
-    }
-    let mut body = String::new();
-    for check in &checks {
-        match &check.result {
-            Ok(()) => body.push_str(&format!("[+]{} ok\n", check.name)),
-            Err(reason) => body.push_str(&format!("[-]{} failed: {reason}\n", check.name)),
-        }
-    }
-    if healthy {
-        body.push_str("healthz check passed\n");
-        (StatusCode::OK, text_plain, body).into_response()
-    } else {
-        body.push_str("healthz check failed\n");
-        (StatusCode::INTERNAL_SERVER_ERROR, text_plain, body).into_response()
+fn bind_error(addr: SocketAddr, e: kubelet_server::Error) -> Error {
+    match e {
+        kubelet_server::Error::Bind { source, .. } => Error::Bind { addr, source },
+        other => Error::KubeletApi(other),
     }
 }
 
-/// `/pods`: a `v1.PodList`.
-async fn pods(State(state): AppState) -> Response {
-    let list = k8s_openapi::List::<Pod> {
-        items: state.pods(),
-        metadata: Default::default(),
-    };
-    json(&list)
-}
-
-async fn metrics(State(state): AppState) -> Response {
-    ([(header::CONTENT_TYPE, TEXT_CONTENT_TYPE)], state.metrics()).into_response()
-}
-
-/// `/metrics/probes`: the kubelet serves the prober's metrics on a path of their own.
-async fn probe_metrics(State(state): AppState) -> Response {
-    (
-        [(header::CONTENT_TYPE, TEXT_CONTENT_TYPE)],
-        state.probe_metrics(),
-    )
-        .into_response()
-}
-
-async fn configz(State(state): AppState) -> Response {
-    json(&serde_json::json!({ "kubeletconfig": state.kubelet_config() }))
-}
-
-async fn errors(State(state): AppState) -> Response {
-    json(&state.errors())
-}
-
-async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "404 page not found\n",
-    )
-        .into_response()
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(err) => {
-            tracing::error!(error = %err, "cannot encode the response");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("cannot encode the response: {err}\n"),
-            )
-                .into_response()
-        }
-    }
-}
-
-async fn log_request(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    tracing::debug!(
-        %method,
-        path,
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "HTTP request"
-    );
-    response
+async fn errors(State(state): State<Arc<dyn HttpState>>) -> Response {
+    use axum::response::IntoResponse;
+    axum::Json(state.errors()).into_response()
 }
 
 #[cfg(test)]
@@ -336,17 +301,19 @@ mod tests {
     #[test]
     fn ht_08_read_only_port_zero_disables_the_read_only_server() {
         let config = KubeletConfiguration::default();
-        let plans = plan_servers(&config);
+        let plans = plan_servers(&config, false);
         assert_eq!(
             plans,
             vec![
                 ServerPlan {
                     addr: "127.0.0.1:10250".parse().unwrap(),
-                    endpoints: Endpoints::Full
+                    endpoints: Endpoints::Full,
+                    secure: false,
                 },
                 ServerPlan {
                     addr: "127.0.0.1:10248".parse().unwrap(),
-                    endpoints: Endpoints::Healthz
+                    endpoints: Endpoints::Healthz,
+                    secure: false,
                 },
             ]
         );
@@ -359,11 +326,63 @@ mod tests {
             ..KubeletConfiguration::default()
         };
         assert_eq!(
-            plan_servers(&config),
+            plan_servers(&config, false),
             vec![ServerPlan {
-                addr: "127.0.0.1:10255".parse().unwrap(),
-                endpoints: Endpoints::ReadOnly
+                addr: "0.0.0.0:10255".parse().unwrap(),
+                endpoints: Endpoints::ReadOnly,
+                secure: false,
             }]
         );
+    }
+
+    #[test]
+    fn ht_01_the_main_server_is_secure_in_cluster_mode_and_off_loopback() {
+        let config = KubeletConfiguration::default();
+        let main = |config: &KubeletConfiguration, cluster| plan_servers(config, cluster)[0];
+        assert_eq!(
+            main(&config, true),
+            ServerPlan {
+                addr: "0.0.0.0:10250".parse().unwrap(),
+                endpoints: Endpoints::Full,
+                secure: true,
+            }
+        );
+        let specific = KubeletConfiguration {
+            address: "10.0.0.5".into(),
+            ..KubeletConfiguration::default()
+        };
+        assert!(main(&specific, false).secure);
+        let loopback = KubeletConfiguration {
+            address: "127.0.0.1".into(),
+            ..KubeletConfiguration::default()
+        };
+        assert!(!main(&loopback, false).secure);
+        let with_cert = KubeletConfiguration {
+            tls_cert_file: Some("/etc/kubelet.crt".into()),
+            tls_private_key_file: Some("/etc/kubelet.key".into()),
+            ..KubeletConfiguration::default()
+        };
+        let plan = main(&with_cert, false);
+        assert!(plan.secure);
+        assert_eq!(plan.addr, "0.0.0.0:10250".parse().unwrap());
+    }
+
+    #[test]
+    fn ht_01_standalone_security_refuses_the_webhooks_without_an_api_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Security::from_config(
+            &KubeletConfiguration::default(),
+            dir.path(),
+            "node-a",
+            &[],
+            Reviewers::none(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("cannot use webhook authentication"),
+            "{err}"
+        );
+        assert!(dir.path().join("pki/kubelet.crt").exists());
     }
 }

@@ -63,10 +63,12 @@ pub mod cluster;
 pub mod config;
 mod error;
 pub mod http;
+mod kubelet_api;
 pub mod logging;
 pub mod metrics;
 pub mod node;
 pub mod static_pods;
+pub mod stats;
 pub mod supervisor;
 pub mod yaml;
 

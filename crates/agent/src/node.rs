@@ -33,11 +33,12 @@ use volume_manager::{VolumeManager, VolumeManagerConfig};
 
 use crate::cluster::{API_SOURCE, ClusterMode, node_resources};
 use crate::config::{AgentConfig, KubeletConfiguration};
-use crate::http::{HealthCheck, HttpServer, HttpState, plan_servers};
+use crate::http::{HttpServer, HttpState, Security, plan_servers};
 use crate::metrics::{AgentRegistry, KubeletMetrics};
 use crate::static_pods::{Snapshot, SourceError, StaticPodSource};
 use crate::supervisor::Supervisor;
 use crate::{Error, Result};
+use kubelet_server::{ContainerTarget, FoundContainer, HealthCheck, NodeApi};
 
 /// How long start-up waits for the container runtime (the kubelet's
 /// `maxWaitForContainerRuntime`).
@@ -98,6 +99,7 @@ impl SyncLoopMonitor {
 
 /// What the HTTP endpoints read.
 struct NodeState {
+    runtime: Arc<dyn RuntimeService>,
     sync_loop: Arc<SyncLoopMonitor>,
     config: KubeletConfiguration,
     statuses: MemoryStatusSink,
@@ -109,7 +111,8 @@ struct NodeState {
     relists_seen: AtomicU64,
 }
 
-impl HttpState for NodeState {
+#[async_trait::async_trait]
+impl NodeApi for NodeState {
     fn pods(&self) -> Vec<Pod> {
         self.statuses.pods()
     }
@@ -130,12 +133,44 @@ impl HttpState for NodeState {
         self.registry.render_probes()
     }
 
-    fn errors(&self) -> Vec<SourceError> {
-        self.errors.borrow().errors.clone()
+    fn configz(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).unwrap_or_default()
     }
 
-    fn kubelet_config(&self) -> KubeletConfiguration {
-        self.config.clone()
+    fn runtime(&self) -> Option<Arc<dyn RuntimeService>> {
+        Some(self.runtime.clone())
+    }
+
+    async fn find_container(
+        &self,
+        target: &ContainerTarget,
+        previous: bool,
+    ) -> kubelet_server::Result<FoundContainer> {
+        // The kubelet's log rules: with `previous` the last terminated instance, else the
+        // running one, else the last one that ran. Exec and attach then need it running.
+        let pods = self.statuses.pods();
+        let (id, running) = crate::kubelet_api::container_for_logs(&pods, target, previous)?;
+        crate::kubelet_api::found_container(self.runtime.as_ref(), id, running).await
+    }
+
+    async fn find_sandbox(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: Option<&str>,
+    ) -> kubelet_server::Result<String> {
+        let pods = self.statuses.pods();
+        crate::kubelet_api::ready_sandbox(self.runtime.as_ref(), &pods, namespace, name, uid).await
+    }
+
+    fn node_log_dir(&self) -> Option<std::path::PathBuf> {
+        Some(std::path::PathBuf::from("/var/log"))
+    }
+}
+
+impl HttpState for NodeState {
+    fn errors(&self) -> Vec<SourceError> {
+        self.errors.borrow().errors.clone()
     }
 }
 
@@ -618,6 +653,7 @@ impl Node {
         let sync_loop = Arc::new(SyncLoopMonitor::new(kubelet.sync_frequency.as_duration()));
         let (snapshots, snapshot_rx) = watch::channel(Snapshot::default());
         let state: Arc<dyn HttpState> = Arc::new(NodeState {
+            runtime: runtime.clone(),
             sync_loop: sync_loop.clone(),
             config: kubelet.clone(),
             statuses,
@@ -627,9 +663,25 @@ impl Node {
             errors: snapshot_rx,
             relists_seen: AtomicU64::new(0),
         });
+        let plans = plan_servers(&kubelet, cluster.is_some());
+        let security = if plans.iter().any(|plan| plan.secure) {
+            let reviewers = cluster
+                .as_ref()
+                .map(ClusterMode::kubelet_api_reviewers)
+                .unwrap_or_default();
+            Some(Security::from_config(
+                &kubelet,
+                &config.root_dir,
+                &config.node_name,
+                &config.node_ips,
+                reviewers,
+            )?)
+        } else {
+            None
+        };
         let mut servers = Vec::new();
-        for plan in plan_servers(&kubelet) {
-            let server = HttpServer::bind(plan.addr, plan.endpoints).await?;
+        for plan in plans {
+            let server = HttpServer::bind(plan, security.as_ref()).await?;
             tracing::info!(addr = %server.local_addr(), endpoints = ?plan.endpoints, "serving HTTP");
             servers.push(server);
         }
@@ -717,8 +769,9 @@ impl Node {
         });
         for server in self.servers {
             let state = self.state.clone();
+            let debugging = self.kubelet.enable_debugging_handlers;
             tasks.spawn(|stop| async move {
-                if let Err(e) = server.serve(state, stop.cancelled_owned()).await {
+                if let Err(e) = server.serve(state, debugging, stop.cancelled_owned()).await {
                     tracing::error!(error = %e, "HTTP server failed");
                 }
             });

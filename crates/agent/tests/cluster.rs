@@ -17,6 +17,8 @@
 //! printed.
 
 mod common;
+#[path = "cluster/kubelet_api.rs"]
+mod kubelet_api;
 #[path = "differential/normalize.rs"]
 #[allow(dead_code)]
 mod normalize;
@@ -68,7 +70,19 @@ impl ClusterNode {
     /// `CI=true`). Does not start nodelet.
     fn new(test: &str, extra: &str) -> Option<ClusterNode> {
         let cluster = Cluster::require(&format!("the cluster-mode test {test}"))?;
-        let node = Node::new(test, extra)?;
+        // The main server speaks TLS with authentication in cluster mode, on every address
+        // (the API server reaches it on the node's InternalIP); the harness reads `/pods`
+        // and `/metrics` on the read-only port instead.
+        let [read_only] = common::free_ports();
+        // The API server's client certificate is verified against the cluster CA, as in a
+        // kubeadm node.
+        let extra = format!(
+            "address: 0.0.0.0\nreadOnlyPort: {read_only}\n\
+             authentication:\n  x509:\n    clientCAFile: {ca}\n{extra}",
+            ca = cluster.ca_file().display()
+        );
+        let mut node = Node::new(test, &extra)?;
+        node.http_port = read_only;
         let kubeconfig = cluster
             .node_kubeconfig(&node.name)
             .unwrap_or_else(|e| panic!("a node identity for {}: {e}", node.name));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use agent::config::KubeletConfiguration;
-use agent::http::{Endpoints, HealthCheck, HttpServer, HttpState};
+use agent::http::{Endpoints, HealthCheck, HttpServer, HttpState, ServerPlan};
 use agent::metrics::KubeletMetrics;
 use agent::static_pods::{SourceError, StaticPodSource};
 use axum::body::Bytes;
@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use k8s_openapi::api::core::v1::Pod;
+use kubelet_server::NodeApi;
 
 struct FakeAgent {
     pods: Vec<Pod>,
@@ -22,7 +23,7 @@ struct FakeAgent {
     config: KubeletConfiguration,
 }
 
-impl HttpState for FakeAgent {
+impl NodeApi for FakeAgent {
     fn pods(&self) -> Vec<Pod> {
         self.pods.clone()
     }
@@ -32,11 +33,23 @@ impl HttpState for FakeAgent {
     fn metrics(&self) -> String {
         self.metrics.render()
     }
+    fn configz(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).unwrap()
+    }
+}
+
+impl HttpState for FakeAgent {
     fn errors(&self) -> Vec<SourceError> {
         self.errors.clone()
     }
-    fn kubelet_config(&self) -> KubeletConfiguration {
-        self.config.clone()
+}
+
+/// A plain server plan on a free loopback port.
+fn plan(endpoints: Endpoints) -> ServerPlan {
+    ServerPlan {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        endpoints,
+        secure: false,
     }
 }
 
@@ -112,13 +125,11 @@ impl Running {
 }
 
 async fn start(state: Arc<FakeAgent>, endpoints: Endpoints) -> Running {
-    let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), endpoints)
-        .await
-        .unwrap();
+    let server = HttpServer::bind(plan(endpoints), None).await.unwrap();
     let addr = server.local_addr();
     assert_eq!(addr.ip().to_string(), "127.0.0.1");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.serve(state, async {
+    let task = tokio::spawn(server.serve(state, true, async {
         let _ = stopped.await;
     }));
     Running {
@@ -342,13 +353,14 @@ async fn unknown_paths_are_404() {
 
 #[tokio::test]
 async fn bind_errors_name_the_address() {
-    let first = HttpServer::bind("127.0.0.1:0".parse().unwrap(), Endpoints::Healthz)
+    let first = HttpServer::bind(plan(Endpoints::Healthz), None)
         .await
         .unwrap();
-    let err = HttpServer::bind(first.local_addr(), Endpoints::Healthz)
-        .await
-        .unwrap_err()
-        .to_string();
+    let taken = ServerPlan {
+        addr: first.local_addr(),
+        ..plan(Endpoints::Healthz)
+    };
+    let err = HttpServer::bind(taken, None).await.unwrap_err().to_string();
     assert!(err.contains(&first.local_addr().to_string()), "{err}");
 }
 
@@ -359,7 +371,7 @@ struct ProbedAgent {
     probes: probes::metrics::ProbeMetrics,
 }
 
-impl HttpState for ProbedAgent {
+impl NodeApi for ProbedAgent {
     fn pods(&self) -> Vec<Pod> {
         self.inner.pods()
     }
@@ -372,21 +384,22 @@ impl HttpState for ProbedAgent {
     fn probe_metrics(&self) -> String {
         self.probes.render()
     }
+    fn configz(&self) -> serde_json::Value {
+        self.inner.configz()
+    }
+}
+
+impl HttpState for ProbedAgent {
     fn errors(&self) -> Vec<SourceError> {
         self.inner.errors()
-    }
-    fn kubelet_config(&self) -> KubeletConfiguration {
-        self.inner.kubelet_config()
     }
 }
 
 async fn start_state(state: Arc<dyn HttpState>, endpoints: Endpoints) -> Running {
-    let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), endpoints)
-        .await
-        .unwrap();
+    let server = HttpServer::bind(plan(endpoints), None).await.unwrap();
     let addr = server.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.serve(state, async {
+    let task = tokio::spawn(server.serve(state, true, async {
         let _ = stopped.await;
     }));
     Running {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use cri_client::RuntimeService;
 use k8s_openapi::api::core::v1::Pod;
 
-use crate::stats::Summary;
+use crate::stats::{CgroupInfo, Summary};
 use crate::{Error, Result};
 
 /// A container named by an API path: `/containerLogs/{namespace}/{pod}/{container}`,
@@ -26,7 +26,11 @@ pub struct ContainerTarget {
 
 impl std::fmt::Display for ContainerTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "container {:?} in pod {}/{}", self.container, self.namespace, self.pod)
+        write!(
+            f,
+            "container {:?} in pod {}/{}",
+            self.container, self.namespace, self.pod
+        )
     }
 }
 
@@ -113,6 +117,12 @@ pub trait NodeApi: Send + Sync + 'static {
     async fn stats_summary(&self, only_cpu_and_memory: bool) -> Result<Summary> {
         let _ = only_cpu_and_memory;
         Err(Error::NotSupported("/stats/summary"))
+    }
+
+    /// The cgroups `/metrics/cadvisor` reports (the root, the pods' and the running
+    /// containers'), measured now. [`Error::NotSupported`] (a 501) by default.
+    async fn cadvisor_cgroups(&self) -> Result<Vec<CgroupInfo>> {
+        Err(Error::NotSupported("/metrics/cadvisor"))
     }
 
     /// The directory `/logs/` serves (the kubelet serves `/var/log`); `None` (the

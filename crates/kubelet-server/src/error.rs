@@ -61,6 +61,26 @@ pub enum Error {
     /// 500, as the kubelet answers an authorizer error.
     #[error("{0}")]
     Auth(String),
+
+    /// Credentials were presented and refused (a client certificate that does not verify,
+    /// a bearer token the API server does not accept): 401.
+    #[error("{0}")]
+    Unauthenticated(String),
+
+    /// A TokenReview or SubjectAccessReview could not be made or answered (the API server
+    /// is away, refused the review, or the reviewer reported an error): 500.
+    #[error("{review} failed: {source}")]
+    Review {
+        /// Which review (`TokenReview`, `SubjectAccessReview`).
+        review: &'static str,
+        /// Why it failed.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The `authentication`/`authorization` configuration cannot be used (webhook mode
+    /// without a reviewer, no authentication method at all).
+    #[error("invalid authentication/authorization configuration: {0}")]
+    AuthConfig(String),
 }
 
 impl Error {
@@ -70,6 +90,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
+            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -79,7 +100,10 @@ impl axum::response::IntoResponse for Error {
     fn into_response(self) -> axum::response::Response {
         (
             self.status(),
-            [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
             format!("{self}\n"),
         )
             .into_response()

@@ -9,10 +9,14 @@
 
 mod api;
 mod error;
+mod running;
+pub mod server;
 pub mod stats;
+pub mod tls;
 
 pub use api::{ContainerTarget, FoundContainer, HealthCheck, NodeApi};
 pub use error::{Error, Result};
+pub use server::{Endpoints, KubeletServer, RouterOptions, router};
 pub mod auth;
 pub mod logs;
 pub mod streaming;

@@ -113,6 +113,11 @@ impl Cluster {
         self.dir.join("pki").join("ca.crt")
     }
 
+    /// The built kubectl binary.
+    pub fn kubectl_path(&self) -> &Path {
+        &self.kubectl
+    }
+
     /// The built kubectl, as the admin, with a 10 s request timeout.
     pub fn kubectl_command(&self) -> Command {
         let mut command = Command::new(&self.kubectl);

@@ -51,7 +51,9 @@ pub struct KubeletConfiguration {
     pub sync_frequency: GoDuration,
     /// How often the static pod path is re-listed besides inotify (default 20s).
     pub file_check_frequency: GoDuration,
-    /// The address of the main server (kubelet default `0.0.0.0`; nodelet `127.0.0.1`).
+    /// The address of the main server (default `0.0.0.0`). In standalone mode an
+    /// unspecified address (`0.0.0.0`, `::`) serves on `127.0.0.1` only, over plain HTTP
+    /// (see [`crate::http`]).
     pub address: String,
     /// The main server's port (default 10250).
     pub port: i32,
@@ -173,6 +175,18 @@ pub struct KubeletConfiguration {
     /// Feature gates by name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub feature_gates: BTreeMap<String, bool>,
+    /// The main server's certificate chain (PEM); unset, a self-signed pair is generated
+    /// under `<rootDir>/pki`, as the kubelet does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The key of [`tls_cert_file`](Self::tls_cert_file) (PEM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_private_key_file: Option<PathBuf>,
+    /// How the main server authenticates requests (x509 client certificates, webhook
+    /// bearer tokens, anonymous), with the kubelet's defaults.
+    pub authentication: kubelet_server::auth::AuthenticationConfig,
+    /// How the main server authorizes requests (`Webhook` or `AlwaysAllow`).
+    pub authorization: kubelet_server::auth::AuthorizationConfig,
 }
 
 impl Default for KubeletConfiguration {
@@ -320,6 +334,16 @@ impl KubeletConfiguration {
         }
         resolve(&mut self.pod_logs_dir);
         resolve(&mut self.resolv_conf);
+        for path in [
+            self.tls_cert_file.as_mut(),
+            self.tls_private_key_file.as_mut(),
+            self.authentication.x509.client_ca_file.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            resolve(path);
+        }
     }
 
     /// [`container_log_max_size`](Self::container_log_max_size) in bytes.
@@ -719,6 +743,10 @@ struct RawKubeletConfiguration {
     cluster_domain: Option<String>,
     resolv_conf: Option<PathBuf>,
     feature_gates: Option<BTreeMap<String, bool>>,
+    tls_cert_file: Option<PathBuf>,
+    tls_private_key_file: Option<PathBuf>,
+    authentication: Option<kubelet_server::auth::AuthenticationConfig>,
+    authorization: Option<kubelet_server::auth::AuthorizationConfig>,
 }
 
 impl RawKubeletConfiguration {
@@ -756,7 +784,7 @@ impl RawKubeletConfiguration {
             static_pod_path: self.static_pod_path.filter(|p| !p.as_os_str().is_empty()),
             sync_frequency: duration(self.sync_frequency, GoDuration::from_secs(60)),
             file_check_frequency: duration(self.file_check_frequency, GoDuration::from_secs(20)),
-            address: nonempty(self.address, "127.0.0.1"),
+            address: nonempty(self.address, "0.0.0.0"),
             port: nonzero(self.port, 10250),
             read_only_port: self.read_only_port.unwrap_or(0),
             enable_server: self.enable_server.unwrap_or(true),
@@ -843,6 +871,12 @@ impl RawKubeletConfiguration {
                 .resolv_conf
                 .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf")),
             feature_gates: self.feature_gates.unwrap_or_default(),
+            tls_cert_file: self.tls_cert_file.filter(|p| !p.as_os_str().is_empty()),
+            tls_private_key_file: self
+                .tls_private_key_file
+                .filter(|p| !p.as_os_str().is_empty()),
+            authentication: self.authentication.unwrap_or_default(),
+            authorization: self.authorization.unwrap_or_default(),
         }
     }
 }

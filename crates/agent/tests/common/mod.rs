@@ -160,8 +160,8 @@ impl Runtime {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; nodelet binds it right after).
-fn free_ports<const N: usize>() -> [u16; N] {
+/// Free TCP ports on 127.0.0.1 (bound and released; nodelet binds them right after).
+pub fn free_ports<const N: usize>() -> [u16; N] {
     let listeners: Vec<TcpListener> = (0..N)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0"))
         .collect();
@@ -176,6 +176,10 @@ pub struct Node {
     pub port: u16,
     /// The healthz server's port.
     pub healthz_port: u16,
+    /// The plain-HTTP port [`get`](Self::get) reads: the main server's in standalone mode,
+    /// the read-only server's in cluster mode (where the main server speaks TLS and
+    /// authenticates).
+    pub http_port: u16,
     runtime: Runtime,
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -186,7 +190,8 @@ pub struct Node {
 impl Node {
     /// A node for the test `test` (a short DNS label such as `sp01`), with `extra` lines
     /// appended to the generated `KubeletConfiguration`. `None` when the environment is
-    /// missing (see [`Runtime::from_env`]). Does not start nodelet.
+    /// missing (see [`Runtime::from_env`]). A top-level key in `extra` replaces the
+    /// harness's line for it (`address: 0.0.0.0`). Does not start nodelet.
     pub fn new(test: &str, extra: &str) -> Option<Node> {
         let runtime = Runtime::from_env()?;
         let busybox = test_env::busybox_image();
@@ -209,13 +214,14 @@ impl Node {
             name,
             port,
             healthz_port,
+            http_port: port,
             runtime,
             dir,
             child: None,
             started: Instant::now(),
             _lock: lock,
         };
-        let config = format!(
+        let base = format!(
             "apiVersion: kubelet.config.k8s.io/v1beta1\n\
              kind: KubeletConfiguration\n\
              address: 127.0.0.1\n\
@@ -227,13 +233,24 @@ impl Node {
              fileCheckFrequency: 1s\n\
              containerRuntimeEndpoint: {endpoint}\n\
              podLogsDir: {logs}\n\
-             cgroupRoot: {cgroup_root}\n\
-             {extra}",
+             cgroupRoot: {cgroup_root}\n",
             manifests = node.manifest_dir().display(),
             cgroup_root = node.cgroup_root(),
             endpoint = node.runtime.endpoint,
             logs = node.dir.path().join("logs").display(),
         );
+        let key = |line: &str| {
+            (!line.starts_with([' ', '\t', '-']))
+                .then(|| line.split_once(':').map(|(key, _)| key.trim().to_owned()))
+                .flatten()
+        };
+        let replaced: Vec<String> = extra.lines().filter_map(key).collect();
+        let mut config: String = base
+            .lines()
+            .filter(|line| key(line).is_none_or(|k| !replaced.contains(&k)))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        config.push_str(extra);
         fs::write(node.config_file(), config).expect("writing the config file");
         // A sandbox left by an earlier, killed run of this very process id would confuse
         // the test; there is none unless pids wrapped, but clean anyway.
@@ -367,9 +384,10 @@ impl Node {
         }
     }
 
-    /// `GET path` on the main server: the status code and the body.
+    /// `GET path` on the plain-HTTP server ([`http_port`](Self::http_port)): the status
+    /// code and the body.
     pub fn get(&self, path: &str) -> (u16, String) {
-        http_get(SocketAddr::from(([127, 0, 0, 1], self.port)), path)
+        http_get(SocketAddr::from(([127, 0, 0, 1], self.http_port)), path)
             .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.log_tail(40)))
     }
 

@@ -1,1 +1,0 @@
-//! `/containerLogs` and `/logs/`.

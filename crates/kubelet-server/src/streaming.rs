@@ -1,1 +1,0 @@
-//! `/exec`, `/attach`, `/portForward` and `/run`.
