@@ -364,11 +364,13 @@ impl<'a> ClusterDemo<'a> {
              healthzPort: {healthz}\n\
              containerRuntimeEndpoint: {endpoint}\n\
              cgroupRoot: /nodelet-demo\n\
-             podLogsDir: {logs}\n",
+             podLogsDir: {logs}\n\
+             authentication:\n  x509:\n    clientCAFile: {ca}\n",
             port = demo.port,
             healthz = demo.healthz_port,
             endpoint = demo.endpoint,
             logs = demo.dir.join("logs").display(),
+            ca = cluster.ca_file().display(),
         );
         fs::write(demo.config(), config).context("writing the demo's config file")?;
         fs::write(demo.workload(), workload(AUTOMOUNT_SERVICE_ACCOUNT_TOKEN))

@@ -6,8 +6,10 @@
 //! - [`static_pods`]: the static pod source ([`StaticPodSource`]), which turns a manifest
 //!   directory into full snapshots of pods, with the kubelet's naming, UID and annotation
 //!   rules, and keeps them current from inotify and a periodic rescan.
-//! - [`http`]: `/healthz`, `/pods`, `/metrics`, `/configz` and `/errors`, over an
+//! - [`http`]: the servers: the kubelet API of the `kubelet-server` crate (TLS,
+//!   authentication and authorization in cluster mode) and nodelet's `/errors`, over an
 //!   [`HttpState`](http::HttpState) the composed agent implements.
+//! - [`stats`]: the `/stats/summary` collector (cgroups, the runtime, the filesystems).
 //! - [`metrics`]: the kubelet's metric families and the agent's prometheus-client registries.
 //! - [`logging`]: text or JSON log lines carrying span fields.
 //! - [`yaml`]: YAML read as the kubelet reads it (YAML 1.1 through `sigs.k8s.io/yaml`), into

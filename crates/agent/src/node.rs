@@ -100,6 +100,7 @@ impl SyncLoopMonitor {
 /// What the HTTP endpoints read.
 struct NodeState {
     runtime: Arc<dyn RuntimeService>,
+    stats: crate::stats::StatsCollector,
     sync_loop: Arc<SyncLoopMonitor>,
     config: KubeletConfiguration,
     statuses: MemoryStatusSink,
@@ -161,6 +162,19 @@ impl NodeApi for NodeState {
     ) -> kubelet_server::Result<String> {
         let pods = self.statuses.pods();
         crate::kubelet_api::ready_sandbox(self.runtime.as_ref(), &pods, namespace, name, uid).await
+    }
+
+    async fn stats_summary(
+        &self,
+        only_cpu_and_memory: bool,
+    ) -> kubelet_server::Result<kubelet_server::stats::Summary> {
+        Ok(self.stats.summary(only_cpu_and_memory).await?)
+    }
+
+    async fn cadvisor_cgroups(
+        &self,
+    ) -> kubelet_server::Result<Vec<kubelet_server::stats::CgroupInfo>> {
+        Ok(self.stats.cadvisor_cgroups().await?)
     }
 
     fn node_log_dir(&self) -> Option<std::path::PathBuf> {
@@ -636,6 +650,7 @@ impl Node {
                 allocatable: Some(allocatable.resources),
                 node_name: config.node_name.clone(),
                 node_labels: node_labels(&config),
+                pod_logs_dir: Some(kubelet.pod_logs_dir.clone()),
                 sources: std::iter::once("file")
                     .chain(cluster.as_ref().map(|_| API_SOURCE))
                     .map(str::to_owned)
@@ -644,16 +659,35 @@ impl Node {
         ));
         let housekeeping = Housekeeping::new(manager.clone(), volumes_seam, cgroups_seam);
         // Image GC every 5 minutes; the runtime's sandbox image is never removed.
+        let sandbox_image = sandbox_image(runtime.as_ref()).await;
         let image_gc = ImageGc::new(
             runtime.clone(),
             runtime.clone(),
             image_gc_policy(&kubelet),
-            &sandbox_image(runtime.as_ref()).await,
+            &sandbox_image,
+        );
+        let stats = crate::stats::StatsCollector::new(
+            crate::stats::StatsConfig {
+                sandbox_image,
+                ..crate::stats::StatsConfig::new(
+                    &config.node_name,
+                    &config.root_dir,
+                    &kubelet.pod_logs_dir,
+                )
+            },
+            runtime.clone(),
+            runtime.clone(),
+            cgroups.clone(),
+            {
+                let statuses = statuses.clone();
+                move || statuses.pods()
+            },
         );
         let sync_loop = Arc::new(SyncLoopMonitor::new(kubelet.sync_frequency.as_duration()));
         let (snapshots, snapshot_rx) = watch::channel(Snapshot::default());
         let state: Arc<dyn HttpState> = Arc::new(NodeState {
             runtime: runtime.clone(),
+            stats,
             sync_loop: sync_loop.clone(),
             config: kubelet.clone(),
             statuses,

@@ -263,6 +263,9 @@ impl ClusterNode {
             .node_name(&reference)
             .kubeconfig(&kubeconfig)
             .client_ca_file(&self.cluster.ca_file())
+            // Its API on every address: the API server reaches it on the node's IP
+            // (kubectl logs/exec, `proxy/stats/summary`).
+            .setting("address", "0.0.0.0")
             .start()
             .expect("the reference kubelet starts");
         self.wait(

@@ -42,6 +42,10 @@ pub struct PodManagerConfig {
     /// ([`plan::admission`]): `kubernetes.io/hostname`, `kubernetes.io/os`,
     /// `kubernetes.io/arch` and the node's own labels.
     pub node_labels: BTreeMap<String, String>,
+    /// The pods' log directory (`podLogsDir`): an orphaned pod's directory
+    /// (`<namespace>_<name>_<uid>`) goes with its sandbox. `None` (the default) leaves log
+    /// directories alone.
+    pub pod_logs_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for PodManagerConfig {
@@ -52,6 +56,7 @@ impl Default for PodManagerConfig {
             node_name: "localhost".into(),
             allocatable: None,
             node_labels: BTreeMap::new(),
+            pod_logs_dir: None,
         }
     }
 }
@@ -403,6 +408,39 @@ impl PodManager {
                 .map(|m| format!("{}/{}", m.namespace, m.name));
             tracing::info!(pod = ?name, uid = %owner, sandbox = %sandbox.id, "killing an orphaned pod");
             self.remove_sandbox(&sandbox.id).await;
+            if let Some(meta) = &sandbox.metadata {
+                self.remove_pod_logs(&meta.namespace, &meta.name, owner);
+            }
+        }
+    }
+
+    /// Removes the log directory of a pod that is gone (the kubelet's container GC removes
+    /// the log directories of deleted pods). The path is built from checked components and
+    /// removed only when inside `podLogsDir`.
+    fn remove_pod_logs(&self, namespace: &str, name: &str, uid: &str) {
+        let Some(logs_dir) = &self.config.pod_logs_dir else {
+            return;
+        };
+        let pod = Pod {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                namespace: Some(namespace.to_owned()),
+                name: Some(name.to_owned()),
+                uid: Some(uid.to_owned()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        match container_logs::pod_log_dir(logs_dir, &pod) {
+            Ok(dir) => {
+                if let Err(e) = pod_plan::validation::remove_dir_all_within(logs_dir, &dir)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(dir = %dir.display(), error = %e, "cannot remove an orphaned pod's logs");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "not removing an orphaned pod's logs: no safe log directory")
+            }
         }
     }
 

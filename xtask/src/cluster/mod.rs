@@ -125,6 +125,12 @@ impl Cluster {
         format!("https://127.0.0.1:{}", Ports::APISERVER)
     }
 
+    /// The cluster CA's certificate: a node's `authentication.x509.clientCAFile`, so the
+    /// API server's client certificate passes on the node's kubelet API.
+    pub fn ca_file(&self) -> PathBuf {
+        self.pki.ca().cert
+    }
+
     /// The admin's kubeconfig (`system:masters`).
     pub fn admin_kubeconfig(&self) -> PathBuf {
         self.dir.join("admin.kubeconfig")

@@ -352,4 +352,55 @@ mod tests {
             None
         );
     }
+
+    /// A cgroup v2 directory: the v2 names of the same values, pressure read, `max` limits.
+    #[test]
+    fn v2_cgroup_as_cadvisor_reads_it() {
+        let root = tempfile::tempdir().unwrap();
+        let rel = Path::new("kubepods.slice/pod.slice");
+        let dir = root.path().join(rel);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, value) in [
+            ("cpu.stat", "usage_usec 7\nuser_usec 5\n"),
+            ("memory.current", "4096\n"),
+            (
+                "memory.stat",
+                "anon 1024\nfile 2048\nfile_mapped 512\ninactive_file 1024\npgfault 9\npgmajfault 1\n",
+            ),
+            ("memory.max", "max\n"),
+            ("memory.swap.current", "256\n"),
+            ("memory.swap.max", "1024\n"),
+            ("pids.current", "2\n"),
+            ("pids.max", "100\n"),
+            ("cgroup.procs", "1\n"),
+            (
+                "cpu.pressure",
+                "some avg10=2.00 avg60=0.00 avg300=0.00 total=10\n",
+            ),
+        ] {
+            std::fs::write(dir.join(file), value).unwrap();
+        }
+        let cgroups = Cgroups::v2(root.path());
+        let reading = read(&cgroups, rel, &Machine::default()).unwrap().unwrap();
+        assert_eq!(reading.cpu_ns, Some(7000));
+        let memory = reading.memory.unwrap();
+        assert_eq!(
+            (
+                memory.usage,
+                memory.working_set,
+                memory.rss,
+                memory.cache,
+                memory.mapped_file
+            ),
+            (4096, 3072, 1024, 2048, 512)
+        );
+        assert_eq!((memory.swap, memory.swap_available()), (256, Some(768)));
+        assert_eq!(memory.available(), None);
+        assert_eq!(
+            (reading.tasks, reading.tasks_max, reading.processes),
+            (Some(2), Some(100), Some(1))
+        );
+        assert_eq!(reading.psi[0].some.avg10, 2.0);
+        assert!(reading.has_io);
+    }
 }

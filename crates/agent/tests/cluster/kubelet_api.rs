@@ -192,6 +192,27 @@ fn cluster_ht_05_kubectl_logs_tail_timestamps_since_previous_follow() {
         missing.stderr
     );
 
+    // A finished pod's log stays readable (the kubelet keeps its containers until the pod
+    // is deleted).
+    let mut done = bound_pod(
+        &ns,
+        "done",
+        &node.name.clone(),
+        json!([shell("once", "echo finished")]),
+        json!([]),
+    );
+    done["spec"]["restartPolicy"] = json!("Never");
+    node.create(&done);
+    node.wait("the pod to succeed", Duration::from_secs(30), || {
+        let pod = node.get("pod", "done", Some(&ns)).ok_or("no pod")?;
+        (pod["status"]["phase"] == "Succeeded")
+            .then_some(())
+            .ok_or(format!("phase {}", pod["status"]["phase"]))
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let finished = node.kubectl(&["logs", "done", "-n", &ns]);
+    assert_eq!(finished, "finished", "the log of a finished pod");
+
     // -f: new lines arrive while the request is open.
     let mut follow = node
         .cluster
@@ -433,9 +454,16 @@ fn cluster_ht_01_ht_02_authentication_and_authorization() {
     for path in [
         "/healthz",
         "/pods",
+        "/runningpods/",
         "/stats/summary",
         "/metrics",
+        "/metrics/resource",
+        "/metrics/cadvisor",
         "/configz",
+        "/errors",
+        "/containerLogs/default/x/y",
+        "/logs/",
+        "/no-such-path",
     ] {
         let out = node.raw_direct(&anonymous, path);
         assert_ne!(
@@ -520,4 +548,152 @@ fn cluster_ht_01_ht_02_authentication_and_authorization() {
         &format!("/api/v1/nodes/{name}/proxy/healthz"),
     ]);
     assert_eq!(healthz, "ok");
+}
+
+/// The paths of `summary`'s node part and of the pod named `pod` in it, for comparison
+/// (array elements collapsed; the pod's part prefixed `pod.`).
+fn summary_fields(summary: &Value, pod: &str) -> std::collections::BTreeSet<String> {
+    let mut fields: std::collections::BTreeSet<String> =
+        kubelet_server::stats::field_paths(&summary["node"])
+            .into_iter()
+            .map(|f| format!("node.{f}"))
+            .collect();
+    let ours = summary["pods"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["podRef"]["name"] == pod)
+        .unwrap_or_else(|| panic!("pod {pod} in the summary: {summary}"));
+    fields.extend(
+        kubelet_server::stats::field_paths(ours)
+            .into_iter()
+            .map(|f| format!("pod.{f}")),
+    );
+    fields
+}
+
+/// The series names of a Prometheus text.
+fn series_names(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `kubectl get --raw /api/v1/nodes/<node>/proxy/stats/summary` and `/metrics/resource`,
+/// on nodelet's node and on a real kubelet v1.37.2 joined to the same control plane, each
+/// running the same pod: nodelet's summary has every field the kubelet's has (node and
+/// pod), and its resource metrics every series name.
+#[test]
+fn cluster_ht_04_ht_10_stats_summary_and_resource_metrics_match_the_real_kubelets() {
+    let Some(mut node) = ClusterNode::new("c-stats", "") else {
+        return;
+    };
+    let Some(env) = test_env::kubelet::require_reference_env("the stats comparison") else {
+        return;
+    };
+    node.start_cluster(&[]);
+    let ns = node.namespace();
+    let (reference, mut kubelet) = node.join_reference_kubelet(&env, "cstats");
+    node.wait_node_ready("True", Duration::from_secs(10));
+    for (pod, host) in [
+        ("on-nodelet", node.name.clone()),
+        ("on-kubelet", reference.clone()),
+    ] {
+        let mut container = shell(
+            "main",
+            "echo hello; dd if=/dev/zero of=/scratch/f bs=1k count=64; trap 'exit 0' TERM; sleep 3600 & wait",
+        );
+        container["image"] = json!(env.busybox_image);
+        container["volumeMounts"] = json!([{ "name": "scratch", "mountPath": "/scratch" }]);
+        node.create(&bound_pod(
+            &ns,
+            pod,
+            &host,
+            json!([container]),
+            json!([{ "name": "scratch", "emptyDir": {} }]),
+        ));
+    }
+    for pod in ["on-nodelet", "on-kubelet"] {
+        node.wait_pod_ready(&ns, pod, Duration::from_secs(60));
+    }
+    let raw = |host: &str, path: &str| {
+        node.kubectl(&["get", "--raw", &format!("/api/v1/nodes/{host}/proxy{path}")])
+    };
+    // The kubelet's stats come from cAdvisor, which sees a new pod's containers only after
+    // its next housekeeping (up to ~15 s); wait until both summaries have their pod with
+    // its container's CPU.
+    let summaries = node.wait(
+        "both summaries with their pod's container stats",
+        Duration::from_secs(90),
+        || {
+            let mut out = Vec::new();
+            for (host, pod) in [
+                (node.name.as_str(), "on-nodelet"),
+                (reference.as_str(), "on-kubelet"),
+            ] {
+                let summary: Value = serde_json::from_str(&raw(host, "/stats/summary"))
+                    .map_err(|e| e.to_string())?;
+                let has = summary["pods"].as_array().into_iter().flatten().any(|p| {
+                    p["podRef"]["name"] == pod
+                        && p["containers"][0]["cpu"]["usageCoreNanoSeconds"].is_u64()
+                        && p["volume"].is_array()
+                });
+                if !has {
+                    return Err(format!("{host}: {pod} without container stats yet"));
+                }
+                out.push(summary);
+            }
+            Ok(out)
+        },
+    );
+    let ours = summary_fields(&summaries[0], "on-nodelet");
+    let theirs = summary_fields(&summaries[1], "on-kubelet");
+    // The reference kubelet runs its own containerd on a socket of its own, which its
+    // cAdvisor (looking for containerd on /run/containerd/containerd.sock) cannot see, so
+    // for containers it falls back to the CRI's figures: an `availableBytes` and a
+    // `swapAvailableBytes` even without a limit, and no pressure. On a standard install
+    // cAdvisor's figures replace them, which is what nodelet reports (no available bytes
+    // without a limit, the cgroup's pressure). These two are the only fields allowed to
+    // differ that way.
+    const CADVISOR_BLIND: [&str; 2] = [
+        "pod.containers[].memory.availableBytes",
+        "pod.containers[].swap.swapAvailableBytes",
+    ];
+    let missing: Vec<&String> = theirs
+        .difference(&ours)
+        .filter(|f| !CADVISOR_BLIND.contains(&f.as_str()))
+        .collect();
+    let extra: Vec<&String> = ours.difference(&theirs).collect();
+    eprintln!(
+        "summary fields: kubelet {}, nodelet {}, missing {missing:?}, extra {extra:?}",
+        theirs.len(),
+        ours.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "fields the kubelet's summary has and nodelet's lacks: {missing:#?}"
+    );
+
+    let ours = series_names(&raw(&node.name, "/metrics/resource"));
+    let theirs = series_names(&raw(&reference, "/metrics/resource"));
+    // `container_swap_limit_bytes` is written from `swapAvailableBytes`, present in the
+    // kubelet's summary here only for the reason above.
+    let missing: Vec<&String> = theirs
+        .difference(&ours)
+        .filter(|s| s.as_str() != "container_swap_limit_bytes")
+        .collect();
+    eprintln!("resource metrics: kubelet {theirs:?}, nodelet {ours:?}");
+    assert!(
+        missing.is_empty(),
+        "series the kubelet's /metrics/resource has and nodelet's lacks: {missing:?}"
+    );
+    for series in [
+        "container_cpu_usage_seconds_total",
+        "container_memory_working_set_bytes",
+    ] {
+        assert!(ours.contains(series), "{series}");
+    }
+    let _ = kubelet.stop();
 }

@@ -276,7 +276,9 @@ async fn run_worker(
                     }
                 }
                 Ok(SyncOutcome::Terminal) => {
-                    terminate(&syncer, &pod, &mut state, None, &phase, &mut desired).await;
+                    // A pod that finished on its own keeps its containers (and their logs)
+                    // until it is removed, as in the kubelet; housekeeping removes them then.
+                    terminate(&syncer, &pod, &mut state, None, false, &phase, &mut desired).await;
                     return;
                 }
                 Err(e) => {
@@ -293,7 +295,7 @@ async fn run_worker(
                 }
             },
             Some(grace) => {
-                terminate(&syncer, &pod, &mut state, grace, &phase, &mut desired).await;
+                terminate(&syncer, &pod, &mut state, grace, true, &phase, &mut desired).await;
                 return;
             }
         };
@@ -340,6 +342,7 @@ async fn terminate(
     pod: &Pod,
     state: &mut PodState,
     grace: Option<i64>,
+    remove: bool,
     phase: &watch::Sender<WorkerPhase>,
     desired: &mut watch::Receiver<Desired>,
 ) {
@@ -348,7 +351,7 @@ async fn terminate(
     loop {
         let current = crate::plan::pod_grace_period(pod, grace);
         tokio::select! {
-            result = syncer.terminate_pod(pod, state, grace) => match result {
+            result = syncer.terminate_pod(pod, state, grace, remove) => match result {
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(pod = %sync::full_name(pod), uid = %sync::uid(pod), error = %e, "pod termination failed, retrying");

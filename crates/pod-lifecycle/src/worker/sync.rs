@@ -1177,12 +1177,14 @@ impl PodSyncer {
 
     /// Terminate a pod: stop liveness/startup probes, kill it with `grace_override` (or the
     /// pod's own grace), write the terminal status, unmount volumes, remove the cgroup and,
-    /// when configured, the runtime objects. Returns the final status.
+    /// when configured and `remove` (the pod is being removed, not merely finished), the
+    /// runtime objects and the pod's logs. Returns the final status.
     pub async fn terminate_pod(
         &self,
         pod: &Pod,
         state: &mut PodState,
         grace_override: Option<i64>,
+        remove: bool,
     ) -> crate::Result<PodStatus> {
         let span = tracing::info_span!("terminate_pod", pod = %full_name(pod), uid = %uid(pod));
         async {
@@ -1206,7 +1208,7 @@ impl PodSyncer {
                 tracing::warn!(error = %e, "failed to unmount the pod's volumes");
             }
             self.remove_pod_dir(pod);
-            if self.config.remove_terminated {
+            if self.config.remove_terminated && remove {
                 self.remove_runtime_objects(&view).await;
                 // The pod's log directory goes with its containers (the kubelet's GC). Built
                 // from checked components, and removed only when inside podLogsDir.
