@@ -854,38 +854,10 @@ fn go_float32_g(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { ".inf" } else { "-.inf" }.into();
     }
-    // The shortest digits that read back as the same f32, and the decimal exponent.
-    let scientific = format!("{:e}", f.abs());
-    let (mantissa, exponent) = scientific
-        .split_once('e')
-        .unwrap_or((scientific.as_str(), "0"));
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let sign = if f.is_sign_negative() { "-" } else { "" };
-    // %e when the exponent is below -4 or at least 6 (the shortest form's precision).
-    if !(-4..6).contains(&exponent) {
-        let fraction = if digits.len() > 1 {
-            format!(".{}", &digits[1..])
-        } else {
-            String::new()
-        };
-        let exp_sign = if exponent < 0 { '-' } else { '+' };
-        return format!(
-            "{sign}{}{fraction}e{exp_sign}{:02}",
-            &digits[..1],
-            exponent.abs()
-        );
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0" } else { "0" }.into();
     }
-    let point = exponent + 1;
-    let body = if point <= 0 {
-        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
-    } else if point as usize >= digits.len() {
-        format!("{digits}{}", "0".repeat(point as usize - digits.len()))
-    } else {
-        let (whole, fraction) = digits.split_at(point as usize);
-        format!("{whole}.{fraction}")
-    };
-    format!("{sign}{body}")
+    pod_plan::format_float_g(&format!("{:e}", f.abs()), f.is_sign_negative())
 }
 
 #[cfg(test)]

@@ -78,6 +78,51 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
+/// A finite, non-zero number as Go's `strconv.FormatFloat(f, 'g', -1, bits)` writes it:
+/// the shortest digits that read back as the same value, in `%e` form when the exponent is
+/// below -4 or at least 6, else in `%f` form. Takes Rust's shortest scientific form of the
+/// absolute value (`{:e}` of an `f64`, or of an `f32` for 32 bits: Rust picks the shortest
+/// digits for that width too) and the sign. Infinities, NaN and zero are spelled
+/// differently by each caller (Prometheus, YAML), so they stay the caller's.
+///
+/// ```
+/// use pod_plan::format_float_g;
+/// assert_eq!(format_float_g(&format!("{:e}", 2.5f64), false), "2.5");
+/// assert_eq!(format_float_g(&format!("{:e}", 1e6f64), false), "1e+06");
+/// assert_eq!(format_float_g(&format!("{:e}", 0.0001f64), true), "-0.0001");
+/// assert_eq!(format_float_g(&format!("{:e}", 123456.0f32), false), "123456");
+/// ```
+pub fn format_float_g(scientific: &str, negative: bool) -> String {
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((scientific, "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let sign = if negative { "-" } else { "" };
+    // With the shortest precision Go decides between %e and %f with precision 6.
+    if !(-4..6).contains(&exponent) {
+        let fraction = if digits.len() > 1 {
+            format!(".{}", &digits[1..])
+        } else {
+            String::new()
+        };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        return format!(
+            "{sign}{}{fraction}e{exp_sign}{:02}",
+            &digits[..1],
+            exponent.abs()
+        );
+    }
+    let point = exponent + 1;
+    let body = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else if point as usize >= digits.len() {
+        format!("{digits}{}", "0".repeat(point as usize - digits.len()))
+    } else {
+        let (whole, fraction) = digits.split_at(point as usize);
+        format!("{whole}.{fraction}")
+    };
+    format!("{sign}{body}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

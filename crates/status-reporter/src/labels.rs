@@ -215,84 +215,9 @@ pub fn validate_taints(node: &str, taints: &[Taint]) -> Result<()> {
     Ok(())
 }
 
-const QUALIFIED_NAME_MAX_LENGTH: usize = 63;
-const LABEL_VALUE_MAX_LENGTH: usize = 63;
-const NAME_FORMAT: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must \
-     start and end with an alphanumeric character (regex used for validation is \
-     '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
-
-/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`
-fn is_qualified_name_part(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    match (bytes.first(), bytes.last()) {
-        (Some(first), Some(last)) => {
-            first.is_ascii_alphanumeric()
-                && last.is_ascii_alphanumeric()
-                && bytes
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        }
-        _ => false,
-    }
-}
-
-pub(crate) use pod_plan::validation::is_dns1123_subdomain;
-
-/// What is wrong with `key` as a qualified name (`validation.IsQualifiedName`).
-fn qualified_name_errors(key: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    let parts: Vec<&str> = key.split('/').collect();
-    let name = match parts.as_slice() {
-        [name] => *name,
-        [prefix, name] => {
-            if prefix.is_empty() {
-                errors.push("prefix part must be non-empty".to_owned());
-            } else if !is_dns1123_subdomain(prefix) {
-                errors.push(
-                    "prefix part must be a lowercase RFC 1123 subdomain: lower case alphanumeric \
-                     characters, '-' or '.', starting and ending with an alphanumeric character, \
-                     at most 253 characters"
-                        .to_owned(),
-                );
-            }
-            *name
-        }
-        _ => {
-            errors.push(format!(
-                "a qualified name {NAME_FORMAT} with an optional DNS subdomain prefix and '/' \
-                 (e.g. 'example.com/MyName')"
-            ));
-            return errors;
-        }
-    };
-    if name.is_empty() {
-        errors.push("name part must be non-empty".to_owned());
-    } else if name.len() > QUALIFIED_NAME_MAX_LENGTH {
-        errors.push(format!(
-            "name part must be no more than {QUALIFIED_NAME_MAX_LENGTH} characters"
-        ));
-    }
-    if !name.is_empty() && !is_qualified_name_part(name) {
-        errors.push(format!("name part {NAME_FORMAT}"));
-    }
-    errors
-}
-
-/// What is wrong with `value` as a label value (`validation.IsValidLabelValue`).
-fn label_value_errors(value: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    if value.len() > LABEL_VALUE_MAX_LENGTH {
-        errors.push(format!(
-            "must be no more than {LABEL_VALUE_MAX_LENGTH} characters"
-        ));
-    }
-    if !value.is_empty() && !is_qualified_name_part(value) {
-        errors.push(format!(
-            "a valid label must be an empty string or {NAME_FORMAT}"
-        ));
-    }
-    errors
-}
+pub(crate) use pod_plan::validation::{
+    is_dns1123_subdomain, label_value_errors, qualified_name_errors,
+};
 
 #[cfg(test)]
 mod tests {
