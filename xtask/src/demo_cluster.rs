@@ -11,9 +11,12 @@
 //!    from the ConfigMap volume, the Secret is in their environment, an httpGet readiness
 //!    probe gates Ready) and a Job that works for a few seconds and completes, and waits for
 //!    3 Ready replicas and the Job's completion,
-//! 3. scales the Deployment to 6 and waits for 6 Ready replicas, scales it back to 3 and
+//! 3. shows the kubelet API through the API server: `kubectl logs` of the finished Job
+//!    and `kubectl exec` in a web pod (nodelet's TLS port, the API server's client
+//!    certificate verified against the cluster CA),
+//! 4. scales the Deployment to 6 and waits for 6 Ready replicas, scales it back to 3 and
 //!    waits until the 3 extra pods are gone (terminated by nodelet, deleted from the API),
-//! 4. cleans up: deletes the Deployment, the Job, the ConfigMap and the Secret, waits for
+//! 5. cleans up: deletes the Deployment, the Job, the ConfigMap and the Secret, waits for
 //!    their pods to be gone, stops nodelet (SIGTERM) and deletes the Node and its lease.
 //!
 //! Throughout, a table of the node and the pods is redrawn every second from
@@ -488,6 +491,7 @@ impl<'a> ClusterDemo<'a> {
             "{REPLICAS}/{REPLICAS} replicas Ready and {JOB} Complete ({took:.1?})"
         ));
         self.show_page();
+        self.show_kubelet_api();
 
         for (replicas, what) in [
             (SCALED_REPLICAS, "Ready"),
@@ -546,6 +550,56 @@ impl<'a> ClusterDemo<'a> {
             Err(e) => self
                 .view
                 .say(format!("GET http://{addr}/index.html ({name}): {e:#}")),
+        }
+    }
+
+    /// The kubelet API, reached as users reach it: through the API server to nodelet's
+    /// authenticated port. The finished Job's log and a command in a web pod.
+    fn show_kubelet_api(&mut self) {
+        let web = self
+            .state
+            .pods
+            .iter()
+            .find(|p| str_at(p, "/metadata/labels/app") == DEPLOYMENT && pod_ready(p))
+            .map(|p| str_at(p, "/metadata/name").to_owned());
+        let job = format!("job/{JOB}");
+        let mut calls = vec![vec!["logs", "-n", NAMESPACE, job.as_str()]];
+        if let Some(web) = &web {
+            calls.push(vec![
+                "exec",
+                "-n",
+                NAMESPACE,
+                web.as_str(),
+                "-c",
+                "httpd",
+                "--",
+                "sh",
+                "-c",
+                "echo \"$(hostname) has $(ls /page | wc -l) page(s) and uid $(id -u)\"",
+            ]);
+        }
+        for args in calls {
+            let shown = args
+                .iter()
+                .filter(|a| **a != "-n" && **a != NAMESPACE)
+                .map(|a| {
+                    if a.contains(' ') {
+                        format!("'{a}'")
+                    } else {
+                        (*a).to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            match self.kubectl(&args) {
+                Ok(out) => {
+                    self.view.say(format!("kubectl {shown}:"));
+                    for line in out.lines() {
+                        self.view.say(format!("  | {line}"));
+                    }
+                }
+                Err(e) => self.view.say(format!("kubectl {shown}: {e:#}")),
+            }
         }
     }
 

@@ -372,6 +372,13 @@ async fn volumes(
 ) -> Result<VolumeManager> {
     let mut volume_config = VolumeManagerConfig {
         node_allocatable: volume_allocatable(&allocatable.resources),
+        // `defaultUser` / `items[].user` own volume files only with this alpha gate on.
+        volume_user_fields: config
+            .kubelet
+            .feature_gates
+            .get("AtomicWriteVolumeUserFields")
+            .copied()
+            .unwrap_or(false),
         ..VolumeManagerConfig::new(&config.root_dir)
     };
     if let Some(tokens) = tokens {

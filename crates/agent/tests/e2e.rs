@@ -1084,3 +1084,173 @@ spec:
         }
     });
 }
+
+/// A pod whose container sets no resources and reports, in its termination message, the
+/// `resourceFieldRef`s it reads through `env` and through a downwardAPI volume.
+fn limits_manifest() -> String {
+    let env = [
+        ("CPU_LIMIT", "limits.cpu", "1m"),
+        ("MEMORY_LIMIT", "limits.memory", "1"),
+        ("EPHEMERAL_LIMIT", "limits.ephemeral-storage", "1"),
+        ("CPU_REQUEST", "requests.cpu", "1m"),
+    ]
+    .map(|(name, resource, divisor)| {
+        format!(
+            "    - {{name: {name}, valueFrom: {{resourceFieldRef: \
+             {{resource: {resource}, divisor: \"{divisor}\"}}}}}}\n"
+        )
+    })
+    .concat();
+    let items = [
+        ("cpu_limit", "limits.cpu", "1m"),
+        ("memory_limit", "limits.memory", "1Mi"),
+        ("ephemeral_limit", "limits.ephemeral-storage", "1Gi"),
+        ("memory_request", "requests.memory", "1"),
+    ]
+    .map(|(path, resource, divisor)| {
+        format!(
+            "      - {{path: {path}, resourceFieldRef: {{containerName: main, \
+             resource: {resource}, divisor: \"{divisor}\"}}}}\n"
+        )
+    })
+    .concat();
+    let script = "{ echo CPU_LIMIT=$CPU_LIMIT; echo MEMORY_LIMIT=$MEMORY_LIMIT; \
+                  echo EPHEMERAL_LIMIT=$EPHEMERAL_LIMIT; echo CPU_REQUEST=$CPU_REQUEST; \
+                  for f in cpu_limit memory_limit ephemeral_limit memory_request; do \
+                  echo $f=`cat /limits/$f`; done; } > /dev/termination-log";
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: limits\nspec:\n  \
+         restartPolicy: Never\n  terminationGracePeriodSeconds: 2\n  volumes:\n  \
+         - name: limits\n    downwardAPI:\n      items:\n{items}  containers:\n  \
+         - name: main\n    image: {image}\n    command: [\"sh\", \"-c\", {script:?}]\n    \
+         volumeMounts:\n    - {{name: limits, mountPath: /limits}}\n    env:\n{env}",
+        image = test_env::busybox_image(),
+    )
+}
+
+/// The manifest of the test below is a valid static pod: its `resourceFieldRef`s parse
+/// (this runs without the environment, so a typo shows everywhere).
+#[test]
+fn the_limits_manifest_is_a_valid_static_pod() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("limits.yaml"), limits_manifest()).unwrap();
+    let snapshot = agent::StaticPodSource::new(dir.path(), "node-a").scan();
+    assert!(snapshot.errors.is_empty(), "{:?}", snapshot.errors);
+    let spec = snapshot.pods[0].spec.clone().unwrap();
+    let env = spec.containers[0].env.clone().unwrap();
+    assert_eq!(env.len(), 4);
+    let cpu = env[0]
+        .value_from
+        .as_ref()
+        .unwrap()
+        .resource_field_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (
+            cpu.resource.as_str(),
+            cpu.divisor.as_ref().unwrap().0.as_str()
+        ),
+        ("limits.cpu", "1m")
+    );
+    let items = spec.volumes.unwrap()[0]
+        .downward_api
+        .clone()
+        .unwrap()
+        .items
+        .unwrap();
+    assert_eq!(items.len(), 4);
+    assert!(
+        spec.containers[0]
+            .resources
+            .as_ref()
+            .is_none_or(|r| r.limits.is_none())
+    );
+}
+
+/// `resource-field-ref-allocatable` against the real runtime: a container that sets no
+/// limit reads the node allocatable for `limits.cpu`, `limits.memory` and
+/// `limits.ephemeral-storage`, through `env` and through a downwardAPI volume alike (the
+/// kubelet's `containerResourceRuntimeValue` and `ExtractResourceValueByContainerNameAndNodeAllocatable`
+/// with `MergeContainerResourceLimits`, `kubelet_resources.go`), not 0; requests are not
+/// defaulted. The expected values are the node allocatable computed here, independently,
+/// from the same host (capacity from `/proc` and the root directory's filesystem, minus the
+/// reservations written into the config), so a CPU limit of CPUs × 1000 − 250 millicores
+/// shows that the agent reports its allocatable, not its capacity.
+#[test]
+fn resource_field_refs_without_limits_read_the_node_allocatable_in_env_and_files() {
+    use cgroup_enforcer::allocatable::{
+        EvictionThresholds, HostPaths, NodeResources, Reservations, node_allocatable, read_capacity,
+    };
+    let Some(mut node) = Node::new(
+        "rfr01",
+        "kubeReserved:\n  cpu: 250m\n  memory: 64Mi\n\
+         evictionHard:\n  memory.available: 100Mi\n  nodefs.available: 10%\n",
+    ) else {
+        return;
+    };
+    node.write_manifest("limits.yaml", &limits_manifest());
+
+    // The node allocatable, as the kubelet computes it for this configuration.
+    let capacity = read_capacity(&HostPaths {
+        node_fs: Some(node.root_dir()),
+        ..HostPaths::default()
+    })
+    .expect("the node capacity");
+    let reservations = Reservations {
+        kube_reserved: NodeResources {
+            cpu_milli: 250,
+            memory: 64 << 20,
+            ..NodeResources::default()
+        },
+        eviction_hard: EvictionThresholds::parse([
+            ("memory.available", "100Mi"),
+            ("nodefs.available", "10%"),
+        ])
+        .unwrap(),
+        ..Reservations::default()
+    };
+    let allocatable = node_allocatable(&capacity, &reservations)
+        .expect("the node allocatable")
+        .resources;
+    assert!(allocatable.cpu_milli > 0 && allocatable.memory > 0);
+
+    node.start();
+    let pod = node.wait_for("the pod to succeed", || {
+        let pod = node.pod("limits").ok_or("not in /pods")?;
+        if phase(&pod) == "Succeeded" {
+            Ok(pod)
+        } else {
+            Err(summary(&pod))
+        }
+    });
+    let message = app_statuses(&pod)[0]
+        .state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .and_then(|t| t.message.clone())
+        .unwrap_or_default();
+    let seen: BTreeMap<&str, &str> = message.lines().filter_map(|l| l.split_once('=')).collect();
+    let ceil = |amount: i64, unit: i64| (amount + unit - 1) / unit;
+    let expected: BTreeMap<&str, String> = [
+        ("CPU_LIMIT", allocatable.cpu_milli.to_string()),
+        ("MEMORY_LIMIT", allocatable.memory.to_string()),
+        ("EPHEMERAL_LIMIT", allocatable.ephemeral_storage.to_string()),
+        ("CPU_REQUEST", "0".to_owned()),
+        ("cpu_limit", allocatable.cpu_milli.to_string()),
+        (
+            "memory_limit",
+            ceil(allocatable.memory, 1 << 20).to_string(),
+        ),
+        (
+            "ephemeral_limit",
+            ceil(allocatable.ephemeral_storage, 1 << 30).to_string(),
+        ),
+        ("memory_request", "0".to_owned()),
+    ]
+    .into();
+    let seen: BTreeMap<&str, String> = seen.into_iter().map(|(k, v)| (k, v.to_owned())).collect();
+    assert_eq!(seen, expected, "{message}");
+    // And so not the capacity: the reservation shows.
+    assert_eq!(allocatable.cpu_milli, capacity.cpu_milli - 250);
+}

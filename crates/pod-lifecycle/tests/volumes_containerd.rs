@@ -482,3 +482,139 @@ async fn vo_13_real_every_volume_type_is_readable_and_nothing_is_left_after_dele
     );
     node.cleanup().await;
 }
+
+/// VO-13 seen from inside the container: a secret volume is the kubelet's tmpfs, mounted
+/// read-only, without `nosuid`, `nodev` or `noexec`, sized like a memory emptyDir without
+/// `sizeLimit` (the node's allocatable memory: this harness's volume manager takes the
+/// host's), with `noswap` where the kernel takes it; its files have `defaultMode` 0644 or
+/// their `items[].mode`, with the fsGroup's group read added (`SetVolumeOwnership`); and a
+/// volume mounted inside it finds its mount point (`MakeNestedMountpoints`): the runtime
+/// could not create `/etc/app/cache` in the read-only secret, and the container would not
+/// start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vo_13_real_secret_is_the_kubelets_read_only_tmpfs_with_its_modes_and_nested_mount_points()
+{
+    let Some(node) = start_node().await else {
+        return;
+    };
+    node.objects()
+        .set_secret(k8s_openapi::api::core::v1::Secret {
+            metadata: ObjectMeta {
+                name: Some("app".into()),
+                namespace: Some("nodelet-volume-test".into()),
+                ..Default::default()
+            },
+            string_data: Some(
+                [
+                    ("password".to_string(), "s3cret".to_string()),
+                    ("key".to_string(), "private".to_string()),
+                ]
+                .into(),
+            ),
+            ..Default::default()
+        });
+    let volumes = vec![
+        Volume {
+            name: "app".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some("app".into()),
+                items: Some(vec![
+                    KeyToPath {
+                        key: "password".into(),
+                        path: "password".into(),
+                        ..Default::default()
+                    },
+                    KeyToPath {
+                        key: "key".into(),
+                        path: "key.pem".into(),
+                        mode: Some(0o400),
+                        ..Default::default()
+                    },
+                ]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        empty_dir("cache"),
+    ];
+    let script = "set -e; { grep ' /etc/app ' /proc/mounts; \
+                  stat -c '%a %g' /etc/app/..data/password /etc/app/..data/key.pem; \
+                  cat /etc/app/password; echo; } > /dev/termination-log; \
+                  echo written > /etc/app/cache/f";
+    let mut p = pod(
+        "secret-tmpfs",
+        "Never",
+        volumes,
+        vec![container(
+            "app",
+            script,
+            vec![mount("app", "/etc/app"), mount("cache", "/etc/app/cache")],
+        )],
+    );
+    p.spec.as_mut().unwrap().security_context =
+        Some(k8s_openapi::api::core::v1::PodSecurityContext {
+            fs_group: Some(2000),
+            ..Default::default()
+        });
+    let uid = node.run(p.clone());
+    let status = node
+        .wait_for(&uid, "exited", |s| {
+            status_of(s, "app")
+                .state
+                .as_ref()
+                .is_some_and(|st| st.terminated.is_some())
+        })
+        .await;
+    let terminated = common::terminated(&status, "app");
+    assert_eq!(terminated.exit_code, 0, "{terminated:?}");
+    let message = terminated.message.unwrap_or_default();
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines.len(), 4, "{message}");
+
+    // `tmpfs /etc/app tmpfs ro,relatime,size=<k>k[,noswap] 0 0`
+    let fields: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!(&fields[..3], ["tmpfs", "/etc/app", "tmpfs"], "{message}");
+    let options: Vec<&str> = fields[3].split(',').collect();
+    assert!(
+        options.contains(&"ro"),
+        "read-only in the container: {message}"
+    );
+    for absent in ["nosuid", "nodev", "noexec"] {
+        assert!(!options.contains(&absent), "{absent}: {message}");
+    }
+    let memory = volume_manager::plugins::NodeAllocatable::from_host()
+        .memory_bytes
+        .expect("MemTotal");
+    // The kernel shows the size rounded up to whole pages, in KiB.
+    let size: u64 = options
+        .iter()
+        .find_map(|o| o.strip_prefix("size=")?.strip_suffix('k')?.parse().ok())
+        .unwrap_or_else(|| panic!("no size: {message}"));
+    assert!(
+        size * 1024 >= memory && size * 1024 - memory < 1 << 16,
+        "size={size}k for {memory} bytes: {message}"
+    );
+    assert_eq!(
+        options.contains(&"noswap"),
+        volume_manager::kernel_supports_tmpfs_noswap(),
+        "{message}"
+    );
+    // defaultMode 0644 and items[].mode 0400, group read added for fsGroup 2000.
+    assert_eq!(&lines[1..], ["644 2000", "440 2000", "s3cret"], "{message}");
+    // The emptyDir mounted inside the secret got its mount point and took the write.
+    let cache = node
+        .pod_dir(&uid)
+        .join("volumes/kubernetes.io~empty-dir/cache/f");
+    assert_eq!(std::fs::read_to_string(cache).unwrap(), "written\n");
+    let nested = node
+        .pod_dir(&uid)
+        .join("volumes/kubernetes.io~secret/app/cache");
+    assert!(nested.is_dir(), "{}", nested.display());
+
+    node.delete(&p, 1).await;
+    assert_eq!(
+        mounts_under(&node.pod_dir(&uid)).unwrap(),
+        Vec::<PathBuf>::new()
+    );
+    node.cleanup().await;
+}

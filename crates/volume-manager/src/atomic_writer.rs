@@ -249,12 +249,19 @@ impl AtomicWriter {
             .map_err(|e| self.io("create symlink", &tmp_link, e))?;
         fs::rename(&tmp_link, &data_link).map_err(|e| self.io("rename over", &data_link, e))?;
 
-        // (7) Names no longer present.
+        // (7) Names no longer present: their links (never a directory of the volume root,
+        // such as a nested mount point, which the old payload could not link).
         for path in &to_remove {
             if path.contains('/') {
                 continue;
             }
             let link = self.target_dir.join(path);
+            match fs::symlink_metadata(&link) {
+                Ok(meta) if meta.file_type().is_symlink() => {}
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(self.io("stat", &link, e)),
+            }
             match remove_file_within(&self.target_dir, &link) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -367,20 +374,42 @@ impl AtomicWriter {
     }
 
     /// `<top-level name> -> ..data/<top-level name>` for names that have no link yet
-    /// (`createUserVisibleFiles`).
+    /// (`createUserVisibleFiles`). A new link is owned by the owner of the first file under
+    /// its name, as the kubelet `lchown`s it for the file that creates it. A directory
+    /// already there (a nested mount point, see `MakeNestedMountpoints`) keeps the name and
+    /// hides the file, as in the kubelet.
     fn create_user_visible_files(&self, payload: &BTreeMap<String, &FileProjection>) -> Result<()> {
-        let names: BTreeSet<&str> = payload.keys().map(|p| top_level(p)).collect();
-        for name in names {
+        let mut seen = BTreeSet::new();
+        for (path, file) in payload {
+            let name = top_level(path);
+            if !seen.insert(name) {
+                continue;
+            }
             let visible = self.target_dir.join(name);
-            match fs::read_link(&visible) {
-                Ok(_) => continue,
+            match fs::symlink_metadata(&visible) {
+                Ok(meta) if meta.file_type().is_symlink() => continue,
+                Ok(meta) if meta.is_dir() => {
+                    tracing::debug!(pod = %self.context, dir = %self.target_dir.display(), name, "a directory hides this name of the volume");
+                    continue;
+                }
+                // Something else sits there (not ours): leave it and fail.
+                Ok(_) => {
+                    return Err(self.io(
+                        "create symlink",
+                        &visible,
+                        io::Error::from(io::ErrorKind::AlreadyExists),
+                    ));
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                // Something that is not a symlink sits there (planted): leave it and fail.
-                Err(e) => return Err(self.io("read link", &visible, e)),
+                Err(e) => return Err(self.io("stat", &visible, e)),
             }
             let target = Path::new(DATA_DIR_NAME).join(name);
             std::os::unix::fs::symlink(&target, &visible)
                 .map_err(|e| self.io("create symlink", &visible, e))?;
+            if let Some(uid) = file.owner {
+                std::os::unix::fs::lchown(&visible, Some(uid), None)
+                    .map_err(|e| self.io("chown", &visible, e))?;
+            }
         }
         Ok(())
     }

@@ -75,10 +75,16 @@ pub struct VolumeManagerConfig {
     pub mountinfo_path: PathBuf,
     /// The node's hosts file, copied for host-network pods (default `/etc/hosts`).
     pub node_hosts_file: PathBuf,
-    /// Whether tmpfs mounts get `noswap` (default: when the kernel supports it, as the
-    /// kubelet does for pods not allowed to swap, which is every pod without swap
-    /// configured).
+    /// Whether tmpfs mounts get `noswap` (default: [`kernel_supports_tmpfs_noswap`], as the
+    /// kubelet adds it to every memory-backed volume when supported).
+    ///
+    /// [`kernel_supports_tmpfs_noswap`]: crate::kernel_supports_tmpfs_noswap
     pub tmpfs_noswap: bool,
+    /// The kubelet's `AtomicWriteVolumeUserFields` feature gate (alpha in v1.37, off by
+    /// default, and so off here): whether the `defaultUser` and `items[].user` fields of
+    /// configMap, secret, downwardAPI and projected volumes make the files' owner. Off, the
+    /// kubelet ignores them (the API server drops them), and so does this crate.
+    pub volume_user_fields: bool,
     /// Where `serviceAccountToken` projections get their tokens (default [`NoTokens`]:
     /// such volumes fail to mount, as a node agent without an API server must).
     pub tokens: Arc<dyn TokenSource>,
@@ -92,6 +98,7 @@ impl std::fmt::Debug for VolumeManagerConfig {
             .field("mountinfo_path", &self.mountinfo_path)
             .field("node_hosts_file", &self.node_hosts_file)
             .field("tmpfs_noswap", &self.tmpfs_noswap)
+            .field("volume_user_fields", &self.volume_user_fields)
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +112,7 @@ impl VolumeManagerConfig {
             mountinfo_path: PathBuf::from(mountinfo::PROC_SELF_MOUNTINFO),
             node_hosts_file: PathBuf::from("/etc/hosts"),
             tmpfs_noswap: mounter::kernel_supports_tmpfs_noswap(),
+            volume_user_fields: false,
             tokens: Arc::new(NoTokens),
         }
     }
@@ -392,6 +400,7 @@ impl VolumeManager {
                 tokens: self.inner.config.tokens.as_ref(),
                 node: self.inner.config.node_allocatable,
                 tmpfs_noswap: self.inner.config.tmpfs_noswap,
+                volume_user_fields: self.inner.config.volume_user_fields,
             };
             match plugin
                 .set_up(&ctx)

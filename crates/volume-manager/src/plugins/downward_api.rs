@@ -292,4 +292,75 @@ mod tests {
         );
         assert!(resource_value(&pod, &sel("limits.gpu", None), node).is_err());
     }
+
+    /// `resource-field-ref-allocatable`: a container without limits (or with a zero one)
+    /// reads the node allocatable for `limits.cpu`, `limits.memory` and
+    /// `limits.ephemeral-storage` (`MergeContainerResourceLimits`), divided and rounded
+    /// up; requests and huge pages are not defaulted; a node that does not report a
+    /// resource gives 0.
+    #[test]
+    fn unset_limits_read_as_the_node_allocatable() {
+        let pod = Pod {
+            spec: Some(PodSpec {
+                containers: vec![
+                    Container {
+                        name: "none".into(),
+                        ..Default::default()
+                    },
+                    Container {
+                        name: "zero".into(),
+                        resources: Some(ResourceRequirements {
+                            limits: Some(
+                                [
+                                    ("cpu".to_owned(), Q("0".into())),
+                                    ("memory".to_owned(), Q("0".into())),
+                                ]
+                                .into(),
+                            ),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let node = NodeAllocatable {
+            memory_bytes: Some(24105 << 20),
+            cpu_millis: Some(3750),
+            ephemeral_storage_bytes: Some((250 << 30) + 1),
+        };
+        let read = |container: &str, resource: &str, divisor: Option<&str>, node| {
+            let selector = ResourceFieldSelector {
+                container_name: Some(container.into()),
+                resource: resource.into(),
+                divisor: divisor.map(|d| Q(d.into())),
+            };
+            resource_value(&pod, &selector, node).unwrap()
+        };
+        for container in ["none", "zero"] {
+            assert_eq!(read(container, "limits.cpu", Some("1m"), node), "3750");
+            assert_eq!(
+                read(container, "limits.cpu", None, node),
+                "4",
+                "cores, rounded up"
+            );
+            assert_eq!(
+                read(container, "limits.memory", None, node),
+                (24105u64 << 20).to_string()
+            );
+            assert_eq!(read(container, "limits.memory", Some("1Mi"), node), "24105");
+        }
+        assert_eq!(
+            read("none", "limits.ephemeral-storage", Some("1Gi"), node),
+            "251"
+        );
+        assert_eq!(read("none", "requests.cpu", Some("1m"), node), "0");
+        assert_eq!(read("none", "requests.memory", None, node), "0");
+        assert_eq!(read("none", "limits.hugepages-2Mi", None, node), "0");
+        let unknown = NodeAllocatable::default();
+        assert_eq!(read("none", "limits.cpu", Some("1m"), unknown), "0");
+        assert_eq!(read("none", "limits.memory", None, unknown), "0");
+    }
 }

@@ -18,6 +18,7 @@ mod config_map;
 mod downward_api;
 mod empty_dir;
 mod host_path;
+mod nested;
 mod ownership;
 mod payload;
 mod projected;
@@ -27,6 +28,7 @@ pub use config_map::ConfigMapPlugin;
 pub use downward_api::{DownwardApiPlugin, field_path_value, format_map, resource_value};
 pub use empty_dir::{EmptyDirPlugin, memory_volume_size, pod_memory_limit};
 pub use host_path::{HostPathPlugin, check_host_path_type};
+pub use nested::nested_mount_points;
 pub use projected::ProjectedPlugin;
 pub use secret::SecretPlugin;
 
@@ -96,6 +98,10 @@ pub struct VolumeContext<'a> {
     pub node: NodeAllocatable,
     /// Whether tmpfs mounts get `noswap`.
     pub tmpfs_noswap: bool,
+    /// Whether `defaultUser` and `items[].user` own the files (the kubelet's
+    /// `AtomicWriteVolumeUserFields` gate; see
+    /// [`VolumeManagerConfig::volume_user_fields`](crate::VolumeManagerConfig::volume_user_fields)).
+    pub volume_user_fields: bool,
 }
 
 impl std::fmt::Debug for VolumeContext<'_> {

@@ -31,13 +31,16 @@ pub(crate) fn file_mode(
     }
 }
 
-/// A file owner from the spec (`items[].user`, `defaultUser`).
+/// A file owner from the spec (`items[].user`, `defaultUser`): none unless the
+/// `AtomicWriteVolumeUserFields` gate is on (`ResolvesFsUser`), as the kubelet ignores
+/// these fields without it.
 pub(crate) fn owner(
     ctx: &VolumeContext<'_>,
     field: &str,
     user: Option<i64>,
 ) -> Result<Option<u32>> {
     match user {
+        _ if !ctx.volume_user_fields => Ok(None),
         None => Ok(None),
         Some(u) => u32::try_from(u)
             .map(Some)
@@ -107,7 +110,10 @@ pub(crate) fn make_payload(
 }
 
 /// Sets up the wrapped emptyDir of a volume (`NewWrapperMounter`): its directory under
-/// `plugin`, a tmpfs when `memory`, the ready marker `wrapped_<volume>`.
+/// `plugin`, a tmpfs when `memory` (sized like a `medium: Memory` emptyDir without a
+/// `sizeLimit`: the node's allocatable memory, or the pod's memory limit when smaller), the
+/// ready marker `wrapped_<volume>`; then the mount points of volumes mounted inside this one
+/// (`MakeNestedMountpoints`), before any file is written.
 pub(crate) fn set_up_wrapped(
     ctx: &VolumeContext<'_>,
     plugin: &str,
@@ -128,6 +134,7 @@ pub(crate) fn set_up_wrapped(
         0o777,
         &format!("wrapped_{}", ctx.volume.name),
     )?;
+    super::nested::make_nested_mount_points(ctx, &dir)?;
     Ok(dir)
 }
 

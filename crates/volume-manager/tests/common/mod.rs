@@ -40,10 +40,29 @@ impl TestRoot {
         Self::build(objects.clone(), Arc::new(objects), Some(tokens))
     }
 
+    /// In-memory objects, tokens from `tokens`, and the manager's config changed by
+    /// `configure` after the harness's own settings.
+    pub fn configured(
+        tokens: Option<Arc<dyn TokenSource>>,
+        configure: impl FnOnce(&mut VolumeManagerConfig),
+    ) -> Self {
+        let objects = InMemoryObjects::new();
+        Self::build_with(objects.clone(), Arc::new(objects), tokens, configure)
+    }
+
     fn build(
         objects: InMemoryObjects,
         source: Arc<dyn ObjectSource>,
         tokens: Option<Arc<dyn TokenSource>>,
+    ) -> Self {
+        Self::build_with(objects, source, tokens, |_| {})
+    }
+
+    fn build_with(
+        objects: InMemoryObjects,
+        source: Arc<dyn ObjectSource>,
+        tokens: Option<Arc<dyn TokenSource>>,
+        configure: impl FnOnce(&mut VolumeManagerConfig),
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = std::fs::canonicalize(dir.path()).unwrap();
@@ -52,6 +71,7 @@ impl TestRoot {
         if let Some(tokens) = tokens {
             config = config.with_tokens(tokens);
         }
+        configure(&mut config);
         let manager = VolumeManager::new(config, source).expect("volume manager");
         TestRoot {
             manager,
