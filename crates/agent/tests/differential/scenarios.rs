@@ -832,8 +832,10 @@ fn invalid_manifests() -> Scenario {
         name: "invalid_manifests",
         ids: &["SP-02"],
         about: "manifests refused at load (no name, an invalid container name, broken YAML, no \
-                containers, a bad restartPolicy, an unknown apiVersion) and the message given; \
-                an unknown field; a dot file",
+                containers, a bad restartPolicy, an unknown apiVersion, a port out of range, a \
+                quantity that does not parse, a request over its limit, an unknown \
+                imagePullPolicy, a bad env name, a subPath with '..', a probe with two \
+                handlers) and the message given; an unknown field; a dot file",
         files: vec![
             (
                 "invalid-noname.yaml",
@@ -859,6 +861,47 @@ fn invalid_manifests() -> Scenario {
             (
                 "invalid-api-version.yaml",
                 good("invalid-api-version").replace("apiVersion: v1", "apiVersion: v2"),
+            ),
+            // The API server's pod validation, which the kubelet runs on static pods
+            // (issue 16): each refused at load, never left Pending.
+            (
+                "invalid-port.yaml",
+                good("invalid-port").to_string()
+                    + "    ports:\n    - containerPort: 70000\n",
+            ),
+            (
+                "invalid-quantity.yaml",
+                good("invalid-quantity").to_string()
+                    + "    resources:\n      requests:\n        cpu: lots\n",
+            ),
+            (
+                "invalid-request-over-limit.yaml",
+                good("invalid-request-over-limit").to_string()
+                    + "    resources:\n      requests:\n        memory: 64Mi\n      limits:\n        memory: 32Mi\n",
+            ),
+            (
+                "invalid-pull-policy.yaml",
+                good("invalid-pull-policy").to_string() + "    imagePullPolicy: Sometimes\n",
+            ),
+            (
+                "invalid-env-name.yaml",
+                good("invalid-env-name").to_string()
+                    + "    env:\n    - name: \"1=bad\"\n      value: x\n",
+            ),
+            (
+                "invalid-subpath.yaml",
+                pod(
+                    "invalid-subpath",
+                    "Always",
+                    "exec sleep 3600",
+                    "    volumeMounts:\n    - name: scratch\n      mountPath: /s\n      subPath: ../escape\n",
+                    "  volumes:\n  - name: scratch\n    emptyDir: {}\n",
+                ),
+            ),
+            (
+                "invalid-probe.yaml",
+                good("invalid-probe").to_string()
+                    + "    readinessProbe:\n      exec:\n        command: [\"true\"]\n      tcpSocket:\n        port: 80\n",
             ),
             (
                 "unknown-field.yaml",
