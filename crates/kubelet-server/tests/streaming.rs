@@ -528,3 +528,39 @@ async fn without_a_runtime_streaming_is_not_supported() {
         assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{path}: {body}");
     }
 }
+
+/// Exec, attach and run reach only a running container: one that has stopped is the
+/// kubelet's 500 "container not found", and the runtime is not asked.
+#[tokio::test]
+async fn ht_06_a_stopped_container_is_not_found_for_exec_attach_and_run() {
+    let node = StreamingNode::start().await;
+    node.node.add_container(
+        "default",
+        "web",
+        "app",
+        false,
+        kubelet_server::FoundContainer {
+            container_id: node.container_id.clone(),
+            log_path: "/nonexistent".into(),
+            running: false,
+        },
+    );
+    for (method, path) in [
+        ("POST", "/run/default/web/app?cmd=true"),
+        ("POST", "/exec/default/web/app?command=true&output=1"),
+        ("POST", "/attach/default/web/app?output=1"),
+    ] {
+        let (status, _, body) = fetch(node.addr, method, path).await;
+        assert_eq!(
+            (status, body.trim()),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                r#"container not found ("app")"#
+            ),
+            "{method} {path}"
+        );
+    }
+    assert!(node.fake.calls_to("ExecSync").is_empty());
+    assert!(node.fake.calls_to("Exec").is_empty());
+    assert!(node.fake.calls_to("Attach").is_empty());
+}

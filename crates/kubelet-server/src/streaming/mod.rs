@@ -192,6 +192,24 @@ async fn exec(
     }
 }
 
+/// The running instance of the container `target` names: exec, attach and run reach only
+/// a running container, as the kubelet finds it among the runtime's running pods (500
+/// "container not found" otherwise).
+async fn running_container(
+    api: &dyn NodeApi,
+    target: &ContainerTarget,
+) -> Result<crate::FoundContainer, Error> {
+    let container = api.find_container(target, false).await?;
+    if container.running {
+        Ok(container)
+    } else {
+        Err(Error::Runtime(format!(
+            "container not found ({:?})",
+            target.container
+        )))
+    }
+}
+
 /// The runtime's URL for the exec session `request` asks for.
 async fn exec_url(
     api: Arc<dyn NodeApi>,
@@ -201,7 +219,7 @@ async fn exec_url(
     let options = StreamOptions::parse(&query).map_err(Error::BadRequest)?;
     let runtime = runtime(api.as_ref(), "exec")?;
     let target = ContainerTarget::from(path);
-    let container = api.find_container(&target, false).await?;
+    let container = running_container(api.as_ref(), &target).await?;
     let reply = runtime
         .exec(v1::ExecRequest {
             container_id: container.container_id,
@@ -239,7 +257,7 @@ async fn attach_url(
     let options = StreamOptions::parse(&query).map_err(Error::BadRequest)?;
     let runtime = runtime(api.as_ref(), "attach")?;
     let target = ContainerTarget::from(path);
-    let container = api.find_container(&target, false).await?;
+    let container = running_container(api.as_ref(), &target).await?;
     let tty = spec_tty(api.as_ref(), &target)?;
     let reply = runtime
         .attach(v1::AttachRequest {
@@ -361,7 +379,7 @@ async fn run_output(
         .collect();
     let runtime = runtime(api.as_ref(), "run")?;
     let target = ContainerTarget::from(path);
-    let container = api.find_container(&target, false).await?;
+    let container = running_container(api.as_ref(), &target).await?;
     let reply = runtime
         .exec_sync(v1::ExecSyncRequest {
             container_id: container.container_id,
