@@ -2536,3 +2536,96 @@ fn cluster_ns_06_st_01_api_requests_at_rest_with_30_pods_nodelet_and_kubelet() {
         "lease renewals: {renewals}\n{table}"
     );
 }
+
+/// ST-08: `kubectl delete pod --force --grace-period=0` removes the object at once; nodelet
+/// then stops the pod's containers with the minimum grace, not the pod's 30 s (a container
+/// that ignores SIGTERM is killed, exit 137, within a few seconds), and removes its
+/// sandbox, volumes and directory.
+#[test]
+fn cluster_st_08_force_deleted_pod_is_killed_with_the_minimum_grace_and_cleaned_up() {
+    let Some(mut node) = ClusterNode::new("c-force", "") else {
+        return;
+    };
+    let name = node.name.clone();
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    let ns = node.namespace();
+    let mut container = sleeper("stubborn");
+    container["command"] = json!(["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]);
+    container["volumeMounts"] = json!([{ "name": "scratch", "mountPath": "/scratch" }]);
+    let mut pod = bound_pod(
+        &ns,
+        "forced",
+        &name,
+        json!([container]),
+        json!([{ "name": "scratch", "emptyDir": { "medium": "Memory" } }]),
+    );
+    pod["spec"]["terminationGracePeriodSeconds"] = json!(30);
+    node.create(&pod);
+    let running = node.wait_pod_ready(&ns, "forced", Duration::from_secs(30));
+    let uid = running["metadata"]["uid"].as_str().unwrap().to_owned();
+    let pod_dir = node.root_dir().join("pods").join(&uid);
+    assert!(pod_dir.exists());
+
+    let deleted = Instant::now();
+    node.kubectl(&[
+        "delete",
+        "pod",
+        "forced",
+        "-n",
+        &ns,
+        "--force",
+        "--grace-period=0",
+    ]);
+    assert!(
+        node.get("pod", "forced", Some(&ns)).is_none(),
+        "the object is gone at once"
+    );
+    let stopped = node.wait(
+        "the container to be killed",
+        Duration::from_secs(20),
+        || {
+            let containers = node.runtime_containers(&uid);
+            let running = containers
+                .iter()
+                .filter(|c| c.state == v1::ContainerState::ContainerRunning as i32)
+                .count();
+            (running == 0)
+                .then(|| deleted.elapsed())
+                .ok_or(format!("{running} running"))
+        },
+    );
+    eprintln!("force delete: containers stopped {stopped:?} after the delete");
+    // The pod's own grace is 30 s and the container ignores SIGTERM: stopping well before
+    // that shows the override (the kubelet's minimum grace is 2 s).
+    assert!(
+        stopped < Duration::from_secs(15),
+        "stopped after {stopped:?}, as if with the pod's 30 s grace"
+    );
+    node.wait(
+        "the pod's sandbox, mounts and directory to go",
+        Duration::from_secs(30),
+        || {
+            let sandboxes = node
+                .runtime()
+                .all_sandboxes()
+                .into_iter()
+                .filter(|s| s.labels.get(POD_UID).map(String::as_str) == Some(uid.as_str()))
+                .filter(|s| s.state == v1::PodSandboxState::SandboxReady as i32)
+                .count();
+            let mounts = node
+                .mounts()
+                .into_iter()
+                .filter(|m| m.starts_with(&pod_dir))
+                .count();
+            if sandboxes == 0 && mounts == 0 && !pod_dir.exists() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{sandboxes} ready sandboxes, {mounts} mounts, dir exists {}",
+                    pod_dir.exists()
+                ))
+            }
+        },
+    );
+}
