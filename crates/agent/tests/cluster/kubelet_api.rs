@@ -581,10 +581,11 @@ fn series_names(text: &str) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
-/// `kubectl get --raw /api/v1/nodes/<node>/proxy/stats/summary` and `/metrics/resource`,
-/// on nodelet's node and on a real kubelet v1.37.2 joined to the same control plane, each
-/// running the same pod: nodelet's summary has every field the kubelet's has (node and
-/// pod), and its resource metrics every series name.
+/// `kubectl get --raw /api/v1/nodes/<node>/proxy/stats/summary`, `/metrics/resource` and
+/// `/metrics/cadvisor`, on nodelet's node and on a real kubelet v1.37.2 joined to the same
+/// control plane, each running the same pod: nodelet's summary has every field the
+/// kubelet's has (node and pod), its resource metrics every series name, and its cAdvisor
+/// metrics only series the kubelet's cAdvisor writes, with cAdvisor's labels.
 #[test]
 fn cluster_ht_04_ht_10_stats_summary_and_resource_metrics_match_the_real_kubelets() {
     let Some(mut node) = ClusterNode::new("c-stats", "") else {
@@ -694,6 +695,31 @@ fn cluster_ht_04_ht_10_stats_summary_and_resource_metrics_match_the_real_kubelet
         "container_memory_working_set_bytes",
     ] {
         assert!(ours.contains(series), "{series}");
+    }
+
+    // /metrics/cadvisor: every series nodelet writes is one the kubelet's cAdvisor writes
+    // too (no invented names), and the core ones carry cAdvisor's labels.
+    let ours_text = raw(&node.name, "/metrics/cadvisor");
+    let theirs_text = raw(&reference, "/metrics/cadvisor");
+    let (ours, theirs) = (series_names(&ours_text), series_names(&theirs_text));
+    let invented: Vec<&String> = ours.difference(&theirs).collect();
+    eprintln!(
+        "cadvisor metrics: kubelet {} series names, nodelet {}",
+        theirs.len(),
+        ours.len()
+    );
+    assert!(
+        invented.is_empty(),
+        "series the kubelet's cAdvisor does not write: {invented:?}"
+    );
+    let line = ours_text
+        .lines()
+        .find(|l| {
+            l.starts_with("container_memory_working_set_bytes{") && l.contains("pod=\"on-nodelet\"")
+        })
+        .unwrap_or_else(|| panic!("the pod's working set in /metrics/cadvisor:\n{ours_text}"));
+    for label in ["container=", "id=", "image=", "name=", "namespace=", "pod="] {
+        assert!(line.contains(label), "{label} in {line}");
     }
     let _ = kubelet.stop();
 }
