@@ -133,62 +133,154 @@ fn row_id(line: &str) -> Option<&str> {
     .then_some(cell)
 }
 
+/// What a row of `docs/conformance.md` says about its behaviour.
+#[derive(Debug, PartialEq, Eq)]
+enum RowState<'a> {
+    /// Shown by these tests (`file_or_module::test_name` code spans).
+    Tested(Vec<&'a str>),
+    /// A figure, not a pass/fail test: these benches measure it. Not counted as tested.
+    Measured(Vec<&'a str>),
+    /// Not implemented yet.
+    Open,
+    /// Does not apply.
+    NotApplicable,
+}
+
+/// The state cell of a row (its last column) and what it names.
+fn row_state(line: &str) -> RowState<'_> {
+    let state = line
+        .trim_end_matches('|')
+        .rsplit(" | ")
+        .next()
+        .unwrap_or("")
+        .trim();
+    if state.starts_with("open") {
+        return RowState::Open;
+    }
+    if state.starts_with("n/a") {
+        return RowState::NotApplicable;
+    }
+    // A row names tests (or benches) as `file_or_module::name`; other code spans in the
+    // note (type names, calls) are prose.
+    let named: Vec<&str> = state
+        .split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, t)| t.rsplit("::").next().unwrap())
+        .filter(|t| looks_like_test(t))
+        .collect();
+    if state.starts_with("measured") {
+        RowState::Measured(named)
+    } else {
+        RowState::Tested(named)
+    }
+}
+
+/// Whether `name` is defined as a function (or a contract macro case) in `sources`.
+fn defines(sources: &str, name: &str) -> bool {
+    // Contract cases are generated per implementation by a macro: look for the name as a
+    // function or as a macro case.
+    sources.contains(&format!("fn {name}("))
+        || sources.contains(&format!("fn {name}<"))
+        || sources.contains(&format!("{name} =>"))
+        || sources.contains(&format!("{name},"))
+}
+
+/// What is wrong with one row: tests named but not defined in `test_sources` (everything
+/// outside `benches/`), benches named but not defined in `bench_sources`, names without
+/// the row's tag.
+fn row_problems(line: &str, test_sources: &str, bench_sources: &str) -> Vec<String> {
+    let Some(id) = row_id(line) else {
+        return Vec::new();
+    };
+    let tag = id.to_lowercase().replace('-', "_");
+    let (named, sources, what, place) = match row_state(line) {
+        RowState::Open | RowState::NotApplicable => return Vec::new(),
+        RowState::Tested(tests) => (tests, test_sources, "test", "outside benches/"),
+        RowState::Measured(benches) => (benches, bench_sources, "bench", "in benches/"),
+    };
+    let mut problems = Vec::new();
+    if named.is_empty() {
+        problems.push(format!(
+            "{id}: state is neither open, n/a, measured with a bench, nor a test"
+        ));
+    }
+    for name in named {
+        if !name.contains(&tag) {
+            problems.push(format!(
+                "{id}: {what} {name} does not carry {tag} in its name"
+            ));
+        }
+        if !defines(sources, name) {
+            problems.push(format!("{id}: {what} {name} does not exist {place}"));
+        }
+    }
+    problems
+}
+
 #[test]
 fn conformance_tests_exist_and_carry_their_id() {
     let doc = std::fs::read_to_string(root().join("docs/conformance.md")).unwrap();
-    let sources: String = rust_files()
-        .iter()
-        .map(|f| std::fs::read_to_string(f).unwrap())
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut problems = Vec::new();
-    for line in doc.lines() {
-        let Some(id) = row_id(line) else { continue };
-        let state = line
-            .trim_end_matches('|')
-            .rsplit(" | ")
-            .next()
-            .unwrap_or("")
-            .trim();
-        if state.starts_with("open") || state.starts_with("n/a") {
-            continue;
-        }
-        // A covered row names one or more tests as `file_or_module::test_name`; other code
-        // spans in the note (type names, calls) are prose.
-        let tests: Vec<&str> = state
-            .split('`')
-            .enumerate()
-            .filter(|(i, _)| i % 2 == 1)
-            .map(|(_, t)| t.rsplit("::").next().unwrap())
-            .filter(|t| looks_like_test(t))
-            .collect();
-        if tests.is_empty() {
-            problems.push(format!(
-                "{id}: state is neither open, n/a nor a test: {state:?}"
-            ));
-        }
-        let tag = id.to_lowercase().replace('-', "_");
-        for test in tests {
-            if !test.contains(&tag) {
-                problems.push(format!(
-                    "{id}: test {test} does not carry {tag} in its name"
-                ));
-            }
-            // Contract cases are generated per implementation by a macro: look for the name
-            // as a function or as a macro case.
-            let defined = sources.contains(&format!("fn {test}("))
-                || sources.contains(&format!("fn {test}<"))
-                || sources.contains(&format!("{test} =>"))
-                || sources.contains(&format!("{test},"));
-            if !defined {
-                problems.push(format!("{id}: test {test} does not exist"));
-            }
-        }
-    }
+    let benches_dir = root().join("benches");
+    let (benches, tests): (Vec<PathBuf>, Vec<PathBuf>) = rust_files()
+        .into_iter()
+        .partition(|f| f.starts_with(&benches_dir));
+    let read_all = |files: &[PathBuf]| {
+        files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // A bench is not a conformance test: tests are looked for outside `benches/`, and
+    // the benches of measured rows only there.
+    let (bench_sources, test_sources) = (read_all(&benches), read_all(&tests));
+    let problems: Vec<String> = doc
+        .lines()
+        .flat_map(|line| row_problems(line, &test_sources, &bench_sources))
+        .collect();
     assert!(
         problems.is_empty(),
         "docs/conformance.md is out of date:\n{}",
         problems.join("\n")
+    );
+}
+
+#[test]
+fn measured_rows_are_not_counted_as_tested() {
+    assert_eq!(
+        row_state("| PL-01 | x | `worker_scenarios::pl_01_exit_is_seen` |"),
+        RowState::Tested(vec!["pl_01_exit_is_seen"])
+    );
+    assert_eq!(row_state("| DF-02 | x | open: later |"), RowState::Open);
+    assert_eq!(
+        row_state("| CRI-01 | x | n/a: why |"),
+        RowState::NotApplicable
+    );
+
+    // A bench measures; it does not pass for a test.
+    let benches = "async fn df_04_pod_startup(args: &Args) {}";
+    let tests = "#[test]\nfn df_05_budget() {}";
+    let measured = "| DF-04 | x | measured: `nodelet_startup::df_04_pod_startup` (a bench) |";
+    assert_eq!(
+        row_state(measured),
+        RowState::Measured(vec!["df_04_pod_startup"])
+    );
+    assert!(row_problems(measured, tests, benches).is_empty());
+    let claimed = "| DF-04 | x | `nodelet_startup::df_04_pod_startup` |";
+    assert_eq!(
+        row_problems(claimed, tests, benches),
+        ["DF-04: test df_04_pod_startup does not exist outside benches/"]
+    );
+    // And a measured row must name a bench that exists.
+    let no_bench = "| DF-05 | x | measured: `startup::df_05_budget` |";
+    assert_eq!(
+        row_problems(no_bench, tests, benches),
+        ["DF-05: bench df_05_budget does not exist in benches/"]
+    );
+    assert_eq!(
+        row_problems("| DF-05 | x | measured on a laptop |", tests, benches),
+        ["DF-05: state is neither open, n/a, measured with a bench, nor a test"]
     );
 }
 

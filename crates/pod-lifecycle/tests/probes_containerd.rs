@@ -429,7 +429,7 @@ async fn pr_09_startup_probe_gates_a_slow_container_then_never_runs_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pr_08_startup_probe_failing_restarts_the_container() {
+async fn pr_08_startup_probe_failing_failure_threshold_times_restarts_the_container() {
     let Some(node) = start_node().await else {
         return;
     };
@@ -441,33 +441,49 @@ async fn pr_08_startup_probe_failing_restarts_the_container() {
     let p = pod("startupfail", "Always", vec![app]);
     let uid = node.run(p);
 
+    let first = node
+        .wait_for(&uid, "app running", |s| {
+            status_of(s, "app").container_id.is_some()
+        })
+        .await;
+    let first_id = status_of(&first, "app").container_id.clone().unwrap();
     let restarted = node
         .wait_for(&uid, "restartCount 1", |s| {
             status_of(s, "app").restart_count >= 1
         })
         .await;
     let app = status_of(&restarted, "app");
-    assert!(
-        app.last_state
-            .as_ref()
-            .is_some_and(|s| s.terminated.is_some()),
-        "{app:?}"
-    );
+    // The instance the probe failed is the one killed, and a new one took its place.
+    let last = app
+        .last_state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .unwrap_or_else(|| panic!("no last termination: {app:?}"));
+    assert_eq!(last.container_id.as_deref(), Some(first_id.as_str()));
+    assert_ne!(app.container_id.as_deref(), Some(first_id.as_str()));
+
+    // Killed after exactly failureThreshold (2) failed runs, not at the first one.
     let events = node.pod_events(&uid);
-    let kill = events
+    let kill_at = events
         .iter()
-        .find(|e| e.reason == "Killing")
+        .position(|e| e.reason == "Killing")
         .unwrap_or_else(|| panic!("no Killing event: {events:?}"));
     assert_eq!(
-        kill.message,
+        events[kill_at].message,
         "Container app failed startup probe, will be restarted"
     );
-    assert!(
-        events.iter().any(|e| e.reason == "Unhealthy"
-            && e.message
-                .starts_with("Startup probe failed: cat: can't open '/tmp/never'")),
-        "{events:?}"
-    );
+    let failures_before_kill: Vec<&PodEvent> = events[..kill_at]
+        .iter()
+        .filter(|e| e.reason == "Unhealthy")
+        .collect();
+    assert_eq!(failures_before_kill.len(), 2, "{events:?}");
+    for e in failures_before_kill {
+        assert!(
+            e.message
+                .starts_with("Startup probe failed: cat: can't open '/tmp/never'"),
+            "{e:?}"
+        );
+    }
 }
 
 /// The bad input: a probe with no handler, two handlers, an unknown port name, a

@@ -5,21 +5,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cri_client::fake::FakeRuntime;
+use cri_client::fake::{Call, FakeRuntime};
 use cri_client::{RuntimeService, v1};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
-    Container, ExecAction, Lifecycle, LifecycleHandler, Pod, PodSpec,
+    Container, ExecAction, Lifecycle, LifecycleHandler, Pod, PodSpec, SleepAction,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use pod_lifecycle::fake::FakeRuntimeClock;
 use pod_lifecycle::plan::ContainerKind;
+use pod_lifecycle::pleg::{Pleg, PlegConfig};
+use pod_lifecycle::pod_manager::{PodManager, PodManagerConfig};
 use pod_lifecycle::worker::{
-    MemoryEvents, PodHost, SyncOperation, WorkerConfig, WorkerObserver, WorkerPhase,
+    MemoryEvents, MemoryStatusSink, PodHost, PodWorkers, SyncOperation, WorkerConfig,
+    WorkerObserver, WorkerPhase,
 };
 
 mod common;
 
-use common::fake::{FakeNode, containers, idle_for, settle};
+use common::fake::{FakeNode, containers, idle_for, sandboxes, settle};
 
 fn pod(uid: &str, restart_policy: &str, containers: Vec<Container>) -> Pod {
     common::fake::pod(
@@ -314,36 +318,580 @@ async fn tm_02_graceful_deletion_runs_pre_stop_then_stops_with_the_grace() {
     assert!(!h.events.with_reason("Killing").is_empty());
 }
 
+/// A container whose stop takes `seconds`: its `sleep` preStop hook holds the kill that long
+/// (TM-12), so the time a pod kill takes shows whether the stops ran one after the other.
+fn slow_to_stop(name: &str, seconds: i64) -> Container {
+    let mut c = container(name, "sleep infinity");
+    c.lifecycle = Some(Lifecycle {
+        pre_stop: Some(LifecycleHandler {
+            sleep: Some(SleepAction { seconds }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    c
+}
+
+/// The ids of the pod's sandboxes in the runtime, sorted.
+async fn sandbox_ids(fake: &FakeRuntime, uid: &str) -> Vec<String> {
+    let mut ids: Vec<String> = sandboxes(fake)
+        .await
+        .into_iter()
+        .filter(|s| s.metadata.as_ref().is_some_and(|m| m.uid == uid))
+        .map(|s| s.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Index in the call log of the first call to `method` about `id`.
+fn call_index(calls: &[Call], method: &str, id: &str) -> Option<usize> {
+    calls
+        .iter()
+        .position(|c| c.method == method && c.id.as_deref() == Some(id))
+}
+
+/// The kubelet's container GC removes a sandbox only once it is inactive: stopped, and with
+/// no container left in it (`evictSandboxes`, `kuberuntime_gc.go`). Checks that every
+/// `RemovePodSandbox` in `calls` comes after the `StopPodSandbox` of that sandbox and after
+/// the `RemoveContainer` of each container that ran in it (`containers`).
+fn assert_removed_only_when_inactive(calls: &[Call], containers: &[v1::Container]) {
+    let methods: Vec<&str> = calls.iter().map(|c| c.method).collect();
+    for (i, remove) in calls.iter().enumerate() {
+        if remove.method != "RemovePodSandbox" {
+            continue;
+        }
+        let sandbox = remove.id.as_deref().unwrap();
+        let stopped = call_index(calls, "StopPodSandbox", sandbox);
+        assert!(
+            stopped.is_some_and(|s| s < i),
+            "sandbox {sandbox} removed before it was stopped: {methods:?}"
+        );
+        for c in containers.iter().filter(|c| c.pod_sandbox_id == sandbox) {
+            let gone = call_index(calls, "RemoveContainer", &c.id);
+            assert!(
+                gone.is_some_and(|g| g < i),
+                "sandbox {sandbox} removed before its container {}: {methods:?}",
+                c.id
+            );
+        }
+    }
+}
+
 #[tokio::test(start_paused = true)]
-async fn tm_09_pod_kill_stops_containers_then_every_sandbox() {
+async fn tm_09_pod_kill_stops_containers_in_parallel_then_every_sandbox() {
     let h = FakeNode::new();
+    // Stops taking 4, 6 and 8 s: 8 s in parallel, 18 s one after the other.
     let p = pod(
         "kill",
         "Always",
         vec![
-            container("a", "sleep infinity"),
-            container("b", "sleep infinity"),
+            slow_to_stop("a", 4),
+            slow_to_stop("b", 6),
+            slow_to_stop("c", 8),
         ],
     );
     h.workers.update_pod(p.clone());
     h.run_for("kill", Duration::from_secs(2), Duration::from_secs(1))
         .await;
-    h.fake.clear_calls();
-    h.workers.terminate_pod(p, Some(5));
-    h.run_for("kill", Duration::from_secs(2), Duration::from_secs(1))
+    // A second sandbox: the first one dies, the worker kills the pod and makes attempt 1
+    // (LC-02). The old one stays in the runtime, NOTREADY.
+    let first = sandbox_ids(&h.fake, "kill").await;
+    assert_eq!(first.len(), 1);
+    h.fake.set_sandbox_not_ready(&first[0]);
+    h.run_for("kill", Duration::from_secs(12), Duration::from_secs(1))
         .await;
+    let sandboxes = sandbox_ids(&h.fake, "kill").await;
+    assert_eq!(sandboxes.len(), 2, "the dead sandbox and its replacement");
+    let running = common::fake::running_containers(&h.fake).await;
+    assert_eq!(running.len(), 3, "{running:?}");
+    let all_containers = containers(&h.fake).await;
+    let name_of = |id: &str| {
+        all_containers
+            .iter()
+            .find(|c| c.id == id)
+            .and_then(|c| c.metadata.as_ref())
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| panic!("no container {id}"))
+    };
 
-    let calls: Vec<&str> = h.fake.calls().iter().map(|c| c.method).collect();
-    let last_stop = calls.iter().rposition(|m| *m == "StopContainer").unwrap();
-    let sandbox_stop = calls.iter().position(|m| *m == "StopPodSandbox").unwrap();
-    assert!(
-        last_stop < sandbox_stop,
-        "containers first, then the sandbox: {calls:?}"
-    );
-    for stop in h.fake.calls_to("StopContainer") {
-        assert_eq!(stop.timeout, Some(5));
+    h.fake.clear_calls();
+    let killing_before = h.events.with_reason("Killing").len();
+    h.workers.terminate_pod(p, None);
+    settle().await;
+    // Every kill begins at once: three Killing events, no stop yet (the hooks hold them).
+    assert_eq!(h.events.with_reason("Killing").len() - killing_before, 3);
+    assert!(h.fake.calls_to("StopContainer").is_empty());
+
+    // Second by second (virtual time, no wake-ups: only the workers' own timers run), when
+    // each call came.
+    let mut stopped_at: Vec<(String, u64)> = Vec::new();
+    let mut sandboxes_stopped_at: Vec<(String, u64)> = Vec::new();
+    let mut terminated_at = None;
+    for second in 1..=20 {
+        idle_for(&h.fake, 1).await;
+        for stop in h.fake.calls_to("StopContainer") {
+            let name = name_of(stop.id.as_deref().unwrap());
+            if !stopped_at.iter().any(|(n, _)| *n == name) {
+                stopped_at.push((name, second));
+            }
+        }
+        for stop in h.fake.calls_to("StopPodSandbox") {
+            let id = stop.id.unwrap();
+            if !sandboxes_stopped_at.iter().any(|(s, _)| *s == id) {
+                sandboxes_stopped_at.push((id, second));
+            }
+        }
+        if terminated_at.is_none() && h.workers.phase("kill") == Some(WorkerPhase::Terminated) {
+            terminated_at = Some(second);
+        }
     }
-    assert_eq!(h.workers.phase("kill"), Some(WorkerPhase::Terminated));
+    stopped_at.sort();
+    assert_eq!(
+        stopped_at,
+        [("a".into(), 4), ("b".into(), 6), ("c".into(), 8)],
+        "each container stopped when its own hook ended, all counted from the kill: in \
+         parallel (one after the other would be 4, 10, 18)"
+    );
+    assert_eq!(
+        terminated_at,
+        Some(8),
+        "the kill takes the longest stop (8 s), not the sum (18 s)"
+    );
+    // Each container's grace counts from the kill: 30 s less its own hook.
+    let mut timeouts: Vec<(String, Option<i64>)> = h
+        .fake
+        .calls_to("StopContainer")
+        .into_iter()
+        .map(|c| (name_of(c.id.as_deref().unwrap()), c.timeout))
+        .collect();
+    timeouts.sort();
+    assert_eq!(
+        timeouts,
+        [
+            ("a".into(), Some(26)),
+            ("b".into(), Some(24)),
+            ("c".into(), Some(22))
+        ]
+    );
+
+    // Every sandbox of the pod is stopped, the dead one too, once every container is.
+    let mut stopped: Vec<String> = sandboxes_stopped_at
+        .iter()
+        .map(|(s, _)| s.clone())
+        .collect();
+    stopped.sort();
+    assert_eq!(stopped, sandboxes);
+    let calls = h.fake.calls();
+    let methods: Vec<&str> = calls.iter().map(|c| c.method).collect();
+    let last_container_stop = methods.iter().rposition(|m| *m == "StopContainer").unwrap();
+    let first_sandbox_stop = methods.iter().position(|m| *m == "StopPodSandbox").unwrap();
+    assert!(
+        last_container_stop < first_sandbox_stop,
+        "containers first, then the sandboxes: {methods:?}"
+    );
+    // No removal during the kill. This pod was removed, so with `remove_terminated` (the
+    // default) its worker removes its runtime objects after the kill; like the kubelet's
+    // GC, a sandbox only once it is stopped and empty.
+    let last_sandbox_stop = methods
+        .iter()
+        .rposition(|m| *m == "StopPodSandbox")
+        .unwrap();
+    let first_removal = methods.iter().position(|m| m.starts_with("Remove"));
+    assert!(
+        first_removal.is_some_and(|r| r > last_sandbox_stop),
+        "{methods:?}"
+    );
+    assert_removed_only_when_inactive(&calls, &all_containers);
+    assert!(sandbox_ids(&h.fake, "kill").await.is_empty());
+}
+
+/// Pod workers under a pod manager on a fake runtime, in virtual time. The workers label
+/// their sandboxes with the manager's node name, so the manager's housekeeping (the GC of
+/// what no pod owns) applies to them.
+fn managed_node(fake: &FakeRuntime, config: WorkerConfig) -> (PodManager, MemoryStatusSink) {
+    let statuses = MemoryStatusSink::with_history();
+    let host = common::fake::host(fake, &statuses, &MemoryEvents::new());
+    let workers = Arc::new(PodWorkers::new(
+        host,
+        WorkerConfig {
+            node_name: "gc-node".into(),
+            runtime_name: "fake".into(),
+            ..config
+        },
+    ));
+    let manager = PodManager::new(
+        workers,
+        Arc::new(fake.clone()),
+        Arc::new(statuses.clone()),
+        Arc::new(FakeRuntimeClock::new(fake)),
+        PodManagerConfig {
+            node_name: "gc-node".into(),
+            ..Default::default()
+        },
+    );
+    (manager, statuses)
+}
+
+/// Moves both clocks by `seconds`, waking the pod's worker each second as the PLEG would.
+async fn run_managed(manager: &PodManager, fake: &FakeRuntime, uid: &str, seconds: u64) {
+    for _ in 0..seconds {
+        fake.advance(Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        manager.workers().wake(uid);
+        settle().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn tm_09_sandbox_removal_waits_for_gc() {
+    // Two ways a pod ends without its worker removing anything: it finishes on its own (its
+    // containers and logs are kept until the pod goes), or it is removed from its source
+    // while `remove_terminated` is off. Either way its sandbox is stopped by the worker and
+    // removed only by housekeeping's GC, once no source has the pod.
+    let cases = [
+        ("finished", "Never", "exit 0", WorkerConfig::default()),
+        (
+            "dropped",
+            "Always",
+            "sleep infinity",
+            WorkerConfig {
+                remove_terminated: false,
+                ..WorkerConfig::default()
+            },
+        ),
+    ];
+    for (uid, policy, script, config) in cases {
+        let fake = FakeRuntime::with_busybox();
+        let (manager, statuses) = managed_node(&fake, config);
+        let p = pod(uid, policy, vec![container("app", script)]);
+        manager.set_source_pods("file", vec![p]);
+        run_managed(&manager, &fake, uid, 3).await;
+        if uid == "dropped" {
+            manager.set_source_pods("file", Vec::new());
+            run_managed(&manager, &fake, uid, 3).await;
+        } else {
+            let phase = statuses.get(uid).and_then(|s| s.phase);
+            assert_eq!(phase.as_deref(), Some("Succeeded"), "{uid}");
+        }
+        assert_eq!(
+            manager.workers().phase(uid),
+            Some(WorkerPhase::Terminated),
+            "{uid}"
+        );
+        let sandbox = sandbox_ids(&fake, uid).await;
+        assert_eq!(sandbox.len(), 1, "{uid}: the sandbox stays");
+        assert!(call_index(&fake.calls(), "StopPodSandbox", &sandbox[0]).is_some());
+        assert!(
+            fake.calls_to("RemovePodSandbox").is_empty(),
+            "{uid}: {:?}",
+            fake.calls()
+        );
+        let ready = sandboxes(&fake).await[0].state;
+        assert_eq!(ready, v1::PodSandboxState::SandboxNotready as i32, "{uid}");
+
+        // The GC keeps the sandbox while a source still has the pod...
+        manager.housekeeping().await;
+        if uid == "finished" {
+            assert!(fake.calls_to("RemovePodSandbox").is_empty(), "{uid}");
+            manager.set_source_pods("file", Vec::new());
+            manager.housekeeping().await;
+        }
+        // ...and removes it, after its containers, once none has.
+        let all_containers = containers(&fake).await;
+        let removed: Vec<String> = fake
+            .calls_to("RemovePodSandbox")
+            .into_iter()
+            .filter_map(|c| c.id)
+            .collect();
+        assert_eq!(removed, sandbox, "{uid}");
+        assert_removed_only_when_inactive(&fake.calls(), &all_containers);
+        assert!(sandbox_ids(&fake, uid).await.is_empty(), "{uid}");
+    }
+}
+
+/// The status of container `name` (regular or init) in `status`.
+fn container_status<'a>(
+    status: &'a k8s_openapi::api::core::v1::PodStatus,
+    name: &str,
+) -> &'a k8s_openapi::api::core::v1::ContainerStatus {
+    status
+        .container_statuses
+        .iter()
+        .flatten()
+        .chain(status.init_container_statuses.iter().flatten())
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no status for {name}: {status:?}"))
+}
+
+fn is_running(c: &k8s_openapi::api::core::v1::ContainerStatus) -> bool {
+    c.state.as_ref().is_some_and(|s| s.running.is_some())
+}
+
+/// Exit code of a container's current state, when it is terminated.
+fn exit_code(c: &k8s_openapi::api::core::v1::ContainerStatus) -> Option<i32> {
+    c.state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .map(|t| t.exit_code)
+}
+
+#[tokio::test(start_paused = true)]
+async fn lc_12_never_pod_done_stops_the_sidecar_and_ends_succeeded() {
+    let h = FakeNode::new();
+    let mut log = container("log", "sleep infinity");
+    log.restart_policy = Some("Always".into());
+    let mut p = pod("sidecar", "Never", vec![container("app", "sleep 3")]);
+    p.spec.as_mut().unwrap().init_containers = Some(vec![log]);
+    h.workers.update_pod(p);
+    h.run_for("sidecar", Duration::from_secs(2), Duration::from_secs(1))
+        .await;
+    let status = h.status("sidecar");
+    assert_eq!(status.phase.as_deref(), Some("Running"), "{status:?}");
+    assert!(is_running(container_status(&status, "log")));
+    assert!(h.fake.calls_to("StopContainer").is_empty());
+    let log_id = containers(&h.fake)
+        .await
+        .into_iter()
+        .find(|c| c.metadata.as_ref().is_some_and(|m| m.name == "log"))
+        .unwrap()
+        .id;
+
+    // The app exits 0 at 3 s: nothing is left to run, so the sidecar is stopped.
+    h.run_for("sidecar", Duration::from_secs(5), Duration::from_secs(1))
+        .await;
+    let stops: Vec<Option<String>> = h
+        .fake
+        .calls_to("StopContainer")
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(stops, [Some(log_id)], "only the sidecar was left to stop");
+    assert_eq!(
+        instances(&h.fake, "log").await.len(),
+        1,
+        "not restarted once stopped"
+    );
+    let status = h.status("sidecar");
+    assert_eq!(
+        status.phase.as_deref(),
+        Some("Succeeded"),
+        "the sidecar's own exit (killed) does not count: {status:?}"
+    );
+    assert_eq!(exit_code(container_status(&status, "app")), Some(0));
+    assert!(exit_code(container_status(&status, "log")).is_some());
+    assert_eq!(h.workers.phase("sidecar"), Some(WorkerPhase::Terminated));
+    // Terminal only once the sidecar was down: Pending, then Running while it ran, even
+    // after the app had exited.
+    let mut ran_after_app = false;
+    for s in h.statuses.history("sidecar") {
+        let sidecar_runs = is_running(container_status(&s, "log"));
+        match s.phase.as_deref() {
+            Some("Succeeded") => assert!(!sidecar_runs, "{s:?}"),
+            Some("Pending" | "Running") => {}
+            other => panic!("phase {other:?}: {s:?}"),
+        }
+        ran_after_app |= sidecar_runs && exit_code(container_status(&s, "app")) == Some(0);
+    }
+    assert!(
+        ran_after_app,
+        "a status showed the app done and the sidecar still up"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rp_03_never_does_not_restart_exit_1_and_the_pod_ends_failed() {
+    let h = FakeNode::new();
+    let p = pod(
+        "nofail",
+        "Never",
+        vec![container("app", "exit 1"), container("web", "sleep 5")],
+    );
+    h.workers.update_pod(p);
+    h.run_for("nofail", Duration::from_secs(3), Duration::from_secs(1))
+        .await;
+    // app failed and is not restarted; web still runs, so the pod is Running.
+    let status = h.status("nofail");
+    assert_eq!(status.phase.as_deref(), Some("Running"), "{status:?}");
+    let app = container_status(&status, "app");
+    assert_eq!(exit_code(app), Some(1), "{app:?}");
+    assert_eq!(app.restart_count, 0);
+    assert!(is_running(container_status(&status, "web")));
+
+    // web exits 0 at 5 s: every container is done, one of them failed.
+    h.run_for("nofail", Duration::from_secs(5), Duration::from_secs(1))
+        .await;
+    let status = h.status("nofail");
+    assert_eq!(status.phase.as_deref(), Some("Failed"), "{status:?}");
+    assert_eq!(exit_code(container_status(&status, "app")), Some(1));
+    assert_eq!(exit_code(container_status(&status, "web")), Some(0));
+    assert_eq!(
+        h.fake.calls_to("CreateContainer").len(),
+        2,
+        "one instance each, nothing restarted"
+    );
+    assert!(h.events.with_reason("BackOff").is_empty());
+    for s in h.statuses.history("nofail") {
+        for c in s.container_statuses.iter().flatten() {
+            assert_eq!(c.restart_count, 0, "{c:?}");
+        }
+    }
+    assert_eq!(h.workers.phase("nofail"), Some(WorkerPhase::Terminated));
+}
+
+#[tokio::test(start_paused = true)]
+async fn pl_01_exit_reaches_the_pod_status_within_one_relist_period() {
+    // The agent's wiring on the kubelet's generic PLEG (relist only, every second): the
+    // workers read through the PLEG's cache and its events wake them. Three pods whose
+    // containers exit at different points of the relist cycle.
+    let fake = FakeRuntime::with_busybox();
+    let config = PlegConfig {
+        container_events: false,
+        exit_watchers: false,
+        ..Default::default()
+    };
+    let period = config.relist_period;
+    let (pleg, mut pleg_events) = Pleg::new(Arc::new(fake.clone()), config);
+    let h = FakeNode::build(fake.clone(), WorkerConfig::default(), |host| PodHost {
+        runtime_reader: Arc::new(pleg.clone()),
+        container_started: {
+            let pleg = pleg.clone();
+            Arc::new(move |uid: &str| pleg.notify_pod(uid))
+        },
+        ..host
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let relists = tokio::spawn({
+        let pleg = pleg.clone();
+        async move {
+            pleg.run(async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    let step = Duration::from_millis(100);
+    // One step of both clocks; the PLEG's events wake the workers (the agent's forwarder).
+    let tick = |h: &FakeNode, events: &mut tokio::sync::mpsc::Receiver<_>| {
+        let events: Vec<pod_lifecycle::pleg::PodLifecycleEvent> =
+            std::iter::from_fn(|| events.try_recv().ok()).collect();
+        for e in &events {
+            h.workers.wake(&e.pod_uid);
+        }
+        !events.is_empty()
+    };
+    let uids = ["exit0", "exit1", "exit2"];
+    for uid in uids {
+        h.workers
+            .update_pod(pod(uid, "Never", vec![container("app", "sleep infinity")]));
+    }
+    for _ in 0..20 {
+        fake.advance(step);
+        tokio::time::advance(step).await;
+        settle().await;
+        tick(&h, &mut pleg_events);
+        settle().await;
+    }
+    let app_of = |uid: &str, all: &[v1::Container]| {
+        all.iter()
+            .find(|c| {
+                c.labels
+                    .get(pod_lifecycle::labels::POD_UID)
+                    .map(String::as_str)
+                    == Some(uid)
+            })
+            .unwrap()
+            .id
+            .clone()
+    };
+    let all = containers(&fake).await;
+    for uid in uids {
+        assert!(is_running(container_status(&h.status(uid), "app")), "{uid}");
+    }
+
+    // Pod k's container exits 0.3·k s into the window; each status is read every step.
+    let mut seen_after: Vec<Option<Duration>> = vec![None; uids.len()];
+    for i in 0..40u32 {
+        for (k, uid) in uids.iter().enumerate() {
+            if i == 3 * k as u32 {
+                fake.exit_container(&app_of(uid, &all), 3, "Error");
+            }
+        }
+        fake.advance(step);
+        tokio::time::advance(step).await;
+        settle().await;
+        tick(&h, &mut pleg_events);
+        settle().await;
+        for (k, uid) in uids.iter().enumerate() {
+            let exited_at = 3 * k as u32;
+            if i >= exited_at
+                && seen_after[k].is_none()
+                && exit_code(container_status(&h.status(uid), "app")) == Some(3)
+            {
+                seen_after[k] = Some(step * (i - exited_at + 1));
+            }
+        }
+    }
+    eprintln!("exit to status: {seen_after:?}");
+    for (uid, seen) in uids.iter().zip(&seen_after) {
+        let seen = seen.unwrap_or_else(|| panic!("{uid}: the exit never reached the status"));
+        // The next relist (at most one period away) plus the sync and the status write,
+        // which take no virtual time: inside the checklist's ~2 s.
+        assert!(seen <= period + step, "{uid}: {seen:?}");
+        assert_eq!(h.status(uid).phase.as_deref(), Some("Failed"), "{uid}");
+    }
+    drop(stop);
+    relists.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn im_06_pulling_before_the_pull_then_pulled_with_time_and_size() {
+    let fake = FakeRuntime::with_busybox();
+    fake.add_registry_image_with(
+        cri_client::fake::FakeImage::new("registry.test/app:1").with_size(4_200_000),
+    );
+    let images = Arc::new(SlowPulls {
+        fake: fake.clone(),
+        in_flight: Default::default(),
+        most: Default::default(),
+    });
+    let h = FakeNode::build(fake.clone(), WorkerConfig::default(), |host| PodHost {
+        images: images.clone(),
+        ..host
+    });
+    let mut c = container("app", "sleep 1000");
+    c.image = Some("registry.test/app:1".into());
+    h.workers.update_pod(pod("pull", "Always", vec![c]));
+    settle().await;
+    let app_events = |h: &FakeNode| -> Vec<(String, String)> {
+        h.events
+            .all()
+            .into_iter()
+            .filter(|e| e.field_path.as_deref() == Some("spec.containers{app}"))
+            .map(|e| (e.reason, e.message))
+            .collect()
+    };
+
+    // The pull takes 5 s. Halfway, only Pulling has been recorded.
+    idle_for(&fake, 2).await;
+    assert_eq!(
+        app_events(&h),
+        [(
+            "Pulling".to_string(),
+            "Pulling image \"registry.test/app:1\"".to_string()
+        )]
+    );
+    assert!(h.fake.calls_to("CreateContainer").is_empty());
+
+    idle_for(&fake, 4).await;
+    let events = app_events(&h);
+    let reasons: Vec<&str> = events.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(reasons, ["Pulling", "Pulled", "Created", "Started"]);
+    assert_eq!(
+        events[1].1,
+        "Successfully pulled image \"registry.test/app:1\" in 5s (5s including waiting). \
+         Image size: 4200000 bytes."
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, EphemeralContainer, ExecAction, Pod, PodSpec, Probe};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use pod_plan::status::{StatusInput, generate_pod_status};
 use pod_plan::{
     Backoff, ContainerKind, ContainerState, ContainerStatus, ContainerToStart,
     CrashLoopBackOffConfig, KillPodReason, KillReason, PodActions, PodRuntimeStatus, ProbeKind,
@@ -171,6 +172,13 @@ fn plan(pod: &Pod, view: &PodRuntimeStatus) -> PodActions {
         &Backoff::container(),
         t(NOW),
     )
+}
+
+/// The pod phase the status generation gives for `view` (`pod_is_terminal`: the worker
+/// has stopped the pod for good).
+fn phase(pod: &Pod, view: &PodRuntimeStatus, pod_is_terminal: bool) -> String {
+    let input = StatusInput::new(pod, view, t(NOW)).with_pod_is_terminal(pod_is_terminal);
+    generate_pod_status(&input).phase.unwrap_or_default()
 }
 
 fn plan_with(
@@ -613,7 +621,7 @@ fn lc_11_sidecar_restarted_under_never() {
 }
 
 #[test]
-fn lc_12_never_pod_done_stops_sidecars() {
+fn lc_12_never_pod_done_stops_sidecars_and_succeeds() {
     for policy in ["Never", "OnFailure"] {
         let p = pod(policy, vec![sidecar("log")], vec![container("app")]);
         let v = view(vec![
@@ -625,8 +633,16 @@ fn lc_12_never_pod_done_stops_sidecars() {
         assert_eq!(a.kill_pod_reason, Some(KillPodReason::NoContainerToRun));
         assert!(!a.create_sandbox);
         assert!(a.init_containers_to_start.is_empty() && a.containers_to_start.is_empty());
+        // While the sidecar runs the pod is Running; once it is stopped (SIGTERM, 143),
+        // Succeeded: a stopped sidecar's exit code does not count.
+        assert_eq!(phase(&p, &v, false), "Running", "{policy}");
+        let stopped = view(vec![
+            exited(&p, "log", "log-1", 143, 1, 51),
+            exited(&p, "app", "app-1", 0, 2, 50),
+        ]);
+        assert_eq!(phase(&p, &stopped, true), "Succeeded", "{policy}");
     }
-    // Under Never a failed main container ends the pod the same way.
+    // Under Never a failed main container ends the pod the same way, Failed.
     let p = pod("Never", vec![sidecar("log")], vec![container("app")]);
     let v = view(vec![
         running(&p, "log", "log-1", 1),
@@ -636,6 +652,11 @@ fn lc_12_never_pod_done_stops_sidecars() {
         plan(&p, &v).kill_pod_reason,
         Some(KillPodReason::NoContainerToRun)
     );
+    let stopped = view(vec![
+        exited(&p, "log", "log-1", 143, 1, 51),
+        exited(&p, "app", "app-1", 1, 2, 50),
+    ]);
+    assert_eq!(phase(&p, &stopped, true), "Failed");
 
     // Under Always the main container restarts and the pod goes on.
     let p = pod("Always", vec![sidecar("log")], vec![container("app")]);
@@ -646,6 +667,7 @@ fn lc_12_never_pod_done_stops_sidecars() {
     let a = plan(&p, &v);
     assert!(!a.kill_pod);
     assert_eq!(names(&a.containers_to_start), ["app"]);
+    assert_eq!(phase(&p, &v, false), "Running");
 }
 
 #[test]
@@ -870,7 +892,7 @@ fn rp_02_on_failure_restarts_only_failures() {
 }
 
 #[test]
-fn rp_03_never_does_not_restart_exit_1() {
+fn rp_03_never_does_not_restart_exit_1_and_fails() {
     let p = pod("Never", vec![], vec![container("app"), container("web")]);
     let v = view(vec![
         exited(&p, "app", "app-1", 1, 1, 2),
@@ -878,6 +900,7 @@ fn rp_03_never_does_not_restart_exit_1() {
     ]);
     let a = plan(&p, &v);
     assert!(a.is_noop(), "{a:?}");
+    assert_eq!(phase(&p, &v, false), "Running", "web still runs");
     let v = view(vec![
         exited(&p, "app", "app-1", 1, 1, 2),
         exited(&p, "web", "web-1", 0, 1, 3),
@@ -885,6 +908,16 @@ fn rp_03_never_does_not_restart_exit_1() {
     let a = plan(&p, &v);
     assert!(a.containers_to_start.is_empty());
     assert_eq!(a.kill_pod_reason, Some(KillPodReason::NoContainerToRun));
+    assert_eq!(phase(&p, &v, false), "Failed");
+    assert_eq!(phase(&p, &v, true), "Failed");
+    // The same exits under OnFailure restart app: the pod is not Failed.
+    let p = pod(
+        "OnFailure",
+        vec![],
+        vec![container("app"), container("web")],
+    );
+    assert_eq!(names(&plan(&p, &v).containers_to_start), ["app"]);
+    assert_eq!(phase(&p, &v, false), "Running");
 }
 
 #[test]

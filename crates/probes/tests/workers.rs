@@ -317,7 +317,7 @@ async fn pr_06_success_threshold_three_on_readiness() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn pr_08_startup_failure_threshold_fails_the_container() {
+async fn pr_08_startup_probe_fails_after_failure_threshold_runs_then_holds() {
     let s = Setup::new();
     let c = with(
         ProbeKind::Startup,
@@ -330,21 +330,47 @@ async fn pr_08_startup_failure_threshold_fails_the_container() {
     let h = Scripted::always(Step::Failure("not up"));
     s.run("web", "c1");
     let _w = s.spawn(&c, ProbeKind::Startup, h.clone());
+    // One failed run is below the threshold: no verdict yet.
     s.at(1.0).await;
+    assert_eq!(h.count(), 1);
     assert_eq!(
         s.result("c1", ProbeKind::Startup),
         Some(ProbeResult::Unknown)
     );
+    // The second failed run (5 s later) reaches failureThreshold: Failure, which the pod
+    // worker turns into a kill and a restart ("failed startup probe").
     s.at(5.0).await;
+    assert_eq!(h.count(), 2);
     assert_eq!(
         s.result("c1", ProbeKind::Startup),
         Some(ProbeResult::Failure("Startup probe failed: not up".into()))
     );
-    s.at(30.0).await;
-    assert_eq!(h.count(), 2, "on hold until the container is restarted");
+    let unhealthy: Vec<(ProbeKind, String)> = s
+        .events
+        .events()
+        .into_iter()
+        .filter(|e| e.reason == REASON_UNHEALTHY)
+        .map(|e| (e.kind, e.message))
+        .collect();
+    let failed = (
+        ProbeKind::Startup,
+        "Startup probe failed: not up".to_string(),
+    );
     assert_eq!(
-        ProbeKind::Startup.kill_message("web").unwrap(),
-        "Container web failed startup probe, will be restarted"
+        unhealthy,
+        [failed.clone(), failed],
+        "one event per failed run"
+    );
+    // On hold until the container is restarted: the killed instance is not probed again...
+    s.at(30.0).await;
+    assert_eq!(h.count(), 2);
+    // ...and its replacement is probed from the start, at the next tick.
+    s.run("web", "c2");
+    s.at(35.0).await;
+    assert_eq!(h.container_ids(), ["c1", "c1", "c2"]);
+    assert_eq!(
+        s.result("c2", ProbeKind::Startup),
+        Some(ProbeResult::Unknown)
     );
 }
 
