@@ -32,7 +32,7 @@ use volume_manager::objects::{InMemoryObjects, ObjectSource};
 use volume_manager::{VolumeManager, VolumeManagerConfig};
 
 use crate::cluster::{API_SOURCE, ClusterMode, node_resources};
-use crate::config::{AgentConfig, KubeletConfiguration};
+use crate::config::{AgentConfig, KubeletConfiguration, feature_gates};
 use crate::http::{HttpServer, HttpState, Security, plan_servers};
 use crate::metrics::{AgentRegistry, KubeletMetrics};
 use crate::static_pods::{Snapshot, SourceError, StaticPodSource};
@@ -375,10 +375,8 @@ async fn volumes(
         // `defaultUser` / `items[].user` own volume files only with this alpha gate on.
         volume_user_fields: config
             .kubelet
-            .feature_gates
-            .get("AtomicWriteVolumeUserFields")
-            .copied()
-            .unwrap_or(false),
+            .gates()
+            .enabled(feature_gates::ATOMIC_WRITE_VOLUME_USER_FIELDS),
         ..VolumeManagerConfig::new(&config.root_dir)
     };
     if let Some(tokens) = tokens {
@@ -422,6 +420,7 @@ fn worker_config(
             .max_parallel_image_pulls
             .and_then(|n| usize::try_from(n).ok()),
         allocatable: worker_allocatable(&allocatable.resources),
+        crash_loop_backoff: kubelet.container_restart_backoff(),
         ..WorkerConfig::default()
     }
 }
@@ -551,6 +550,9 @@ impl Node {
     /// endpoints. Nothing runs yet; an error here is a configuration or environment error.
     pub async fn build(config: AgentConfig) -> Result<Node> {
         let kubelet = config.kubelet.clone();
+        for warning in kubelet.gates().warnings() {
+            tracing::warn!("{warning}");
+        }
         let grpc = GrpcRuntime::new(&kubelet.container_runtime_endpoint).map_err(Error::Runtime)?;
         let version = wait_for_runtime(&grpc).await?;
         tracing::info!(

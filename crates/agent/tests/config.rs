@@ -81,7 +81,7 @@ fn a_full_file_with_flag_overrides() {
          containerLogMaxFiles: 3\n\
          nodeStatusUpdateFrequency: 20s\n\
          imageGCHighThresholdPercent: 90\n\
-         featureGates:\n  SidecarContainers: true\n",
+         featureGates:\n  ReduceDefaultCrashLoopBackOffDecay: true\n",
     );
     let config = load(&[
         "--config",
@@ -122,7 +122,8 @@ fn a_full_file_with_flag_overrides() {
         c.node_status_report_frequency.as_duration(),
         Duration::from_secs(20)
     );
-    assert!(c.feature_gates["SidecarContainers"]);
+    assert!(c.feature_gates["ReduceDefaultCrashLoopBackOffDecay"]);
+    assert!(c.container_restart_backoff().reduce_default_decay);
     assert_eq!(config.node_name, "worker-7");
     assert_eq!(config.log_format, agent::logging::LogFormat::Json);
     assert_eq!(config.log_level, agent::logging::LogLevel::Debug);
@@ -141,6 +142,11 @@ fn start_up_errors_name_the_field_and_the_file() {
         (
             "maxPods: -5\n",
             "maxPods (--max-pods): -5 must be greater than 0",
+        ),
+        // GA in v1.33 and removed since: the kubelet v1.37 refuses it too.
+        (
+            "featureGates:\n  SidecarContainers: true\n",
+            "featureGates: unrecognized feature gate: SidecarContainers",
         ),
     ];
     for (body, expected) in cases {

@@ -31,14 +31,17 @@
 //! # Cargo features
 //!
 //! - `probes`: the adapter to the probes crate (`worker::RecordedProbeEvents`,
-//!   `worker::wake_on_probe_results`); without it the crate does not build probes, and a
-//!   node plugs in its own [`worker::PodProbes`]. The agent and the facade switch it on.
+//!   `worker::wake_on_probe_results`); without it the crate does not build probe workers,
+//!   and a node plugs in its own [`worker::PodProbes`]. The agent and the facade switch it
+//!   on.
 //! - `fake`: the workers' clock over `cri_client::fake::FakeRuntime`'s clock, for tests.
 //!
-//! The volume-manager and cgroup-enforcer crates are not optional: the pod directory
+//! The volume-manager, cgroup-enforcer and probes crates are not optional: the pod directory
 //! layout (`volume_manager::layout`) and the kubelet's resource formulas
 //! (`cgroup_enforcer::resources`) are part of every CRI config and pod directory the
-//! workers make; only their node-wide managers sit behind the seams.
+//! workers make, and HTTP lifecycle hooks send their GET through the probes crate's
+//! `HttpGetRequest`, as the kubelet's hooks use its prober's request code; only the
+//! node-wide managers sit behind the seams.
 //!
 //! # Asking the plan
 //!

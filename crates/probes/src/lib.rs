@@ -126,8 +126,9 @@ mod worker;
 pub use clock::ProbeClock;
 pub use error::{Error, Result};
 pub use handler::{
-    ExecProbe, GrpcProbe, HttpGetProbe, HttpScheme, ProbeHandler, ProbeOutcome, ProbeStatus,
-    ProbeTarget, TcpSocketProbe, USER_AGENT, handler_for, resolve_port,
+    ExecProbe, GrpcProbe, HttpGetError, HttpGetProbe, HttpGetRequest, HttpGetResponse, HttpScheme,
+    ProbeHandler, ProbeOutcome, ProbeStatus, ProbeTarget, TcpSocketProbe, USER_AGENT, handler_for,
+    resolve_port,
 };
 pub use kind::ProbeKind;
 pub use manager::{HandlerFactory, ProbeManager, ProbeManagerBuilder};

@@ -425,3 +425,24 @@ async fn pr_15_http_default_host_and_named_port() {
         .unwrap_err();
     assert!(err.to_string().contains("no IP"), "{err}");
 }
+
+/// A header value with a CR/LF would split the request: the probe fails before anything is
+/// sent, with Go's message, which names the header and never shows the value.
+#[tokio::test]
+async fn pr_14_http_invalid_header_value_fails_without_showing_it() {
+    let (port, connections, _) = raw_server().await;
+    let o = HttpGetProbe::new(HttpScheme::Http, port, "/")
+        .with_header("x-token", "s3cr3t\r\nX-Injected: 1")
+        .probe(&ProbeTarget::pod_ip("127.0.0.1", SECOND))
+        .await
+        .unwrap();
+    assert_eq!(
+        o,
+        ProbeOutcome::failure(format!(
+            "Get \"http://127.0.0.1:{port}/\": net/http: invalid header field value for \"X-Token\""
+        ))
+    );
+    let probe = HttpGetProbe::new(HttpScheme::Http, port, "/").with_header("X-Token", "s3cr3t");
+    assert!(!format!("{probe:?}").contains("s3cr3t"), "{probe:?}");
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "nothing was sent");
+}

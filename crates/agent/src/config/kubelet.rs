@@ -10,6 +10,7 @@ use cgroup_enforcer::{CgroupConfig, CgroupDriver, QuantityValue, ResourceOptions
 use serde::{Deserialize, Serialize};
 
 use super::GoDuration;
+use super::feature_gates::{self, FeatureGates};
 use crate::{Error, Result};
 
 /// The `apiVersion` a kubelet config file must carry.
@@ -172,9 +173,16 @@ pub struct KubeletConfiguration {
     pub cluster_domain: String,
     /// The resolver file pods inherit (default `/etc/resolv.conf`).
     pub resolv_conf: PathBuf,
-    /// Feature gates by name.
+    /// Feature gates by name, as written in the file. [`validate`](Self::validate) checks
+    /// them as the kubelet does (unknown and locked gates are refused); what nodelet does
+    /// with each is in [`KNOWN_FEATURE_GATES`](super::feature_gates::KNOWN_FEATURE_GATES),
+    /// and [`gates`](Self::gates) gives the effective values.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub feature_gates: BTreeMap<String, bool>,
+    /// The container restart back-off (`crashLoopBackOff`, gate
+    /// `KubeletCrashLoopBackOffMax`).
+    #[serde(rename = "crashLoopBackOff")]
+    pub crash_loop_back_off: CrashLoopBackOffConfig,
     /// The main server's certificate chain (PEM); unset, a self-signed pair is generated
     /// under `<rootDir>/pki`, as the kubelet does.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -193,6 +201,19 @@ impl Default for KubeletConfiguration {
     fn default() -> Self {
         RawKubeletConfiguration::default().with_defaults()
     }
+}
+
+/// `crashLoopBackOff` of the `KubeletConfiguration`: the node's container restart back-off
+/// (CrashLoopBackOff, RP-10).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CrashLoopBackOffConfig {
+    /// The longest delay between two restarts of a crashing container, 1s to 300s; when
+    /// shorter than the first delay (10s, or 1s with `ReduceDefaultCrashLoopBackOffDecay`),
+    /// it is the first delay too. Only with the `KubeletCrashLoopBackOffMax` gate (on by
+    /// default), which defaults it to 300s; refused when the gate is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_container_restart_period: Option<GoDuration>,
 }
 
 impl KubeletConfiguration {
@@ -401,10 +422,47 @@ impl KubeletConfiguration {
         }
     }
 
+    /// The effective feature gates: the v1.37 defaults with
+    /// [`feature_gates`](Self::feature_gates) applied. A map that
+    /// [`validate`](Self::validate) refuses gives the defaults; every configuration the agent
+    /// loads has been validated.
+    pub fn gates(&self) -> FeatureGates {
+        FeatureGates::new(&self.feature_gates).unwrap_or_default()
+    }
+
+    /// The container restart back-off of the pod workers, as the kubelet's
+    /// `newCrashLoopBackOff` reads the configuration: the `ReduceDefaultCrashLoopBackOffDecay`
+    /// gate (1s doubling to 60s), then `crashLoopBackOff.maxContainerRestartPeriod` when the
+    /// `KubeletCrashLoopBackOffMax` gate is on (the cap, and the first delay when shorter).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use agent::config::KubeletConfiguration;
+    ///
+    /// // The v1.37 defaults: 10s doubling to 300s (maxContainerRestartPeriod defaults to 5m).
+    /// let backoff = KubeletConfiguration::default().container_restart_backoff();
+    /// assert!(!backoff.reduce_default_decay);
+    /// assert_eq!(backoff.max_container_restart_period, Some(Duration::from_secs(300)));
+    /// ```
+    pub fn container_restart_backoff(&self) -> pod_lifecycle::plan::CrashLoopBackOffConfig {
+        let gates = self.gates();
+        pod_lifecycle::plan::CrashLoopBackOffConfig {
+            reduce_default_decay: gates
+                .enabled(feature_gates::REDUCE_DEFAULT_CRASH_LOOP_BACK_OFF_DECAY),
+            max_container_restart_period: self
+                .crash_loop_back_off
+                .max_container_restart_period
+                .filter(|_| gates.enabled(feature_gates::KUBELET_CRASH_LOOP_BACK_OFF_MAX))
+                .map(GoDuration::as_duration),
+        }
+    }
+
     /// The kubelet's value checks (`ValidateKubeletConfiguration`, the subset that applies
     /// to the fields nodelet reads). Returns the first failing field, spelled as in the
     /// file with its flag (`maxPods (--max-pods)`), and the reason.
     pub fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
+        // The kubelet applies the gates first and checks the rest against them.
+        let gates = FeatureGates::new(&self.feature_gates).map_err(|e| ("featureGates", e))?;
         if self.max_pods <= 0 {
             return Err((
                 "maxPods (--max-pods)",
@@ -448,14 +506,74 @@ impl KubeletConfiguration {
                 return Err((field, "must be greater than 0".into()));
             }
         }
-        if self.shutdown_grace_period_critical_pods > self.shutdown_grace_period {
-            return Err((
-                "shutdownGracePeriodCriticalPods",
-                format!(
-                    "{} must be <= shutdownGracePeriod {}",
-                    self.shutdown_grace_period_critical_pods, self.shutdown_grace_period
+        if gates.enabled(feature_gates::GRACEFUL_NODE_SHUTDOWN) {
+            if self.shutdown_grace_period_critical_pods > self.shutdown_grace_period {
+                return Err((
+                    "shutdownGracePeriodCriticalPods",
+                    format!(
+                        "{} must be <= shutdownGracePeriod {}",
+                        self.shutdown_grace_period_critical_pods, self.shutdown_grace_period
+                    ),
+                ));
+            }
+            for (field, period) in [
+                ("shutdownGracePeriod", self.shutdown_grace_period),
+                (
+                    "shutdownGracePeriodCriticalPods",
+                    self.shutdown_grace_period_critical_pods,
                 ),
+            ] {
+                if !period.is_zero() && period.as_duration() < std::time::Duration::from_secs(1) {
+                    return Err((
+                        field,
+                        format!("{period} must be either zero or otherwise >= 1 sec"),
+                    ));
+                }
+            }
+        } else if !self.shutdown_grace_period.is_zero()
+            || !self.shutdown_grace_period_critical_pods.is_zero()
+        {
+            return Err((
+                "shutdownGracePeriod",
+                "specifying shutdownGracePeriod or shutdownGracePeriodCriticalPods requires \
+                 feature gate GracefulNodeShutdown"
+                    .into(),
             ));
+        }
+        match (
+            gates.enabled(feature_gates::KUBELET_CRASH_LOOP_BACK_OFF_MAX),
+            self.crash_loop_back_off.max_container_restart_period,
+        ) {
+            (true, None) => {
+                return Err((
+                    "crashLoopBackOff.maxContainerRestartPeriod",
+                    "FeatureGate KubeletCrashLoopBackOffMax is enabled, \
+                     CrashLoopBackOff.MaxContainerRestartPeriod must be set"
+                        .into(),
+                ));
+            }
+            (true, Some(period)) => {
+                let range = std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(300);
+                if !range.contains(&period.as_duration()) {
+                    return Err((
+                        "crashLoopBackOff.maxContainerRestartPeriod",
+                        format!(
+                            "CrashLoopBackOff.MaxContainerRestartPeriod (got: {} seconds) must be \
+                             set between 1s and 300s",
+                            period.as_duration().as_secs_f64()
+                        ),
+                    ));
+                }
+            }
+            (false, Some(_)) => {
+                return Err((
+                    "crashLoopBackOff.maxContainerRestartPeriod",
+                    "FeatureGate KubeletCrashLoopBackOffMax not enabled, \
+                     CrashLoopBackOff.MaxContainerRestartPeriod must not be set"
+                        .into(),
+                ));
+            }
+            (false, None) => {}
         }
         if self.container_runtime_endpoint.is_empty() {
             return Err((
@@ -507,6 +625,17 @@ impl KubeletConfiguration {
             ));
         }
         let period = self.cpu_cfs_quota_period.as_duration();
+        if !gates.enabled(feature_gates::CUSTOM_CPU_CFS_QUOTA_PERIOD)
+            && period != std::time::Duration::from_millis(100)
+        {
+            return Err((
+                "cpuCFSQuotaPeriod",
+                format!(
+                    "{} requires feature gate CustomCPUCFSQuotaPeriod",
+                    self.cpu_cfs_quota_period
+                ),
+            ));
+        }
         if !(std::time::Duration::from_millis(1)..=std::time::Duration::from_secs(1))
             .contains(&period)
         {
@@ -743,6 +872,7 @@ struct RawKubeletConfiguration {
     cluster_domain: Option<String>,
     resolv_conf: Option<PathBuf>,
     feature_gates: Option<BTreeMap<String, bool>>,
+    crash_loop_back_off: Option<CrashLoopBackOffConfig>,
     tls_cert_file: Option<PathBuf>,
     tls_private_key_file: Option<PathBuf>,
     authentication: Option<kubelet_server::auth::AuthenticationConfig>,
@@ -775,6 +905,17 @@ impl RawKubeletConfiguration {
             self.node_status_report_frequency,
             node_status_update_frequency.unwrap_or(GoDuration::from_secs(300)),
         );
+        // The kubelet defaults with the file's gates applied (`SetDefaults_KubeletConfiguration`);
+        // gates it would refuse leave the v1.37 defaults here, and `validate` refuses them.
+        let feature_gates = self.feature_gates.unwrap_or_default();
+        let gates = FeatureGates::new(&feature_gates).unwrap_or_default();
+        let mut crash_loop_back_off = self.crash_loop_back_off.unwrap_or_default();
+        if gates.enabled(feature_gates::KUBELET_CRASH_LOOP_BACK_OFF_MAX)
+            && crash_loop_back_off.max_container_restart_period.is_none()
+        {
+            // `MaxContainerBackOff`.
+            crash_loop_back_off.max_container_restart_period = Some(GoDuration::from_secs(300));
+        }
         let serialize_image_pulls = self
             .serialize_image_pulls
             .unwrap_or(self.max_parallel_image_pulls.is_none_or(|n| n < 2));
@@ -870,7 +1011,8 @@ impl RawKubeletConfiguration {
             resolv_conf: self
                 .resolv_conf
                 .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf")),
-            feature_gates: self.feature_gates.unwrap_or_default(),
+            feature_gates,
+            crash_loop_back_off,
             tls_cert_file: self.tls_cert_file.filter(|p| !p.as_os_str().is_empty()),
             tls_private_key_file: self
                 .tls_private_key_file
@@ -1283,6 +1425,211 @@ mod tests {
             assert!(err.contains(expected), "{body:?} gave {err}");
             assert!(err.contains("/etc/nodelet/kubelet.yaml"), "{err}");
         }
+    }
+
+    #[test]
+    fn rp_10_crash_loop_back_off_is_parsed_defaulted_and_validated() {
+        // Default (KubeletCrashLoopBackOffMax is on in v1.37): 300s, shown by /configz.
+        let c = parse("").unwrap();
+        assert_eq!(
+            c.crash_loop_back_off.max_container_restart_period,
+            Some(GoDuration::from_secs(300))
+        );
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            json["crashLoopBackOff"]["maxContainerRestartPeriod"],
+            "5m0s"
+        );
+        assert_eq!(
+            c.container_restart_backoff(),
+            pod_lifecycle::plan::CrashLoopBackOffConfig {
+                reduce_default_decay: false,
+                max_container_restart_period: Some(Duration::from_secs(300)),
+            }
+        );
+
+        let c = parse("crashLoopBackOff:\n  maxContainerRestartPeriod: 30s\n").unwrap();
+        assert_eq!(
+            c.container_restart_backoff().max_container_restart_period,
+            Some(Duration::from_secs(30))
+        );
+        // The bounds are inclusive.
+        for ok in ["1s", "300s", "5m"] {
+            parse(&format!(
+                "crashLoopBackOff:\n  maxContainerRestartPeriod: {ok}\n"
+            ))
+            .unwrap();
+        }
+        for (bad, got) in [("500ms", "0.5"), ("301s", "301"), ("0s", "0")] {
+            let err = error(&format!(
+                "crashLoopBackOff:\n  maxContainerRestartPeriod: {bad}\n"
+            ));
+            assert!(
+                err.ends_with(&format!(
+                    "kubelet.yaml: crashLoopBackOff.maxContainerRestartPeriod: \
+                     CrashLoopBackOff.MaxContainerRestartPeriod (got: {got} seconds) must be set \
+                     between 1s and 300s"
+                )),
+                "{bad}: {err}"
+            );
+        }
+        let err = error("crashLoopBackOff:\n  maxContainerRestartPeriod: soon\n");
+        assert!(
+            err.contains("crashLoopBackOff.maxContainerRestartPeriod: invalid duration"),
+            "{err}"
+        );
+        let err = error("crashLoopBackOff:\n  maxRestartPeriod: 30s\n");
+        assert!(err.contains("maxRestartPeriod: unknown field"), "{err}");
+
+        // With the gate off: not defaulted, refused when set, and the cap is the kubelet's.
+        let off = "featureGates:\n  KubeletCrashLoopBackOffMax: false\n";
+        let c = parse(off).unwrap();
+        assert_eq!(c.crash_loop_back_off.max_container_restart_period, None);
+        assert_eq!(
+            c.container_restart_backoff().max_container_restart_period,
+            None
+        );
+        let err = error(&format!(
+            "{off}crashLoopBackOff:\n  maxContainerRestartPeriod: 30s\n"
+        ));
+        assert!(
+            err.ends_with(
+                "crashLoopBackOff.maxContainerRestartPeriod: FeatureGate \
+                 KubeletCrashLoopBackOffMax not enabled, CrashLoopBackOff.MaxContainerRestartPeriod \
+                 must not be set"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rp_10_reduce_default_crash_loop_back_off_decay_gate() {
+        let c = parse("featureGates:\n  ReduceDefaultCrashLoopBackOffDecay: true\n").unwrap();
+        let backoff = c.container_restart_backoff();
+        assert!(backoff.reduce_default_decay);
+        // As in the kubelet v1.37, the defaulted 300s maximum still applies.
+        assert_eq!(
+            backoff.max_container_restart_period,
+            Some(Duration::from_secs(300))
+        );
+        let b = pod_lifecycle::plan::Backoff::container_with(backoff);
+        assert_eq!(
+            (b.initial(), b.max()),
+            (Duration::from_secs(1), Duration::from_secs(300))
+        );
+        // With KubeletCrashLoopBackOffMax off: 1s to 60s.
+        let c = parse(
+            "featureGates:\n  ReduceDefaultCrashLoopBackOffDecay: true\n  \
+             KubeletCrashLoopBackOffMax: false\n",
+        )
+        .unwrap();
+        let b = pod_lifecycle::plan::Backoff::container_with(c.container_restart_backoff());
+        assert_eq!(
+            (b.initial(), b.max()),
+            (Duration::from_secs(1), Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn feature_gates_are_refused_as_the_kubelet_refuses_them() {
+        let cases = [
+            (
+                "featureGates:\n  NoSuchGate: true\n",
+                "featureGates: unrecognized feature gate: NoSuchGate",
+            ),
+            (
+                "featureGates:\n  ExecProbeTimeout: false\n",
+                "featureGates: cannot set feature gate ExecProbeTimeout to false, feature is \
+                 locked to true",
+            ),
+            (
+                "featureGates:\n  EventedPLEG: true\n  PLEGOnDemandRelist: false\n",
+                "featureGates: cannot set feature gate PLEGOnDemandRelist to false, feature is \
+                 locked to true",
+            ),
+            (
+                "featureGates:\n  GracefulNodeShutdown: false\n  \
+                 WindowsGracefulNodeShutdown: false\n",
+                "featureGates: GracefulNodeShutdownBasedOnPodPriority is enabled, but depends \
+                 on features that are disabled: [GracefulNodeShutdown]",
+            ),
+        ];
+        for (body, expected) in cases {
+            let err = error(body);
+            assert!(
+                err.ends_with(expected) && err.contains("/etc/nodelet/kubelet.yaml"),
+                "{body:?} gave {err}"
+            );
+        }
+        // A value that is not a boolean is the decoder's error.
+        let err = error("featureGates:\n  GracefulNodeShutdown: maybe\n");
+        assert!(err.contains("featureGates.GracefulNodeShutdown"), "{err}");
+        // Known gates, locked ones at their default, and gates of other components pass.
+        let c = parse(
+            "featureGates:\n  ExecProbeTimeout: true\n  WatchList: false\n  \
+             MemoryQoS: false\n",
+        )
+        .unwrap();
+        assert!(!c.gates().enabled("MemoryQoS"));
+        assert_eq!(c.gates().warnings().len(), 2, "{:?}", c.gates().warnings());
+    }
+
+    #[test]
+    fn graceful_node_shutdown_gate() {
+        // On (the default): the kubelet's checks of the periods.
+        parse("shutdownGracePeriod: 30s\nshutdownGracePeriodCriticalPods: 10s\n").unwrap();
+        let err = error("shutdownGracePeriod: 500ms\n");
+        assert!(
+            err.ends_with("shutdownGracePeriod: 500ms must be either zero or otherwise >= 1 sec"),
+            "{err}"
+        );
+        // Off: setting either period is refused, leaving them unset is fine.
+        let off = "featureGates:\n  GracefulNodeShutdown: false\n  \
+                   GracefulNodeShutdownBasedOnPodPriority: false\n  \
+                   WindowsGracefulNodeShutdown: false\n";
+        parse(off).unwrap();
+        for period in [
+            "shutdownGracePeriod: 30s\n",
+            "shutdownGracePeriodCriticalPods: 1s\n",
+        ] {
+            let err = error(&format!("{off}{period}"));
+            assert!(
+                err.ends_with(
+                    "shutdownGracePeriod: specifying shutdownGracePeriod or \
+                     shutdownGracePeriodCriticalPods requires feature gate GracefulNodeShutdown"
+                ),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn custom_cpu_cfs_quota_period_gate() {
+        let c = parse("cpuCFSQuotaPeriod: 50ms\n").unwrap();
+        assert_eq!(c.cgroup_config(0, 0).resources.cpu_cfs_quota_period, 50_000);
+        let off = "featureGates:\n  CustomCPUCFSQuotaPeriod: false\n";
+        parse(off).unwrap();
+        parse(&format!("{off}cpuCFSQuotaPeriod: 100ms\n")).unwrap();
+        let err = error(&format!("{off}cpuCFSQuotaPeriod: 50ms\n"));
+        assert!(
+            err.ends_with("cpuCFSQuotaPeriod: 50ms requires feature gate CustomCPUCFSQuotaPeriod"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn atomic_write_volume_user_fields_gate() {
+        assert!(
+            !parse("")
+                .unwrap()
+                .gates()
+                .enabled(feature_gates::ATOMIC_WRITE_VOLUME_USER_FIELDS)
+        );
+        let c = parse("featureGates:\n  AtomicWriteVolumeUserFields: true\n").unwrap();
+        assert!(
+            c.gates()
+                .enabled(feature_gates::ATOMIC_WRITE_VOLUME_USER_FIELDS)
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@
 //! ```
 
 mod duration;
+pub mod feature_gates;
 mod kubelet;
 
 use std::collections::BTreeMap;
@@ -32,7 +33,8 @@ use std::path::PathBuf;
 use clap::Parser;
 
 pub use duration::{GoDuration, ParseDurationError};
-pub use kubelet::{API_VERSION, KIND, KubeletConfiguration};
+pub use feature_gates::{FeatureGateSpec, FeatureGates, GateUse, KNOWN_FEATURE_GATES, Stage};
+pub use kubelet::{API_VERSION, CrashLoopBackOffConfig, KIND, KubeletConfiguration};
 
 use crate::logging::{LogFormat, LogLevel};
 use crate::{Error, Result};

@@ -30,7 +30,9 @@ use tokio::task::JoinHandle;
 
 pub use adoption::runs_containers_of_node;
 pub use cgroups::NodeCgroups;
-pub use hooks::{HookError, LIFECYCLE_USER_AGENT, run_hook};
+pub use hooks::{
+    HookError, HookSuccess, LIFECYCLE_HTTP_FALLBACK, LIFECYCLE_USER_AGENT, LifecycleHook, run_hook,
+};
 pub use host::{
     ActivePods, Clock, DirectReader, EventRecorder, EventType, MemoryEvents, MemoryStatusSink,
     MountContext, MountError, NoCgroups, NoObjects, NoObserver, NoProbes, NoVolumes, PodCgroups,
@@ -257,7 +259,7 @@ async fn run_worker(
     wake: Arc<Notify>,
     phase: watch::Sender<WorkerPhase>,
 ) {
-    let mut state = PodState::default();
+    let mut state = PodState::new(&config);
     let mut last_synced: Option<Pod> = None;
     loop {
         let current = desired.borrow_and_update().clone();

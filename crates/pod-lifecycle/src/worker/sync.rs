@@ -20,7 +20,7 @@ use crate::plan::{
     PodRuntimeStatus, ReasonCache, StatusInput, WaitingReason,
 };
 use crate::validation;
-use crate::worker::hooks::run_hook;
+use crate::worker::hooks::{HookSuccess, LIFECYCLE_HTTP_FALLBACK, LifecycleHook, run_hook};
 use crate::worker::host::{
     Clock, EventRecorder, EventType, MountContext, PodCgroups, PodEvent, PodObjects, PodProbes,
     PodVolumes, SeamError, StatusSink, WorkerObserver,
@@ -66,6 +66,11 @@ pub struct WorkerConfig {
     /// `kubelet_resources.go`). The default (all `None`) gives 0, as for a node without the
     /// resource; an agent passes its node allocatable.
     pub allocatable: cri_config::NodeAllocatable,
+    /// The container restart back-off (CrashLoopBackOff, RP-10): the kubelet's 10s doubling
+    /// to 300s by default; an agent passes what its configuration says
+    /// (`crashLoopBackOff.maxContainerRestartPeriod`, the `KubeletCrashLoopBackOffMax` and
+    /// `ReduceDefaultCrashLoopBackOffDecay` gates). Each pod worker's back-off starts from it.
+    pub crash_loop_backoff: plan::CrashLoopBackOffConfig,
 }
 
 /// The text of a failed `PullImage` as the kubelet shows it (`ErrImagePull`, the `Failed`
@@ -106,6 +111,7 @@ impl Default for WorkerConfig {
             serialize_image_pulls: true,
             max_parallel_image_pulls: None,
             allocatable: cri_config::NodeAllocatable::default(),
+            crash_loop_backoff: plan::CrashLoopBackOffConfig::default(),
         }
     }
 }
@@ -202,7 +208,19 @@ pub struct PodState {
     pub runtime_changed_at: Option<tokio::time::Instant>,
 }
 
+impl PodState {
+    /// The state of a pod a worker starts with, its container restart back-off as `config`
+    /// says ([`WorkerConfig::crash_loop_backoff`]).
+    pub fn new(config: &WorkerConfig) -> Self {
+        PodState {
+            backoff: Backoff::container_with(config.crash_loop_backoff),
+            ..PodState::default()
+        }
+    }
+}
+
 impl Default for PodState {
+    /// The state with the kubelet's default back-offs.
     fn default() -> Self {
         PodState {
             backoff: Backoff::container(),
@@ -863,7 +881,12 @@ impl PodSyncer {
             .and_then(|l| l.post_start.as_ref())
         {
             let pod_ip = pod_ips.first().map(String::as_str);
-            if let Err(e) = run_hook(rt, &id, pod, &container, post_start, pod_ip).await {
+            let hook = LifecycleHook::PostStart;
+            let result = run_hook(rt, &id, pod, &container, hook, post_start, pod_ip).await;
+            if let Ok(success) = &result {
+                self.hook_succeeded(pod, &start.name, success);
+            }
+            if let Err(e) = result {
                 self.container_event(
                     pod,
                     &start.name,
@@ -1047,6 +1070,22 @@ impl PodSyncer {
             .unwrap_or(0)
     }
 
+    /// What a hook that succeeded reports: the kubelet's Warning event
+    /// `LifecycleHTTPFallback` when an HTTPS hook was answered in plain HTTP and its retry
+    /// over HTTP succeeded.
+    fn hook_succeeded(&self, pod: &Pod, container: &str, success: &HookSuccess) {
+        if let Some(message) = &success.http_fallback {
+            // The kubelet records it on the pod, not on a container.
+            tracing::debug!(container, "{message}");
+            self.event(
+                pod,
+                EventType::Warning,
+                LIFECYCLE_HTTP_FALLBACK,
+                message.clone(),
+            );
+        }
+    }
+
     /// Stop one container: event `Killing`, the preStop hook within the grace, then
     /// `StopContainer` with what is left of the grace (at least 2 s). NotFound is success.
     async fn kill_container(
@@ -1076,9 +1115,17 @@ impl PodSyncer {
                 .latest_sandbox()
                 .and_then(|s| s.ips.first())
                 .map(String::as_str);
-            let hook = run_hook(rt, id, pod, container, pre_stop, pod_ip);
+            let hook = run_hook(
+                rt,
+                id,
+                pod,
+                container,
+                LifecycleHook::PreStop,
+                pre_stop,
+                pod_ip,
+            );
             match tokio::time::timeout(Duration::from_secs(grace as u64), hook).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(success)) => self.hook_succeeded(pod, &container.name, &success),
                 Ok(Err(e)) => self.container_event(
                     pod,
                     &container.name,

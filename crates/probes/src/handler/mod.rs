@@ -24,7 +24,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 pub use exec::{ExecProbe, MAX_EXEC_OUTPUT, expand_command};
 pub use grpc::GrpcProbe;
-pub use http::{HttpGetProbe, HttpScheme, MAX_HTTP_BODY, MAX_REDIRECTS};
+pub use http::{
+    HttpGetError, HttpGetProbe, HttpGetRequest, HttpGetResponse, HttpScheme, MAX_HTTP_BODY,
+    MAX_REDIRECTS,
+};
 pub use tcp::TcpSocketProbe;
 
 use crate::Result;
