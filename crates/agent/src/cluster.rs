@@ -94,18 +94,19 @@ impl ClusterMode {
         let node = config.node_name.clone();
         let (facts_tx, facts_rx) = watch::channel(facts);
         let host = HostInfo::read().map_err(Error::Cluster)?;
-        let reporter = NodeStatusReporter::start_with_cancellation(
+        let events = EventRecorder::start_with_cancellation(
+            client.clone(),
+            EventRecorderConfig::kubelet(node.clone()),
+            stop,
+        )
+        .map_err(Error::Cluster)?;
+        let reporter = NodeStatusReporter::start_with_events(
             client.clone(),
             node_config(config),
             host,
             facts_rx,
             stop,
-        )
-        .map_err(Error::Cluster)?;
-        let events = EventRecorder::start_with_cancellation(
-            client.clone(),
-            EventRecorderConfig::kubelet(node.clone()),
-            stop,
+            events.clone(),
         )
         .map_err(Error::Cluster)?;
         events.record_starting(&status_reporter::node_reference(&node, None));

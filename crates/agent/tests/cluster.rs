@@ -2629,3 +2629,46 @@ fn cluster_st_08_force_deleted_pod_is_killed_with_the_minimum_grace_and_cleaned_
         },
     );
 }
+
+/// `kubectl cordon` and `uncordon` of nodelet's Node: nodelet records the kubelet's Normal
+/// events `NodeNotSchedulable` and `NodeSchedulable` ("Node <name> status is now: ..."),
+/// within a status update period, though no status changed.
+#[test]
+fn cluster_node_cordon_and_uncordon_are_announced_as_the_kubelet_does() {
+    let Some(mut node) = ClusterNode::new("c-cordon", "nodeStatusUpdateFrequency: 2s\n") else {
+        return;
+    };
+    let name = node.name.clone();
+    node.start_cluster(&[]);
+    node.wait_node_ready("True", Duration::from_secs(15));
+    for (command, reason) in [
+        ("cordon", "NodeNotSchedulable"),
+        ("uncordon", "NodeSchedulable"),
+    ] {
+        node.kubectl(&[command, &name]);
+        let message = format!("Node {name} status is now: {reason}");
+        node.wait(
+            &format!("the {reason} event"),
+            Duration::from_secs(30),
+            || {
+                let text = node.kubectl(&[
+                    "get",
+                    "events",
+                    "-n",
+                    "default",
+                    "--field-selector",
+                    &format!("involvedObject.kind=Node,involvedObject.name={name},reason={reason}"),
+                    "-o",
+                    "json",
+                ]);
+                let list: Value = serde_json::from_str(&text).expect("an EventList");
+                let found = list["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|e| e["message"] == message.as_str() && e["type"] == "Normal");
+                found.then_some(()).ok_or(text)
+            },
+        );
+    }
+}

@@ -55,6 +55,25 @@ pub enum NodeEvent {
         /// The new boot id.
         boot_id: String,
     },
+    /// `spec.unschedulable` changed (`kubectl cordon`/`uncordon`): `NodeSchedulable` or
+    /// `NodeNotSchedulable`, type Normal, `Node <name> status is now: <reason>`
+    /// (`recordNodeSchedulableEvent`).
+    Schedulable {
+        /// Whether the node is schedulable now.
+        schedulable: bool,
+    },
+}
+
+impl NodeEvent {
+    /// The event's reason (`NodeReady`, `Rebooted`, `NodeNotSchedulable`, ...).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            NodeEvent::Condition(c) => c.reason,
+            NodeEvent::Rebooted { .. } => "Rebooted",
+            NodeEvent::Schedulable { schedulable: true } => "NodeSchedulable",
+            NodeEvent::Schedulable { schedulable: false } => "NodeNotSchedulable",
+        }
+    }
 }
 
 /// `now` as the API stores it: whole seconds (`metav1.Time` serializes RFC 3339 seconds), so

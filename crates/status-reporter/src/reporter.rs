@@ -10,6 +10,7 @@ use tracing::Instrument as _;
 
 use crate::config::{NODE_LEASE_NAMESPACE, NodeConfig};
 use crate::error::{Error, Result};
+use crate::events::EventRecorder;
 use crate::facts::NodeFacts;
 use crate::host::{HostInfo, validate_node_ips};
 use crate::lease::LeaseLoop;
@@ -73,6 +74,33 @@ impl NodeStatusReporter {
         facts: watch::Receiver<NodeFacts>,
         parent: &CancellationToken,
     ) -> Result<NodeStatusReporter> {
+        Self::start_inner(client, config, host, facts, parent, None)
+    }
+
+    /// [`NodeStatusReporter::start_with_cancellation`], recording the node's events through
+    /// `events` as the kubelet does: condition transitions once the node has been Ready
+    /// (the first conditions are [`EventRecorder::record_node_conditions`]'s), a reboot, and
+    /// a cordon or uncordon (`NodeNotSchedulable`, `NodeSchedulable`) within a status update
+    /// period. Without it they are only logged.
+    pub fn start_with_events(
+        client: Client,
+        config: NodeConfig,
+        host: HostInfo,
+        facts: watch::Receiver<NodeFacts>,
+        parent: &CancellationToken,
+        events: EventRecorder,
+    ) -> Result<NodeStatusReporter> {
+        Self::start_inner(client, config, host, facts, parent, Some(events))
+    }
+
+    fn start_inner(
+        client: Client,
+        config: NodeConfig,
+        host: HostInfo,
+        facts: watch::Receiver<NodeFacts>,
+        parent: &CancellationToken,
+        events: Option<EventRecorder>,
+    ) -> Result<NodeStatusReporter> {
         config.validate()?;
         validate_node_ips(&config.node_name, &config.node_ips)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime {
@@ -105,7 +133,7 @@ impl NodeStatusReporter {
         let lease_span = tracing::info_span!("node_lease", node = %node_name);
         tracker.spawn_on(lease.run(cancel.clone()).instrument(lease_span), &runtime);
 
-        let status = StatusLoop::new(nodes, config, host, facts, view.clone());
+        let status = StatusLoop::new(nodes, config, host, facts, view.clone(), events);
         let status_span = tracing::info_span!("node_status", node = %node_name);
         tracker.spawn_on(status.run(cancel.clone()).instrument(status_span), &runtime);
         tracker.close();

@@ -19,6 +19,7 @@ use crate::config::{NODE_READY_GRACE_PERIOD, NodeConfig};
 use crate::error::{
     Error, Result, api_source, is_already_exists, is_forbidden, is_not_found, timed,
 };
+use crate::events::EventRecorder;
 use crate::facts::NodeFacts;
 use crate::host::{HostInfo, node_addresses};
 use crate::node::{
@@ -50,6 +51,11 @@ pub(crate) struct StatusLoop {
     /// Ready has been reported once: the fast start-up updates are over.
     pub(crate) reported_ready: bool,
     pub(crate) started: Instant,
+    /// Where node events go (`None`: logged only).
+    pub(crate) events: Option<EventRecorder>,
+    /// `spec.unschedulable` as last recorded (the kubelet's `lastNodeUnschedulable`,
+    /// false at start).
+    pub(crate) last_unschedulable: bool,
 }
 
 impl StatusLoop {
@@ -59,8 +65,11 @@ impl StatusLoop {
         host: HostInfo,
         facts: watch::Receiver<NodeFacts>,
         view: watch::Receiver<NodeView>,
+        events: Option<EventRecorder>,
     ) -> StatusLoop {
         StatusLoop {
+            events,
+            last_unschedulable: false,
             cadence: ReportCadence::new(config.node_status_report_frequency),
             nodes,
             config,
@@ -238,6 +247,22 @@ impl StatusLoop {
             changed,
             events,
         } = update_node(&original, &inputs, Timestamp::now());
+        // Like the kubelet's setter, on every sync whether or not a patch follows: a cordon
+        // changes no status, yet is announced within a status update period.
+        let unschedulable = original
+            .spec
+            .as_ref()
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false);
+        if unschedulable != self.last_unschedulable {
+            self.last_unschedulable = unschedulable;
+            self.record(
+                &original,
+                vec![NodeEvent::Schedulable {
+                    schedulable: !unschedulable,
+                }],
+            );
+        }
         let now = Instant::now().into_std();
         if !self.cadence.should_report(changed, now) {
             return Ok(());
@@ -271,8 +296,12 @@ impl StatusLoop {
         if is_ready(&patched) && !self.reported_ready {
             tracing::info!("the node is ready");
             self.reported_ready = true;
+            // The node's first conditions are announced together once it is Ready
+            // (`EventRecorder::record_node_conditions`): only later transitions go here.
+            log_events(&events);
+        } else {
+            self.record(&patched, events);
         }
-        log_events(events);
         self.latest = Some(patched);
         Ok(())
     }
@@ -350,15 +379,29 @@ pub async fn try_register(nodes: &Api<Node>, node: &Node) -> Result<Node> {
         .map_err(|e| api_error("reconciling the existing node", e))
 }
 
-/// The events the kubelet would record, logged (sending Events is not done yet).
-fn log_events(events: Vec<NodeEvent>) {
+impl StatusLoop {
+    /// Logs `events` and records them as Events of `node` when the loop has a recorder.
+    fn record(&self, node: &Node, events: Vec<NodeEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        log_events(&events);
+        if let Some(recorder) = &self.events {
+            recorder.record_node_events(&crate::events::node_reference_of(node), &events);
+        }
+    }
+}
+
+/// The events the kubelet would record, logged.
+fn log_events(events: &[NodeEvent]) {
     for event in events {
         match event {
-            NodeEvent::Condition(c) => {
-                tracing::info!(event = c.reason, "node status is now: {}", c.reason);
-            }
             NodeEvent::Rebooted { boot_id } => {
                 tracing::warn!(%boot_id, "node has been rebooted");
+            }
+            other => {
+                let reason = other.reason();
+                tracing::info!(event = reason, "node status is now: {reason}");
             }
         }
     }

@@ -434,7 +434,8 @@ impl EventRecorder {
 
     /// Records node events as the kubelet does (`recordNodeStatusEvent`, `recordEvent`):
     /// a condition transition as Normal `Node <name> status is now: <reason>`, a reboot as
-    /// Warning `Rebooted` `Node <name> has been rebooted, boot id: <id>`.
+    /// Warning `Rebooted` `Node <name> has been rebooted, boot id: <id>`, a change of
+    /// `spec.unschedulable` as Normal `NodeSchedulable` / `NodeNotSchedulable`.
     pub fn record_node_events(&self, node: &ObjectReference, events: &[NodeEvent]) {
         let name = node.name.as_deref().unwrap_or_default();
         for event in events {
@@ -450,6 +451,12 @@ impl EventRecorder {
                     EventType::Warning,
                     REBOOTED_REASON,
                     format!("Node {name} has been rebooted, boot id: {boot_id}"),
+                ),
+                NodeEvent::Schedulable { .. } => self.event(
+                    node,
+                    EventType::Normal,
+                    event.reason(),
+                    node_status_message(name, event.reason()),
                 ),
             }
         }
