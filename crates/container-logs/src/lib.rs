@@ -111,8 +111,8 @@ pub use manager::{ContainerLogManager, LogClock, RotatedLog, RotationReport};
 pub use paths::{DEFAULT_POD_LOGS_DIR, LEGACY_CONTAINER_LOGS_DIR, container_log_path, pod_log_dir};
 pub use reader::{
     FORCE_CHECK_PERIOD, LogLine, LogOptions, LogReader, LogStream, LogStreams,
-    MAX_TERMINATION_MESSAGE_LOG_LENGTH, MAX_TERMINATION_MESSAGE_LOG_LINES, last_log_lines,
-    termination_message_from_logs,
+    MAX_TERMINATION_MESSAGE_LOG_LENGTH, MAX_TERMINATION_MESSAGE_LOG_LINES, RecordHeader,
+    last_log_lines, parse_record, termination_message_from_logs,
 };
 pub use settings::{
     DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE, DEFAULT_MONITOR_INTERVAL, LogRotationSettings,

@@ -147,6 +147,39 @@ async fn timestamps_keep_the_runtime_offset_and_the_last_line_may_lack_a_newline
     );
 }
 
+/// Found by the `cri_log` fuzz target: a line left unfinished with no content was dropped
+/// at the end of a read, but counted by `tail_lines`, so `tail_lines: 1` showed nothing.
+/// It is a line like any other: the tail is the end of what a read of everything gives.
+#[tokio::test]
+async fn an_unfinished_line_without_content_is_a_line_and_the_tail_ends_with_it() {
+    let (_dir, log) = log_dir();
+    write(
+        &log,
+        &(record(1, "stdout", "F", "a")
+            + &record(2, "stderr", "P", "")
+            + &record(3, "stdout", "F", "b")),
+    );
+    let lines = read_all(&log, LogOptions::default()).await;
+    let shown: Vec<(LogStream, &[u8])> = lines.iter().map(|l| (l.stream, &l.output[..])).collect();
+    assert_eq!(
+        shown,
+        [
+            (LogStream::Stdout, &b"a\n"[..]),
+            (LogStream::Stdout, b"b\n"),
+            (LogStream::Stderr, b"")
+        ]
+    );
+    let tail = LogOptions {
+        tail_lines: Some(2),
+        timestamps: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        read_text(&log, tail).await,
+        "2024-01-01T00:00:03.000000003Z b\n2024-01-01T00:00:02.000000002Z "
+    );
+}
+
 /// `0.log.<1>.gz` (lines 0-3), `0.log.<2>` (4-7), `0.log` (8-11), with line 7 split across
 /// the last rotation.
 fn rotated_log() -> (TempDir, PathBuf) {

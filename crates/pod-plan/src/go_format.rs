@@ -1,7 +1,136 @@
-//! Go's formatting, as the kubelet's messages show values: `time.Duration.String` and `%q`.
-//! One definition each, for every crate whose messages must read like the kubelet's.
+//! Go's formatting, as the kubelet's messages show values: `time.Duration.String` and `%q`,
+//! and Go's `time.ParseDuration`, as the kubelet's config files write durations. One
+//! definition each, for every crate whose messages and files must read like the kubelet's.
 
 use std::time::Duration;
+
+/// Why [`parse_go_duration`] refused a text: `invalid duration "20": missing unit (one of
+/// ns, us, ms, s, m, h)`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {input:?}: {reason}")]
+pub struct GoDurationError {
+    input: String,
+    reason: &'static str,
+}
+
+impl GoDurationError {
+    /// The text that was refused.
+    pub fn input(&self) -> &str {
+        &self.input
+    }
+
+    /// What is wrong with it (`missing unit (one of ns, us, ms, s, m, h)`).
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+}
+
+/// Fraction digits read exactly: 25 digits times the largest unit (an hour, 3.6 × 10¹²
+/// ns) still fit a `u128`.
+const EXACT_FRACTION_DIGITS: usize = 25;
+
+/// Parses a duration in Go's `time.ParseDuration` syntax, as the kubelet's config files
+/// (`metav1.Duration`) write them: a sequence of decimal numbers, each with an optional
+/// fraction and a unit (`ns`, `us` or `µs`, `ms`, `s`, `m`, `h`), such as `"1h30m"`,
+/// `"1.5s"`, `".5ms"`, or a bare `"0"`, with an optional sign.
+///
+/// Like Go: leading zeros are allowed (`"0010s"`), a unit is required after every number
+/// (`"20"` is refused), and the total may not exceed Go's `time.Duration`, an `int64` of
+/// nanoseconds (about 292 years). Unlike Go:
+///
+/// - a negative duration is refused (no setting read through this parser allows one),
+///   except the zero ones Go reads as zero (`"-0"`, `"-0s"`);
+/// - a fraction is exact to the nanosecond, rounded down (its first 25 digits count; a
+///   finer digit is below 10⁻¹² ns), where Go multiplies in `float64` and can be a
+///   nanosecond off for long fractions of an hour.
+///
+/// ```
+/// use pod_plan::{format_go_duration, parse_go_duration};
+/// use std::time::Duration;
+///
+/// assert_eq!(parse_go_duration("1m30s"), Ok(Duration::from_secs(90)));
+/// assert_eq!(parse_go_duration("1.5h"), Ok(Duration::from_secs(5400)));
+/// assert_eq!(parse_go_duration("250ms"), Ok(Duration::from_millis(250)));
+/// let err = parse_go_duration("20").unwrap_err();
+/// assert_eq!(err.to_string(), "invalid duration \"20\": missing unit (one of ns, us, ms, s, m, h)");
+/// // What format_go_duration writes parses back to the same duration.
+/// let d = Duration::new(3723, 4_005_006);
+/// assert_eq!(parse_go_duration(&format_go_duration(d)), Ok(d));
+/// ```
+pub fn parse_go_duration(input: &str) -> Result<Duration, GoDurationError> {
+    // Go's time.Duration is an int64 of nanoseconds.
+    const MAX_NANOS: u128 = i64::MAX as u128;
+    let err = |reason| GoDurationError {
+        input: input.to_owned(),
+        reason,
+    };
+    let (negative, mut s) = match input.as_bytes().first() {
+        Some(b'-') => (true, &input[1..]),
+        Some(b'+') => (false, &input[1..]),
+        _ => (false, input),
+    };
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err(err("empty duration"));
+    }
+    let mut total: u128 = 0;
+    while !s.is_empty() {
+        let int_len = s.bytes().take_while(u8::is_ascii_digit).count();
+        let (int_digits, rest) = s.split_at(int_len);
+        let (frac_digits, rest) = match rest.strip_prefix('.') {
+            Some(after_dot) => {
+                let frac_len = after_dot.bytes().take_while(u8::is_ascii_digit).count();
+                after_dot.split_at(frac_len)
+            }
+            None => ("", rest),
+        };
+        if int_digits.is_empty() && frac_digits.is_empty() {
+            return Err(err("expected a number"));
+        }
+        let unit_len = rest
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (unit, rest) = rest.split_at(unit_len);
+        let per_unit: u128 = match unit {
+            "ns" => 1,
+            // U+00B5 micro sign and U+03BC Greek mu, as Go.
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "" => return Err(err("missing unit (one of ns, us, ms, s, m, h)")),
+            _ => return Err(err("unknown unit (expected one of ns, us, ms, s, m, h)")),
+        };
+        // Digit by digit, so that leading zeros never count against the range.
+        let mut int: u128 = 0;
+        for digit in int_digits.bytes() {
+            int = int * 10 + u128::from(digit - b'0');
+            if int > MAX_NANOS {
+                return Err(err("out of range"));
+            }
+        }
+        let mut nanos = int * per_unit;
+        let exact = &frac_digits[..frac_digits.len().min(EXACT_FRACTION_DIGITS)];
+        if !exact.is_empty() {
+            let numerator = exact
+                .bytes()
+                .fold(0u128, |n, digit| n * 10 + u128::from(digit - b'0'));
+            nanos += numerator * per_unit / 10u128.pow(exact.len() as u32);
+        }
+        total += nanos;
+        if total > MAX_NANOS {
+            return Err(err("out of range"));
+        }
+        s = rest;
+    }
+    if negative && total != 0 {
+        return Err(err("negative durations are not allowed"));
+    }
+    Ok(Duration::from_nanos(total as u64))
+}
 
 /// A duration as Go's `time.Duration.String` writes it, which is how the kubelet's messages
 /// show durations: `0s`, `1.5s`, `10s`, `1m20s`, `5m0s`, `1h0m0s`, `250ms`, `1.5µs`, `42ns`.
@@ -165,6 +294,62 @@ mod tests {
         ];
         for (d, want) in cases {
             assert_eq!(format_go_duration(d), want, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn parses_what_go_parses() {
+        let parse = |text: &str| parse_go_duration(text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parse("0"), Duration::ZERO);
+        assert_eq!(parse("-0"), Duration::ZERO);
+        assert_eq!(parse("-0h0s"), Duration::ZERO);
+        assert_eq!(parse("+4h"), s(4 * 3600));
+        assert_eq!(parse("1h2m3s4ms5us6ns"), Duration::new(3723, 4_005_006));
+        assert_eq!(parse("3µs"), Duration::from_micros(3));
+        assert_eq!(parse("3μs"), Duration::from_micros(3));
+        assert_eq!(parse(".5s"), Duration::from_millis(500));
+        assert_eq!(parse("1.s"), s(1));
+        assert_eq!(parse("1.5h"), s(5400));
+        // Leading zeros do not count against the range, as in Go's leadingInt.
+        assert_eq!(parse("000000000000000000000000001s"), s(1));
+        // Exact fractions of an hour: 0.999999999999 h is 3599999999996.4 ns.
+        assert_eq!(
+            parse("0.999999999999h"),
+            Duration::from_nanos(3_599_999_999_996)
+        );
+        assert_eq!(
+            parse("9223372036854775807ns"),
+            Duration::from_nanos(i64::MAX as u64)
+        );
+        assert_eq!(
+            parse("2562047h47m16.854775807s"),
+            Duration::from_nanos(i64::MAX as u64)
+        );
+    }
+
+    #[test]
+    fn refuses_what_go_refuses_and_negatives() {
+        for (bad, reason) in [
+            ("", "empty duration"),
+            ("+", "empty duration"),
+            ("20", "missing unit (one of ns, us, ms, s, m, h)"),
+            ("00", "missing unit (one of ns, us, ms, s, m, h)"),
+            (
+                "1m-2s",
+                "unknown unit (expected one of ns, us, ms, s, m, h)",
+            ),
+            ("1x", "unknown unit (expected one of ns, us, ms, s, m, h)"),
+            ("s", "expected a number"),
+            (".s", "expected a number"),
+            ("1..5s", "missing unit (one of ns, us, ms, s, m, h)"),
+            ("-1s", "negative durations are not allowed"),
+            ("9223372036854775808ns", "out of range"),
+            ("2562047h47m16.854775808s", "out of range"),
+            ("999999999999999999999999999999h", "out of range"),
+        ] {
+            let err = parse_go_duration(bad).unwrap_err();
+            assert_eq!(err.reason(), reason, "{bad:?}");
+            assert_eq!(err.input(), bad);
         }
     }
 

@@ -107,7 +107,9 @@ pub use backoff::{
     image_backoff_key, jitter,
 };
 pub use gc::dead_containers_to_remove;
-pub use go_format::{format_float_g, format_go_duration, go_quote};
+pub use go_format::{
+    GoDurationError, format_float_g, format_go_duration, go_quote, parse_go_duration,
+};
 pub use hash::container_hash;
 pub use image_gc::{
     FsUsage, ImageGcPlan, ImageGcPolicy, ImageGcProblem, ImageRecord, image_gc_plan,

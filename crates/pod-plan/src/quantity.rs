@@ -15,9 +15,6 @@ use std::str::FromStr;
 const FORMAT_WRONG: &str =
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
-/// Significant digits kept exactly. More than this is refused (a `u128` holds 38).
-const MAX_DIGITS: usize = 36;
-
 /// Why a quantity could not be parsed or read.
 ///
 /// This is the value-level error of [`QuantityValue`]; where a quantity comes from a pod,
@@ -37,8 +34,8 @@ pub enum QuantityError {
         /// The text given.
         text: String,
     },
-    /// The value does not fit the integer it is read into (or has more than 36 significant
-    /// digits).
+    /// The value does not fit the integer it is read into (or its significant digits do
+    /// not fit a `u128`: more than 38).
     #[error("quantity {text:?} is out of range")]
     OutOfRange {
         /// The text given.
@@ -123,15 +120,16 @@ impl QuantityValue {
         let out_of_range = || QuantityError::OutOfRange {
             text: text.to_owned(),
         };
-        if digits.len() > MAX_DIGITS {
-            return Err(out_of_range());
-        }
         let mantissa: u128 = if digits.is_empty() {
             0
         } else {
             digits.parse().map_err(|_| out_of_range())?
         };
-        let exp10 = i32::try_from(exp10 + suffix_exp10).map_err(|_| out_of_range())?;
+        // An exponent suffix may be any i64 (`1e9223372036854775807`): add with a check.
+        let exp10 = exp10
+            .checked_add(suffix_exp10)
+            .and_then(|exp| i32::try_from(exp).ok())
+            .ok_or_else(out_of_range)?;
         Ok(QuantityValue {
             text: text.to_owned(),
             negative: negative && mantissa != 0,
@@ -214,6 +212,98 @@ impl QuantityValue {
         };
         let signed = i128::try_from(magnitude).map_err(|_| out_of_range())?;
         Ok(if self.negative { -signed } else { signed })
+    }
+}
+
+/// apimachinery's `resource.Format`: how a quantity is written back, chosen by the suffix
+/// it was parsed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    DecimalSi,
+    BinarySi,
+    DecimalExponent,
+}
+
+impl QuantityValue {
+    /// The quantity as the API writes it back (`Quantity.String()` of a parsed quantity,
+    /// apimachinery's `CanonicalizeBytes`): `1000m` is `1`, `0.5` is `500m`, `1536Mi` is
+    /// `1536Mi`, `2048Mi` is `2Gi`, `1e3` stays `1e3`, any zero is `0`.
+    ///
+    /// The value is read at nanosecond precision, rounded up as [`nano_value`](Self::nano_value)
+    /// rounds it (apimachinery rounds a finer value to `1n` when it parses it), so the
+    /// canonical text parses back to the same [`nano_value`](Self::nano_value). A value too
+    /// large for that (beyond about 10²⁹) is written as it was parsed.
+    ///
+    /// ```
+    /// use pod_plan::quantity::QuantityValue;
+    ///
+    /// let canonical = |text: &str| QuantityValue::parse(text).unwrap().canonical();
+    /// assert_eq!(canonical("1000m"), "1");
+    /// assert_eq!(canonical("1.5Gi"), "1536Mi");
+    /// assert_eq!(canonical("0.5Ki"), "512");
+    /// assert_eq!(canonical("1000"), "1k");
+    /// ```
+    pub fn canonical(&self) -> String {
+        const NANO: i128 = 1_000_000_000;
+        let Ok(nanos) = self.nano_value() else {
+            return self.text.clone();
+        };
+        if nanos == 0 {
+            return "0".to_owned();
+        }
+        let number_end = self
+            .text
+            .char_indices()
+            .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && "+-".contains(c))))
+            .map_or(self.text.len(), |(i, _)| i);
+        let suffix = &self.text[number_end..];
+        let mut format = if suffix.ends_with('i') {
+            Format::BinarySi
+        } else if suffix.len() > 1 && suffix.starts_with(['e', 'E']) {
+            Format::DecimalExponent
+        } else {
+            Format::DecimalSi
+        };
+        // ParseQuantity: a binary amount below one is decimal; CanonicalizeBytes: so is one
+        // below 1024 or not whole.
+        if format == Format::BinarySi && (nanos.abs() < 1024 * NANO || nanos % NANO != 0) {
+            format = Format::DecimalSi;
+        }
+        if format == Format::BinarySi {
+            let mut amount = nanos / NANO;
+            let mut exponent = 0;
+            while amount.abs() >= 1024 && amount % 1024 == 0 && exponent < 6 {
+                amount /= 1024;
+                exponent += 1;
+            }
+            let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][exponent];
+            return format!("{amount}{suffix}");
+        }
+        let mut amount = nanos;
+        let mut exponent: i32 = -9;
+        while amount.abs() >= 10 && amount % 10 == 0 {
+            amount /= 10;
+            exponent += 1;
+        }
+        // Engineering notation: the exponent a multiple of three.
+        let extra = exponent.rem_euclid(3);
+        amount *= 10i128.pow(extra.unsigned_abs());
+        exponent -= extra;
+        let suffix = match (format, exponent) {
+            (_, 0) => String::new(),
+            (Format::DecimalExponent, e) => format!("e{e}"),
+            (_, -9) => "n".to_owned(),
+            (_, -6) => "u".to_owned(),
+            (_, -3) => "m".to_owned(),
+            (_, 3) => "k".to_owned(),
+            (_, 6) => "M".to_owned(),
+            (_, 9) => "G".to_owned(),
+            (_, 12) => "T".to_owned(),
+            (_, 15) => "P".to_owned(),
+            (_, 18) => "E".to_owned(),
+            (_, e) => format!("e{e}"),
+        };
+        format!("{amount}{suffix}")
     }
 }
 
@@ -362,11 +452,44 @@ mod tests {
             Err(QuantityError::OutOfRange { .. })
         ));
         assert!(matches!(
-            QuantityValue::parse("1234567890123456789012345678901234567"),
+            QuantityValue::parse("999999999999999999999999999999999999999"),
             Err(QuantityError::OutOfRange { .. })
         ));
         assert_eq!(q("8Ei").value().ok(), None);
         assert_eq!(q("7Ei").value(), Ok(7 << 60));
+    }
+
+    /// Found while writing the `quantity` fuzz target: the decimal exponent of the digits
+    /// plus an exponent suffix near `i64::MAX` overflowed (a panic in debug builds).
+    #[test]
+    fn an_exponent_at_the_limit_of_i64_is_out_of_range_not_an_overflow() {
+        for text in [
+            "10e9223372036854775807",
+            "0.1e-9223372036854775808",
+            "1e2147483648",
+        ] {
+            assert!(
+                matches!(
+                    QuantityValue::parse(text),
+                    Err(QuantityError::OutOfRange { .. })
+                ),
+                "{text}: {:?}",
+                QuantityValue::parse(text)
+            );
+        }
+        assert!(q("1e2147483647").value().is_err());
+    }
+
+    /// Found by the `quantity` fuzz target: the canonical form of a value with 38
+    /// significant digits did not parse (the parser stopped at 36 digits), so the API's
+    /// spelling of a quantity the parser accepted was refused by the same parser.
+    #[test]
+    fn the_canonical_form_of_a_quantity_parses_back_to_the_same_value() {
+        let text = "25555555555555555555555.5555555048Mi";
+        let canonical = q(text).canonical();
+        assert_eq!(canonical, "26796942222222222222222222222169001165n");
+        assert_eq!(q(&canonical).nano_value(), q(text).nano_value());
+        assert_eq!(q(&canonical).canonical(), canonical);
     }
 
     #[test]

@@ -120,23 +120,36 @@ fn type_meta(document: &serde_json::Value) -> Result<String, String> {
 
 /// An item of a `PodList`: a Pod, whose `kind` and `apiVersion` may be left out.
 fn pod_list_item(item: serde_json::Value) -> Result<Object, String> {
-    if let serde_json::Value::Object(fields) = &item {
-        match fields.get("kind") {
-            None | Some(serde_json::Value::Null) => {}
-            Some(serde_json::Value::String(kind)) if kind == "Pod" => {}
-            Some(other) => return Err(format!("kind: a PodList holds Pods, not {other}")),
-        }
-        match fields.get("apiVersion") {
-            None | Some(serde_json::Value::Null) => {}
-            Some(serde_json::Value::String(version)) if version == "v1" => {}
-            Some(other) => {
-                return Err(format!(
-                    "apiVersion: Pod must be apiVersion v1, not {other}"
-                ));
-            }
+    let serde_json::Value::Object(fields) = &item else {
+        return Err(format!("expected a Pod, found {}", json_kind(&item)));
+    };
+    match fields.get("kind") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::String(kind)) if kind == "Pod" => {}
+        Some(other) => return Err(format!("kind: a PodList holds Pods, not {other}")),
+    }
+    match fields.get("apiVersion") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::String(version)) if version == "v1" => {}
+        Some(other) => {
+            return Err(format!(
+                "apiVersion: Pod must be apiVersion v1, not {other}"
+            ));
         }
     }
     decode_object("Pod", item)
+}
+
+/// What a JSON value is, in words: `a string`, `a sequence`.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a sequence",
+        serde_json::Value::Object(_) => "a mapping",
+    }
 }
 
 /// An item of a `List`: a full object of a kind a manifest holds (lists do not nest).
@@ -172,7 +185,12 @@ fn typed<T: DeserializeOwned>(document: serde_json::Value) -> Result<T, String> 
         let path = err.path().to_string();
         let message = err.into_inner().to_string();
         let hint = crate::yaml::string_field_hint(&message);
-        format!("{path}: {message}{hint}")
+        // `.` is the object itself: its caller says which object that is.
+        if path == "." {
+            format!("{message}{hint}")
+        } else {
+            format!("{path}: {message}{hint}")
+        }
     })
 }
 
@@ -602,6 +620,26 @@ mod tests {
         assert!(
             err.starts_with("data.enabled: invalid type: boolean `true`"),
             "{err}"
+        );
+    }
+
+    /// Found by the `static_pod_manifest` fuzz target: a `PodList` item that is not a
+    /// mapping was refused as `items[1]: .: invalid type: ...`, naming no field.
+    #[test]
+    fn a_pod_list_item_that_is_not_a_mapping_is_refused_naming_the_item() {
+        let Decoded::List(items) = decode_document(doc(
+            "apiVersion: v1\nkind: PodList\nitems:\n- apiVersion\n- [1]\n",
+        ))
+        .unwrap() else {
+            panic!("not a list")
+        };
+        assert_eq!(
+            items[0].as_ref().unwrap_err(),
+            "items[0]: expected a Pod, found a string"
+        );
+        assert_eq!(
+            items[1].as_ref().unwrap_err(),
+            "items[1]: expected a Pod, found a sequence"
         );
     }
 

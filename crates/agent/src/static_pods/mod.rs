@@ -302,11 +302,15 @@ impl<'a> Collector<'a> {
     }
 
     fn file(&mut self, path: &Path) {
-        let text = match read_manifest(path) {
-            Ok(text) => text,
-            Err(reason) => return self.error(path, reason),
-        };
-        let documents = match manifest::split_documents(&text) {
+        match read_manifest(path).and_then(manifest_text) {
+            Ok(text) => self.text(path, &text),
+            Err(reason) => self.error(path, reason),
+        }
+    }
+
+    /// Takes the documents of the manifest `path`, whose content is `text`.
+    fn text(&mut self, path: &Path, text: &str) {
+        let documents = match manifest::split_documents(text) {
             Ok(documents) => documents,
             Err(reason) => return self.error(path, reason),
         };
@@ -411,12 +415,58 @@ impl<'a> Collector<'a> {
     }
 }
 
+/// What one manifest file yields, given its content: the pods (defaulted and validated),
+/// ConfigMaps and Secrets it defines, and every refusal, each naming `path`, exactly as
+/// [`StaticPodSource::scan`] reads that file on node `node_name` (lowercased, as the
+/// source lowercases it). A duplicate is a duplicate within the file only, and pods carry
+/// no `config.seen` annotation: both come from the scan of a whole directory.
+///
+/// For a tool that checks a manifest before it is installed, and for the fuzz target of
+/// the manifest reader.
+///
+/// ```
+/// use agent::static_pods::parse_manifest;
+/// use std::path::Path;
+///
+/// let path = Path::new("/etc/kubernetes/manifests/web.yaml");
+/// let snapshot = parse_manifest(
+///     path,
+///     "node-1",
+///     b"apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n\
+///       spec: {containers: [{name: web, image: nginx, ports: [{containerPort: 70000}]}]}\n",
+/// );
+/// assert!(snapshot.pods.is_empty());
+/// assert_eq!(snapshot.errors[0].file, path);
+/// assert!(snapshot.errors[0].reason.contains("spec.containers[0].ports[0].containerPort"));
+/// ```
+pub fn parse_manifest(path: &Path, node_name: &str, content: &[u8]) -> Snapshot {
+    let node_name = node_name.to_lowercase();
+    let mut collector = Collector::new(&node_name);
+    let size = content.len() as u64;
+    if size > MAX_MANIFEST_BYTES {
+        collector.error(path, too_large(size));
+    } else {
+        match manifest_text(content.to_vec()) {
+            Ok(text) => collector.text(path, &text),
+            Err(reason) => collector.error(path, reason),
+        }
+    }
+    collector.snapshot
+}
+
+/// The refusal of a manifest of `size` bytes.
+fn too_large(size: u64) -> String {
+    format!("the file is {size} bytes, more than the {MAX_MANIFEST_BYTES}-byte (10 MiB) limit")
+}
+
+/// A manifest's bytes as text.
+fn manifest_text(bytes: Vec<u8>) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_owned())
+}
+
 /// Reads a manifest of at most [`MAX_MANIFEST_BYTES`].
-fn read_manifest(path: &Path) -> Result<String, String> {
+fn read_manifest(path: &Path) -> Result<Vec<u8>, String> {
     let file = std::fs::File::open(path).map_err(|err| format!("cannot open the file: {err}"))?;
-    let too_large = |size: u64| {
-        format!("the file is {size} bytes, more than the {MAX_MANIFEST_BYTES}-byte (10 MiB) limit")
-    };
     let size = file
         .metadata()
         .map_err(|err| format!("cannot read the file: {err}"))?
@@ -432,5 +482,5 @@ fn read_manifest(path: &Path) -> Result<String, String> {
     if bytes.len() as u64 > MAX_MANIFEST_BYTES {
         return Err(too_large(bytes.len() as u64));
     }
-    String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_owned())
+    Ok(bytes)
 }

@@ -418,7 +418,10 @@ impl LogCursor {
     }
 
     /// The end of the data: a record without its newline and partial records no full
-    /// record ended are the last lines, as the kubelet writes them out.
+    /// record ended are the last lines, as the kubelet writes them out, in the order of
+    /// their last records. An unfinished line is a line even when its records hold no
+    /// content (`tail_lines` counts it, and `timestamps` shows when it was written); only
+    /// the empty rest of a long line already shown in pieces is dropped.
     fn finish(&mut self) {
         if self.has_record() {
             self.end_record(false);
@@ -429,7 +432,7 @@ impl LogCursor {
             .collect();
         pending.sort_by_key(|(_, line)| line.last);
         for (stream, line) in pending {
-            if !line.content.is_empty() {
+            if !line.content.is_empty() || !line.shown {
                 self.emit(stream, line, true);
             }
         }

@@ -49,9 +49,9 @@ impl fmt::Display for LogStream {
     }
 }
 
-/// The front of a record: what comes before its content.
+/// The front of a CRI log record: what comes before its content ([`parse_record`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RecordHeader {
+pub struct RecordHeader {
     /// When the runtime received the bytes.
     pub timestamp: Timestamp,
     /// The UTC offset the timestamp was written with (containerd writes local time).
@@ -62,11 +62,28 @@ pub(crate) struct RecordHeader {
     pub partial: bool,
 }
 
-/// Splits a record (without its newline) into its header and its content, as the kubelet's
-/// `parseCRILog` does: the timestamp up to the first space, the stream up to the next one
-/// (only `stdout` and `stderr`), the tag up to the next one; the content is everything
-/// after it. The error says which part is missing or wrong.
-pub(crate) fn parse_record(record: &[u8]) -> Result<(RecordHeader, &[u8]), &'static str> {
+/// Splits one record of the CRI log format (a line of a container log, without its
+/// newline) into its header and its content, as the kubelet's `parseCRILog` does: the
+/// timestamp up to the first space, the stream up to the next one (only `stdout` and
+/// `stderr`), the tag up to the next one; the content is everything after it, as bytes
+/// (a container may write anything). The error says which part is missing or wrong, in
+/// the kubelet's words (`unexpected stream type`).
+///
+/// [`LogReader`](super::LogReader) reads whole logs with it; this is the record parser alone,
+/// for an embedder that reads the files its own way.
+///
+/// ```
+/// use container_logs::{LogStream, parse_record};
+///
+/// let (header, content) =
+///     parse_record(b"2016-10-06T00:17:09.669794202Z stdout P log content 1").unwrap();
+/// assert_eq!(header.stream, LogStream::Stdout);
+/// assert!(header.partial);
+/// assert_eq!(header.timestamp.to_string(), "2016-10-06T00:17:09.669794202Z");
+/// assert_eq!(content, b"log content 1");
+/// assert_eq!(parse_record(b"2016-10-06T00:17:09Z stdin F x").unwrap_err(), "unexpected stream type");
+/// ```
+pub fn parse_record(record: &[u8]) -> Result<(RecordHeader, &[u8]), &'static str> {
     let (time, rest) = split_field(record).ok_or("timestamp is not found")?;
     let (timestamp, offset) = parse_timestamp(time).ok_or("unexpected timestamp format")?;
     let (stream, rest) = split_field(rest).ok_or("stream type is not found")?;
@@ -95,16 +112,71 @@ fn split_field(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&bytes[..space], &bytes[space + 1..]))
 }
 
-/// An RFC 3339 timestamp with a time of day and an offset (`Z` or `±hh:mm`), with up to
-/// nine fractional digits (Go's `RFC3339Nano` layout, which the kubelet parses with).
+/// An RFC 3339 timestamp as the kubelet reads one with Go's `time.Parse(time.RFC3339Nano,
+/// ...)`: `YYYY-MM-DDThh:mm:ss`, an optional fraction of any length (`.` or `,`, read to
+/// the nanosecond), then `Z` or a `±hh:mm` offset, every number in range. Nothing else:
+/// not a lowercase `t` or `z`, a space, an offset with seconds, a year of other than four
+/// digits, which a more lenient ISO 8601 reader would take. The kubelet skips such a record
+/// as malformed, and an offset with seconds could not be printed back
+/// ([`write_timestamp`] writes `±hh:mm`, as Go does).
 fn parse_timestamp(text: &[u8]) -> Option<(Timestamp, Offset)> {
-    let pieces = jiff::fmt::temporal::Pieces::parse(text).ok()?;
-    let time = pieces.time()?;
-    let offset = pieces.offset()?.to_numeric_offset();
-    if pieces.time_zone_annotation().is_some() {
+    /// A run of ASCII digits as a number within `range`.
+    fn number(digits: &[u8], range: std::ops::RangeInclusive<i32>) -> Option<i32> {
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = digits
+            .iter()
+            .fold(0i32, |n, digit| n * 10 + i32::from(digit - b'0'));
+        range.contains(&n).then_some(n)
+    }
+    const DATE_TIME: usize = "2006-01-02T15:04:05".len();
+    if text.len() <= DATE_TIME {
         return None;
     }
-    let timestamp = offset.to_timestamp(pieces.date().to_datetime(time)).ok()?;
+    let (head, mut rest) = text.split_at(DATE_TIME);
+    if head[4] != b'-'
+        || head[7] != b'-'
+        || head[10] != b'T'
+        || head[13] != b':'
+        || head[16] != b':'
+    {
+        return None;
+    }
+    let year = number(&head[0..4], 0..=9999)?;
+    let month = number(&head[5..7], 1..=12)?;
+    let day = number(&head[8..10], 1..=31)?;
+    let hour = number(&head[11..13], 0..=23)?;
+    let minute = number(&head[14..16], 0..=59)?;
+    let second = number(&head[17..19], 0..=59)?;
+    let mut nanos = 0;
+    if let [b'.' | b',', first, ..] = rest
+        && first.is_ascii_digit()
+    {
+        let digits = rest[1..].iter().take_while(|b| b.is_ascii_digit()).count();
+        // Go reads nine digits and drops the rest.
+        for position in 0..9 {
+            let digit = rest.get(1 + position).filter(|_| position < digits);
+            nanos = nanos * 10 + digit.map_or(0, |d| i32::from(d - b'0'));
+        }
+        rest = &rest[1 + digits..];
+    }
+    let offset_seconds = match rest {
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let hours = number(&[*h1, *h2], 0..=23)?;
+            let minutes = number(&[*m1, *m2], 0..=59)?;
+            let seconds = (hours * 60 + minutes) * 60;
+            if *sign == b'-' { -seconds } else { seconds }
+        }
+        _ => return None,
+    };
+    let offset = Offset::from_seconds(offset_seconds).ok()?;
+    // The numbers are in range, so the narrowing casts are exact; the day is checked
+    // against the month here.
+    let date = jiff::civil::Date::new(year as i16, month as i8, day as i8).ok()?;
+    let time = jiff::civil::Time::new(hour as i8, minute as i8, second as i8, nanos).ok()?;
+    let timestamp = offset.to_timestamp(date.to_datetime(time)).ok()?;
     Some((timestamp, offset))
 }
 
@@ -193,6 +265,48 @@ mod tests {
             ),
         ] {
             assert_eq!(parse_record(record).unwrap_err(), why, "{record:?}");
+        }
+    }
+
+    /// Found by the `cri_log` fuzz target: a timestamp with an offset in seconds
+    /// (`-07:05:30`, which jiff's ISO 8601 reader takes and Go's RFC 3339 refuses) was
+    /// accepted, and its `timestamps` prefix printed a time 30 seconds off (`-07:05`).
+    #[test]
+    fn timestamps_are_rfc_3339_as_go_reads_them() {
+        for (text, expected) in [
+            ("2024-03-01T10:00:00Z", "2024-03-01T10:00:00Z"),
+            ("2024-03-01T10:00:00.5+02:00", "2024-03-01T08:00:00.5Z"),
+            ("2024-03-01T10:00:00,25-01:30", "2024-03-01T11:30:00.25Z"),
+            // Go reads nine digits of a longer fraction.
+            (
+                "2024-03-01T10:00:00.1234567899Z",
+                "2024-03-01T10:00:00.123456789Z",
+            ),
+            ("0000-01-01T00:00:00Z", "0000-01-01T00:00:00Z"),
+        ] {
+            let (timestamp, _) =
+                parse_timestamp(text.as_bytes()).unwrap_or_else(|| panic!("{text} is refused"));
+            assert_eq!(timestamp, ts(expected), "{text}");
+        }
+        for text in [
+            "2024-03-01T08:00:01-07:05:30",
+            "2024-03-01t10:00:00Z",
+            "2024-03-01T10:00:00z",
+            "2024-03-01T10:00Z",
+            "2024-03-01T10:00:00",
+            "2024-03-01T10:00:00.Z",
+            "2024-03-01T10:00:00+0200",
+            "2024-03-01T10:00:00+24:00",
+            "2024-03-01T24:00:00Z",
+            "2024-03-01T10:00:60Z",
+            "2024-02-30T10:00:00Z",
+            "+002024-03-01T10:00:00Z",
+            "20240301T100000Z",
+            "2024-03-01T10:00:00Z[UTC]",
+            "2024-03-01T10:00:00+02:00[Europe/Paris]",
+            "2O24-03-01T10:00:00Z",
+        ] {
+            assert_eq!(parse_timestamp(text.as_bytes()), None, "{text} is accepted");
         }
     }
 

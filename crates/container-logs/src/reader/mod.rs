@@ -22,6 +22,10 @@
 //! - the kubelet counts records for `tail_lines` and filters `since_time` by record; the
 //!   reader counts lines and filters by a line's first record, so a long line is never
 //!   shown from its middle;
+//! - the kubelet reads a record whole, however long; the reader reads it in pieces of
+//!   64 KiB, so that memory stays bounded, and takes its header (timestamp, stream, tag)
+//!   from the first piece: a record whose tag runs past its first 64 KiB is malformed (no
+//!   runtime writes a tag other than `P` or `F`);
 //! - the Docker JSON log format that the kubelet also accepts (from dockershim days) is
 //!   not read: no CRI runtime writes it, so its lines are malformed here.
 //!
@@ -50,7 +54,7 @@ use self::cursor::{LogCursor, Progress};
 use self::watch::Watch;
 use crate::{ContainerRef, Error, Result};
 
-pub use self::format::LogStream;
+pub use self::format::{LogStream, RecordHeader, parse_record};
 pub use self::termination::{
     MAX_TERMINATION_MESSAGE_LOG_LENGTH, MAX_TERMINATION_MESSAGE_LOG_LINES, last_log_lines,
     termination_message_from_logs,
@@ -95,7 +99,10 @@ pub struct LogOptions {
     /// dropped or the container exits ([`LogReader::until_container_exits`]).
     pub follow: bool,
     /// Start with the last this many lines of the selected streams, looking through the
-    /// rotated files too; `None` starts at the beginning.
+    /// rotated files too; `None` starts at the beginning. The tail is the end of what a
+    /// read of everything gives, lines the container left unfinished last, except that a
+    /// line left unfinished in a rotated file, whose stream wrote nothing to the live log
+    /// after it, is shown only when the log has fewer lines than asked for.
     pub tail_lines: Option<u64>,
     /// Only lines whose (first) timestamp is at or after this instant.
     pub since_time: Option<Timestamp>,

@@ -4,7 +4,13 @@
 //!
 //! Lines are what the container wrote: partial records of one stream count as one line with
 //! the record that ends them, and lines of the two streams interleave. The last N lines are
-//! the N whose last records come last. Because the lines of one stream follow each other
+//! the last N the reader outputs: those whose last records come last, and after every line
+//! that ended, the lines the container left unfinished at the end of the log (the reader
+//! can only output those once it has reached the end). So the tail is always the end of
+//! what a read of everything gives. One exception, so that a tail never reads more than
+//! the files its lines are in: a line left unfinished in a rotated file, whose stream wrote
+//! nothing to the live log after it, counts only when the log has fewer lines than asked
+//! for (it is then shown with all of them); otherwise it is not shown. Because the lines of one stream follow each other
 //! without overlapping, "line L is among the last N" is the same as "L starts at or after
 //! the start of the earliest of the last N lines of its stream", which can be decided as
 //! soon as a line's first record is read, so the reader can show a very long line in pieces
@@ -53,15 +59,24 @@ impl TailStart {
     }
 }
 
-/// A line found by a scan: its stream, where its first and last records start, and whether
-/// its first record is the first record of its stream in the scanned range (then the line
-/// may have begun before the range).
+/// A line found by a scan: its stream, where its first and last records start, whether its
+/// first record is the first record of its stream in the scanned range (then the line may
+/// have begun before the range), and whether the container left it unfinished at the end
+/// of the log (then it comes after every line that ended).
 #[derive(Debug, Clone, Copy)]
 struct Span {
     stream: usize,
     start: u64,
     end: u64,
     first: bool,
+    unfinished: bool,
+}
+
+impl Span {
+    /// The order in which the reader outputs lines.
+    fn order(&self) -> (bool, u64) {
+        (self.unfinished, self.end)
+    }
 }
 
 /// Partial records of one stream not yet ended by a full record.
@@ -225,6 +240,7 @@ fn scan(
                         start: run.start,
                         end: run.last,
                         first: run.first,
+                        unfinished: true,
                     },
                     need,
                 );
@@ -261,14 +277,15 @@ impl Scan {
                 start: line_start,
                 end: start,
                 first: line_first,
+                unfinished: false,
             },
             need,
         );
     }
 
-    /// Adds a line in the order of its last record, keeping the last `need`.
+    /// Adds a line in output order, keeping the last `need`.
     fn insert(&mut self, span: Span, need: u64) {
-        let at = self.lines.partition_point(|l| l.end <= span.end);
+        let at = self.lines.partition_point(|l| l.order() <= span.order());
         self.lines.insert(at, span);
         while self.lines.len() as u64 > need {
             self.lines.pop_front();
@@ -339,6 +356,44 @@ mod tests {
         );
         let tail = find_tail(std::slice::from_ref(&file), 9, LogStreams::All).unwrap();
         assert_eq!(tail, TailStart::all());
+    }
+
+    /// Found by the `cri_log` fuzz target: an unfinished line at the end of the log was
+    /// counted in the order of its last record, before lines of the other stream that
+    /// ended after it, while the reader outputs it last; `--tail=1` then showed a line
+    /// that is not the last line of the output.
+    #[test]
+    fn an_unfinished_line_at_the_end_is_the_last_line_of_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = "2024-01-01T00:00:01Z stdout P a\n\
+                   2024-01-01T00:00:02Z stderr F b\n\
+                   2024-01-01T00:00:03Z stderr F c\n";
+        let file = open(dir.path(), "0.log", log);
+        let record = 32;
+        // The last line is the unfinished stdout "a"; stderr has no line in the tail.
+        let tail = find_tail(std::slice::from_ref(&file), 1, LogStreams::All).unwrap();
+        assert_eq!(
+            tail.starts,
+            [
+                Pos { file: 0, offset: 0 },
+                Pos {
+                    file: 0,
+                    offset: 3 * record
+                }
+            ]
+        );
+        // The last two are stderr "c", then stdout "a".
+        let tail = find_tail(std::slice::from_ref(&file), 2, LogStreams::All).unwrap();
+        assert_eq!(
+            tail.starts,
+            [
+                Pos { file: 0, offset: 0 },
+                Pos {
+                    file: 0,
+                    offset: 2 * record
+                }
+            ]
+        );
     }
 
     #[test]

@@ -5,72 +5,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serializer};
 
-/// Parses Go's duration syntax: one or more decimal numbers (with an optional fraction),
-/// each followed by a unit (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`), e.g. `"2m"`, `"1m30s"`,
-/// `"1.5s"`, or a bare `"0"`. Negative values are refused: no setting read here allows
+/// Parses Go's duration syntax ([`pod_plan::parse_go_duration`]: `"2m"`, `"1m30s"`,
+/// `"1.5s"`, a bare `"0"`); negative values are refused, as no setting read here allows
 /// them.
 pub(crate) fn parse(text: &str) -> Result<Duration, String> {
-    let fail = |why: &str| format!("invalid duration {text:?}: {why}");
-    let mut rest = text.strip_prefix('+').unwrap_or(text);
-    if rest.starts_with('-') {
-        return Err(fail("negative durations are not allowed"));
-    }
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(fail("empty duration"));
-    }
-    // Go's time.Duration is an int64 count of nanoseconds.
-    const LIMIT: u128 = i64::MAX as u128;
-    let mut total: u128 = 0;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (number, after) = rest.split_at(number_len);
-        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-        if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
-            return Err(fail("expected a number"));
-        }
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        let scale: u128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            "" => return Err(fail("missing unit (one of ns, us, ms, s, m, h)")),
-            _ => return Err(fail("unknown unit (expected one of ns, us, ms, s, m, h)")),
-        };
-        let whole: u128 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().map_err(|_| fail("out of range"))?
-        };
-        let mut nanos = whole
-            .checked_mul(scale)
-            .ok_or_else(|| fail("out of range"))?;
-        // Digits finer than a nanosecond are dropped, as Go drops them.
-        let mut digit_scale = scale;
-        for digit in fraction.bytes() {
-            digit_scale /= 10;
-            if digit_scale == 0 {
-                break;
-            }
-            nanos += u128::from(digit - b'0') * digit_scale;
-        }
-        total = total.saturating_add(nanos);
-        if total > LIMIT {
-            return Err(fail("out of range"));
-        }
-        rest = after;
-    }
-    Ok(Duration::from_nanos(total as u64))
+    pod_plan::parse_go_duration(text).map_err(|err| err.to_string())
 }
 
 /// Writes `duration` as Go's `time.Duration.String()` does (`"2m0s"`, `"30s"`), which is

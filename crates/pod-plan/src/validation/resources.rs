@@ -71,81 +71,11 @@ pub(crate) fn parse_quantity(text: &str) -> Result<QuantityValue, &'static str> 
     })
 }
 
-/// apimachinery's `resource.Format` of a parsed quantity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    DecimalSi,
-    BinarySi,
-    DecimalExponent,
-}
-
-const NANO: i128 = 1_000_000_000;
-
-/// The quantity as the API prints it back (`Quantity.String()` of a parsed quantity:
-/// `CanonicalizeBytes`): `1000m` is `1`, `0.5` is `500m`, `1536Mi` is `1536Mi`, `2048Mi` is
-/// `2Gi`. The text as written when it does not parse or is out of range.
+/// The quantity as the API prints it back ([`QuantityValue::canonical`]), surrounding
+/// spaces ignored; the text as written when it does not parse.
 pub(crate) fn canonical(text: &str) -> String {
     let text = text.trim();
-    let Some(nanos) = QuantityValue::parse(text)
-        .ok()
-        .and_then(|q| q.nano_value().ok())
-    else {
-        return text.to_owned();
-    };
-    if nanos == 0 {
-        return "0".to_owned();
-    }
-    let number_end = text
-        .char_indices()
-        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && "+-".contains(c))))
-        .map_or(text.len(), |(i, _)| i);
-    let suffix = &text[number_end..];
-    let mut format = if suffix.ends_with('i') {
-        Format::BinarySi
-    } else if suffix.len() > 1 && suffix.starts_with(['e', 'E']) {
-        Format::DecimalExponent
-    } else {
-        Format::DecimalSi
-    };
-    // ParseQuantity: a binary amount below one is decimal; CanonicalizeBytes: so is one
-    // below 1024 or not whole.
-    if format == Format::BinarySi && (nanos.abs() < 1024 * NANO || nanos % NANO != 0) {
-        format = Format::DecimalSi;
-    }
-    if format == Format::BinarySi {
-        let mut amount = nanos / NANO;
-        let mut exponent = 0;
-        while amount.abs() >= 1024 && amount % 1024 == 0 && exponent < 6 {
-            amount /= 1024;
-            exponent += 1;
-        }
-        let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][exponent];
-        return format!("{amount}{suffix}");
-    }
-    let mut amount = nanos;
-    let mut exponent: i32 = -9;
-    while amount.abs() >= 10 && amount % 10 == 0 {
-        amount /= 10;
-        exponent += 1;
-    }
-    let extra = exponent.rem_euclid(3);
-    amount *= 10i128.pow(extra.unsigned_abs());
-    exponent -= extra;
-    let suffix = match (format, exponent) {
-        (_, 0) => String::new(),
-        (Format::DecimalExponent, e) => format!("e{e}"),
-        (_, -9) => "n".to_owned(),
-        (_, -6) => "u".to_owned(),
-        (_, -3) => "m".to_owned(),
-        (_, 3) => "k".to_owned(),
-        (_, 6) => "M".to_owned(),
-        (_, 9) => "G".to_owned(),
-        (_, 12) => "T".to_owned(),
-        (_, 15) => "P".to_owned(),
-        (_, 18) => "E".to_owned(),
-        (_, e) => format!("e{e}"),
-    };
-    format!("{amount}{suffix}")
+    QuantityValue::parse(text).map_or_else(|_| text.to_owned(), |q| q.canonical())
 }
 
 fn is_huge_pages(name: &str) -> bool {
@@ -399,6 +329,9 @@ mod tests {
             ("1000", "1k"),
             ("1024", "1024"),
             ("0.5Ki", "512"),
+            // Not a whole number of KiB: a plain number, which reads back as decimal.
+            ("62.5Ki", "64000"),
+            ("64000", "64k"),
             (" 2 ", "2"),
             ("0", "0"),
             ("0Gi", "0"),
