@@ -47,8 +47,11 @@ pub mod kubelet_config;
 pub mod manifest;
 pub mod quantity;
 
+/// A target's check: panics when a property fails on the input.
+pub type Check = fn(&[u8]);
+
 /// Every target: its name (the fuzz target's and its corpus directory's) and its check.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Check); 5] = [
     ("static_pod_manifest", manifest::check),
     ("quantity", quantity::check),
     ("go_duration", go_duration::check),

@@ -126,10 +126,15 @@ impl QuantityValue {
             digits.parse().map_err(|_| out_of_range())?
         };
         // An exponent suffix may be any i64 (`1e9223372036854775807`): add with a check.
-        let exp10 = exp10
-            .checked_add(suffix_exp10)
-            .and_then(|exp| i32::try_from(exp).ok())
-            .ok_or_else(out_of_range)?;
+        // Zero is zero whatever its exponent (`00e2147483647` as much as `0e2147483647`).
+        let exp10 = if mantissa == 0 {
+            0
+        } else {
+            exp10
+                .checked_add(suffix_exp10)
+                .and_then(|exp| i32::try_from(exp).ok())
+                .ok_or_else(out_of_range)?
+        };
         Ok(QuantityValue {
             text: text.to_owned(),
             negative: negative && mantissa != 0,
@@ -457,6 +462,18 @@ mod tests {
         ));
         assert_eq!(q("8Ei").value().ok(), None);
         assert_eq!(q("7Ei").value(), Ok(7 << 60));
+    }
+
+    /// Found by the `quantity` fuzz target: `0e2147483647` parsed as zero, but
+    /// `00e2147483647` (the same zero with a leading zero) was out of range, because the
+    /// zero's stripped trailing digit moved the exponent past `i32`. Go reads both as 0.
+    #[test]
+    fn zero_with_any_exponent_is_zero() {
+        for text in ["0e2147483647", "00e2147483647", "0.000e2147483647", "00e5"] {
+            let q = QuantityValue::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(q.is_zero(), "{text}");
+            assert_eq!(q.canonical(), "0", "{text}");
+        }
     }
 
     /// Found while writing the `quantity` fuzz target: the decimal exponent of the digits

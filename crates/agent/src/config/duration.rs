@@ -70,117 +70,16 @@ impl From<GoDuration> for Duration {
     }
 }
 
-/// Why a duration string was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseDurationError {
-    input: String,
-    reason: &'static str,
-}
-
-impl fmt::Display for ParseDurationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid duration {:?}: {}", self.input, self.reason)
-    }
-}
-
-impl std::error::Error for ParseDurationError {}
-
-const NANOS_PER_UNIT: [(&str, u128); 8] = [
-    ("ns", 1),
-    ("us", 1_000),
-    ("µs", 1_000), // U+00B5 micro sign
-    ("μs", 1_000), // U+03BC Greek mu
-    ("ms", 1_000_000),
-    ("s", 1_000_000_000),
-    ("m", 60_000_000_000),
-    ("h", 3_600_000_000_000),
-];
+/// Why a duration string was refused: pod-plan's [`pod_plan::GoDurationError`], the one
+/// parser of Go durations every crate uses.
+pub type ParseDurationError = pod_plan::GoDurationError;
 
 impl FromStr for GoDuration {
     type Err = ParseDurationError;
 
+    /// [`pod_plan::parse_go_duration`]: Go's syntax, no negative value except zero.
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = |reason| ParseDurationError {
-            input: input.to_owned(),
-            reason,
-        };
-        let mut s = input;
-        if let Some(rest) = s.strip_prefix('-') {
-            // Go accepts "-0"; every other negative value is refused.
-            if rest
-                .trim_start_matches(['0', '.'])
-                .chars()
-                .all(|c| !c.is_ascii_digit())
-            {
-                s = rest;
-            } else {
-                return Err(err("negative durations are not allowed"));
-            }
-        } else if let Some(rest) = s.strip_prefix('+') {
-            s = rest;
-        }
-        if s == "0" {
-            return Ok(GoDuration::ZERO);
-        }
-        if s.is_empty() {
-            return Err(err("empty duration"));
-        }
-        // Go's time.Duration is an int64 of nanoseconds.
-        const MAX_NANOS: u128 = i64::MAX as u128;
-        let mut total: u128 = 0;
-        while !s.is_empty() {
-            let int_len = s.bytes().take_while(u8::is_ascii_digit).count();
-            let (int_digits, rest) = s.split_at(int_len);
-            let (frac_digits, rest) = match rest.strip_prefix('.') {
-                Some(after_dot) => {
-                    let frac_len = after_dot.bytes().take_while(u8::is_ascii_digit).count();
-                    after_dot.split_at(frac_len)
-                }
-                None => ("", rest),
-            };
-            if int_digits.is_empty() && frac_digits.is_empty() {
-                return Err(err("expected a number"));
-            }
-            let unit_len = rest
-                .char_indices()
-                .find(|&(_, c)| c == '.' || c.is_ascii_digit())
-                .map_or(rest.len(), |(i, _)| i);
-            let (unit, rest) = rest.split_at(unit_len);
-            if unit.is_empty() {
-                return Err(err("missing unit (one of ns, us, ms, s, m, h)"));
-            }
-            let Some(&(_, per_unit)) = NANOS_PER_UNIT.iter().find(|(name, _)| *name == unit) else {
-                return Err(err("unknown unit (expected one of ns, us, ms, s, m, h)"));
-            };
-            let int: u128 = if int_digits.is_empty() {
-                0
-            } else if int_digits.len() > 20 {
-                return Err(err("out of range"));
-            } else {
-                int_digits.parse().map_err(|_| err("out of range"))?
-            };
-            let mut value = int
-                .checked_mul(per_unit)
-                .ok_or_else(|| err("out of range"))?;
-            // Fractions beyond a nanosecond are dropped, as Go does.
-            let mut scale = per_unit;
-            for digit in frac_digits.bytes().take(30) {
-                scale /= 10;
-                if scale == 0 {
-                    break;
-                }
-                value += u128::from(digit - b'0') * scale;
-            }
-            total = total
-                .checked_add(value)
-                .ok_or_else(|| err("out of range"))?;
-            if total > MAX_NANOS {
-                return Err(err("out of range"));
-            }
-            s = rest;
-        }
-        let nanos = u64::try_from(total).map_err(|_| err("out of range"))?;
-        Ok(GoDuration(Duration::from_nanos(nanos)))
+        pod_plan::parse_go_duration(input).map(GoDuration)
     }
 }
 
