@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, PodStatus, Secret};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use pod_lifecycle::pleg::Pleg;
 use pod_lifecycle::pod_manager::PodManager;
-use pod_lifecycle::worker::{MemoryEvents, MemoryStatusSink, PodEvent, StatusSink};
+use pod_lifecycle::worker::{MemoryEvents, MemoryStatusSink, NodeEvent, PodEvent, StatusSink};
 use status_reporter::{
     ApiObjects, ApiPodSource, ApiPodSourceConfig, EventRecorder, EventRecorderConfig, HostInfo,
     MirrorPods, NetworkHealth, NodeConfig, NodeFacts, NodeImage, NodePods, NodeReadiness,
@@ -597,13 +597,48 @@ impl pod_lifecycle::worker::EventRecorder for ApiEvents {
         let (namespace, name) = event.pod.split_once('/').unwrap_or(("", &event.pod));
         let mut reference = status_reporter::pod_reference_by_name(namespace, name, &event.uid);
         reference.field_path = event.field_path.clone();
-        let kind = match event.kind {
-            pod_lifecycle::worker::EventType::Normal => status_reporter::EventType::Normal,
-            pod_lifecycle::worker::EventType::Warning => status_reporter::EventType::Warning,
-        };
-        self.api
-            .event(&reference, kind, &event.reason, event.message.clone());
+        self.api.event(
+            &reference,
+            event_type(event.kind),
+            &event.reason,
+            event.message.clone(),
+        );
         self.memory.record(event);
+    }
+
+    fn record_annotated(&self, event: PodEvent, annotations: &BTreeMap<String, String>) {
+        let (namespace, name) = event.pod.split_once('/').unwrap_or(("", &event.pod));
+        let mut reference = status_reporter::pod_reference_by_name(namespace, name, &event.uid);
+        reference.field_path = event.field_path.clone();
+        self.api.annotated_event(
+            &reference,
+            event_type(event.kind),
+            &event.reason,
+            event.message.clone(),
+            annotations.clone(),
+        );
+        self.memory.record_annotated(event, annotations);
+    }
+
+    /// Node events (the eviction manager's `EvictionThresholdMet`), about the Node as the
+    /// kubelet's `nodeRef` names it (its UID is the node's name).
+    fn record_node(&self, event: NodeEvent) {
+        let reference = status_reporter::node_reference(&event.node, Some(&event.node));
+        self.api.event(
+            &reference,
+            event_type(event.kind),
+            &event.reason,
+            event.message.clone(),
+        );
+        self.memory.record_node(event);
+    }
+}
+
+/// The status reporter's event type for a pod-lifecycle one.
+fn event_type(kind: pod_lifecycle::worker::EventType) -> status_reporter::EventType {
+    match kind {
+        pod_lifecycle::worker::EventType::Normal => status_reporter::EventType::Normal,
+        pod_lifecycle::worker::EventType::Warning => status_reporter::EventType::Warning,
     }
 }
 

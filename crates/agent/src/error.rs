@@ -101,8 +101,11 @@ pub enum Error {
     #[error("volume manager: {0}")]
     Volumes(#[source] volume_manager::Error),
 
-    /// The node's cgroups could not be set up (the host's cgroup mounts, the capacity, the
-    /// `kubepods` hierarchy, reservations larger than the capacity).
+    /// The eviction manager could not be built (its settings are refused).
+    #[error("eviction manager: {0}")]
+    Eviction(#[source] pod_lifecycle::Error),
+
+    /// The node's cgroups could not be set up.
     #[error("cgroups: {0}")]
     Cgroups(#[source] cgroup_enforcer::Error),
 

@@ -64,6 +64,7 @@
 pub mod cluster;
 pub mod config;
 mod error;
+pub mod eviction;
 pub mod http;
 mod kubelet_api;
 pub mod logging;

@@ -14,9 +14,13 @@ use cgroup_enforcer::allocatable::{
 use cgroup_enforcer::{Cgroups, PodCgroupManager};
 use cri_client::{GrpcRuntime, Instrumented, RuntimeService, v1};
 use k8s_openapi::api::core::v1::Pod;
+use pod_lifecycle::eviction::{
+    EvictionManager, EvictionManagerConfig, RuntimeReclaim, run_eviction_manager,
+};
 use pod_lifecycle::housekeeping::{HOUSEKEEPING_PERIOD, Housekeeping};
 use pod_lifecycle::image_gc::{IMAGE_GC_PERIOD, ImageGc};
 use pod_lifecycle::logs::{ContainerLogManager, LogRotationSettings};
+use pod_lifecycle::plan::eviction::EvictionConfig;
 use pod_lifecycle::plan::{ContainerState, ImageGcPolicy};
 use pod_lifecycle::pleg::{Pleg, PlegConfig, PodLifecycleEvent};
 use pod_lifecycle::pod_manager::{PodManager, PodManagerConfig};
@@ -26,7 +30,7 @@ use pod_lifecycle::worker::{
     runs_containers_of_node, wake_on_probe_results,
 };
 use probes::ProbeManager;
-use status_reporter::NodeFacts;
+use status_reporter::{NodeFacts, NodePressure};
 use tokio::sync::watch;
 use volume_manager::objects::{InMemoryObjects, ObjectSource};
 use volume_manager::{VolumeManager, VolumeManagerConfig};
@@ -527,7 +531,11 @@ pub struct Node {
     workers: Arc<PodWorkers>,
     manager: Arc<PodManager>,
     housekeeping: Housekeeping,
-    image_gc: ImageGc,
+    image_gc: Arc<ImageGc>,
+    eviction: Arc<EvictionManager>,
+    /// The memory threshold notifications' settings and cgroups, when turned on
+    /// (`kernelMemcgNotification`) and the node has v1 memory cgroups.
+    memcg: Option<(EvictionConfig, crate::eviction::MemcgDirs)>,
     sync_loop: Arc<SyncLoopMonitor>,
     snapshots: watch::Sender<Snapshot>,
     state: Arc<dyn HttpState>,
@@ -628,6 +636,7 @@ impl Node {
             .events(Arc::new(RecordedProbeEvents::new(event_sink.clone())))
             .build();
         let clock = Arc::new(SystemClock);
+        let eviction_events = event_sink.clone();
         let host = PodHost {
             status: status_sink.clone(),
             events: event_sink,
@@ -653,7 +662,7 @@ impl Node {
             workers.clone(),
             runtime.clone() as Arc<dyn RuntimeService>,
             status_sink,
-            clock,
+            clock.clone(),
             PodManagerConfig {
                 max_pods: kubelet.max_pods.max(0) as usize,
                 allocatable: Some(allocatable.resources),
@@ -669,12 +678,12 @@ impl Node {
         let housekeeping = Housekeeping::new(manager.clone(), volumes_seam, cgroups_seam);
         // Image GC every 5 minutes; the runtime's sandbox image is never removed.
         let sandbox_image = sandbox_image(runtime.as_ref()).await;
-        let image_gc = ImageGc::new(
+        let image_gc = Arc::new(ImageGc::new(
             runtime.clone(),
             runtime.clone(),
             image_gc_policy(&kubelet),
             &sandbox_image,
-        );
+        ));
         let stats = crate::stats::StatsCollector::new(
             crate::stats::StatsConfig {
                 sandbox_image,
@@ -692,6 +701,46 @@ impl Node {
                 move || statuses.pods()
             },
         );
+        // The eviction manager: stats from the collector, reclaim through the runtime, its
+        // pressure conditions to admission (and, in cluster mode, to the Node).
+        let eviction_config =
+            kubelet
+                .eviction_config()
+                .map_err(|(field, reason)| Error::InvalidConfig {
+                    origin: "the kubelet configuration".to_owned(),
+                    field,
+                    reason,
+                })?;
+        let memcg = kubelet
+            .kernel_memcg_notification
+            .then(|| stats.memcg_dirs())
+            .flatten()
+            .map(|dirs| (eviction_config.clone(), dirs));
+        let eviction = Arc::new(
+            EvictionManager::new(
+                EvictionManagerConfig {
+                    eviction: eviction_config,
+                    node_name: config.node_name.clone(),
+                    ..EvictionManagerConfig::default()
+                },
+                Arc::new(crate::eviction::StatsForEviction::new(
+                    stats.clone(),
+                    runtime.clone(),
+                    &config.root_dir,
+                )),
+                Arc::new(RuntimeReclaim::new(
+                    runtime.clone(),
+                    Some(log_manager.clone()),
+                    Some(image_gc.clone()),
+                    &config.node_name,
+                )),
+                manager.clone(),
+                eviction_events,
+                clock,
+            )
+            .map_err(Error::Eviction)?,
+        );
+        manager.set_node_pressure(eviction.pressure());
         let sync_loop = Arc::new(SyncLoopMonitor::new(kubelet.sync_frequency.as_duration()));
         let (snapshots, snapshot_rx) = watch::channel(Snapshot::default());
         let state: Arc<dyn HttpState> = Arc::new(NodeState {
@@ -742,6 +791,8 @@ impl Node {
             manager,
             housekeeping,
             image_gc,
+            eviction,
+            memcg,
             sync_loop,
             snapshots,
             state,
@@ -798,6 +849,42 @@ impl Node {
         tasks.spawn_until_stopped(remove_dangling_symlinks(logs, runtime));
         let gc = self.image_gc;
         tasks.spawn(|stop| async move { gc.run(IMAGE_GC_PERIOD, stop.cancelled_owned()).await });
+        let eviction = self.eviction.clone();
+        tasks.spawn(|stop| run_eviction_manager(eviction, stop));
+        if let Some((config, dirs)) = self.memcg {
+            let eviction = self.eviction.clone();
+            tasks.spawn(|stop| async move {
+                let blocking = tokio::task::spawn_blocking(move || {
+                    crate::eviction::watch_memory_thresholds(eviction, config, dirs, stop)
+                });
+                if let Err(e) = blocking.await {
+                    tracing::warn!(error = %e, "the memory threshold notifications stopped");
+                }
+            });
+        }
+        if let Some(cluster) = cluster.as_ref() {
+            // The eviction manager's conditions on the Node (MemoryPressure, DiskPressure,
+            // PIDPressure).
+            let (mut pressure, facts) = (self.eviction.pressure(), cluster.facts());
+            tasks.spawn_until_stopped(async move {
+                loop {
+                    let now = *pressure.borrow_and_update();
+                    let now = NodePressure {
+                        memory: now.memory,
+                        disk: now.disk,
+                        pid: now.pid,
+                    };
+                    facts.send_if_modified(|f| {
+                        let changed = f.pressure != now;
+                        f.pressure = now;
+                        changed
+                    });
+                    if pressure.changed().await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
         let cgroups = self.cgroups.clone();
         tasks.spawn(|stop| async move {
             cgroups

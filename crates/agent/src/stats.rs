@@ -35,6 +35,7 @@
 //! second sample); volume usage is measured on each full summary rather than every minute.
 
 mod cgroup;
+pub mod eviction;
 mod host;
 
 use std::collections::{BTreeMap, HashMap};
@@ -266,6 +267,18 @@ impl StatsCollector {
         })
         .await
         .map_err(StatsError::Task)?
+    }
+
+    /// The v1 memory cgroups of the root and of `kubepods`, for the eviction manager's
+    /// memory threshold notifications; `None` on cgroup v2, which has no thresholds.
+    pub fn memcg_dirs(&self) -> Option<crate::eviction::MemcgDirs> {
+        match self.inner.cgroups.manager().cgroups() {
+            cgroup_enforcer::Cgroups::V1(h) => Some(crate::eviction::MemcgDirs {
+                root: h.controller_path("memory", Path::new("")),
+                kubepods: h.controller_path("memory", &self.inner.kubepods_rel()),
+            }),
+            cgroup_enforcer::Cgroups::V2(_) => None,
+        }
     }
 
     /// The cgroups `/metrics/cadvisor` reports: the root, `kubepods` and its QoS cgroups,

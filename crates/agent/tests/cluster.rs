@@ -17,6 +17,8 @@
 //! printed.
 
 mod common;
+#[path = "cluster/eviction.rs"]
+mod eviction;
 #[path = "cluster/kubelet_api.rs"]
 mod kubelet_api;
 #[path = "differential/normalize.rs"]

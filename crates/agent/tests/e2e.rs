@@ -1185,7 +1185,7 @@ fn resource_field_refs_without_limits_read_the_node_allocatable_in_env_and_files
     let Some(mut node) = Node::new(
         "rfr01",
         "kubeReserved:\n  cpu: 250m\n  memory: 64Mi\n\
-         evictionHard:\n  memory.available: 100Mi\n  nodefs.available: 10%\n",
+         evictionHard:\n  memory.available: 100Mi\n  nodefs.available: 1%\n",
     ) else {
         return;
     };
@@ -1205,7 +1205,7 @@ fn resource_field_refs_without_limits_read_the_node_allocatable_in_env_and_files
         },
         eviction_hard: EvictionThresholds::parse([
             ("memory.available", "100Mi"),
-            ("nodefs.available", "10%"),
+            ("nodefs.available", "1%"),
         ])
         .unwrap(),
         ..Reservations::default()

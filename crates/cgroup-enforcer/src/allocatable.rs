@@ -147,81 +147,7 @@ fn filesystem_size(path: &Path) -> Result<i64> {
     Ok((stat.f_blocks as i64).saturating_mul(stat.f_frsize as i64))
 }
 
-/// An eviction signal the allocatable computation uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum EvictionSignal {
-    /// `memory.available`.
-    MemoryAvailable,
-    /// `nodefs.available`.
-    NodefsAvailable,
-    /// `nodefs.inodesFree`.
-    NodefsInodesFree,
-    /// `imagefs.available`.
-    ImagefsAvailable,
-    /// `imagefs.inodesFree`.
-    ImagefsInodesFree,
-    /// `pid.available`.
-    PidAvailable,
-    /// `allocatableMemory.available`.
-    AllocatableMemoryAvailable,
-    /// `containerfs.available`.
-    ContainerfsAvailable,
-    /// `containerfs.inodesFree`.
-    ContainerfsInodesFree,
-}
-
-impl EvictionSignal {
-    /// The signal's name in the kubelet config.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EvictionSignal::MemoryAvailable => "memory.available",
-            EvictionSignal::NodefsAvailable => "nodefs.available",
-            EvictionSignal::NodefsInodesFree => "nodefs.inodesFree",
-            EvictionSignal::ImagefsAvailable => "imagefs.available",
-            EvictionSignal::ImagefsInodesFree => "imagefs.inodesFree",
-            EvictionSignal::PidAvailable => "pid.available",
-            EvictionSignal::AllocatableMemoryAvailable => "allocatableMemory.available",
-            EvictionSignal::ContainerfsAvailable => "containerfs.available",
-            EvictionSignal::ContainerfsInodesFree => "containerfs.inodesFree",
-        }
-    }
-
-    fn parse(name: &str) -> Option<Self> {
-        use EvictionSignal::*;
-        [
-            MemoryAvailable,
-            NodefsAvailable,
-            NodefsInodesFree,
-            ImagefsAvailable,
-            ImagefsInodesFree,
-            PidAvailable,
-            AllocatableMemoryAvailable,
-            ContainerfsAvailable,
-            ContainerfsInodesFree,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == name)
-    }
-}
-
-/// An eviction threshold's amount: absolute (bytes, inodes, pids) or a share of capacity.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ThresholdValue {
-    /// An absolute amount (`100Mi`).
-    Quantity(i64),
-    /// A fraction of capacity (`10%` → 0.1).
-    Percentage(f64),
-}
-
-impl ThresholdValue {
-    /// The amount against `capacity`.
-    pub fn resolve(self, capacity: i64) -> i64 {
-        match self {
-            ThresholdValue::Quantity(q) => q,
-            ThresholdValue::Percentage(p) => (capacity as f64 * p) as i64,
-        }
-    }
-}
+pub use pod_plan::eviction::{EvictionSignal, ThresholdValue};
 
 /// Hard eviction thresholds (`evictionHard`), by signal.
 #[derive(Debug, Clone, PartialEq)]
@@ -230,68 +156,29 @@ pub struct EvictionThresholds(pub BTreeMap<EvictionSignal, ThresholdValue>);
 impl Default for EvictionThresholds {
     /// The Linux defaults (`defaults_linux.go`): `memory.available<100Mi`,
     /// `nodefs.available<10%`, `nodefs.inodesFree<5%`, `imagefs.available<15%`,
-    /// `imagefs.inodesFree<5%`.
+    /// `imagefs.inodesFree<5%` ([`pod_plan::eviction::default_eviction_hard`]).
     fn default() -> Self {
-        EvictionThresholds(BTreeMap::from([
-            (
-                EvictionSignal::MemoryAvailable,
-                ThresholdValue::Quantity(100 << 20),
-            ),
-            (
-                EvictionSignal::NodefsAvailable,
-                ThresholdValue::Percentage(0.10),
-            ),
-            (
-                EvictionSignal::NodefsInodesFree,
-                ThresholdValue::Percentage(0.05),
-            ),
-            (
-                EvictionSignal::ImagefsAvailable,
-                ThresholdValue::Percentage(0.15),
-            ),
-            (
-                EvictionSignal::ImagefsInodesFree,
-                ThresholdValue::Percentage(0.05),
-            ),
-        ]))
+        EvictionThresholds(pod_plan::eviction::default_eviction_hard())
     }
 }
 
 impl EvictionThresholds {
     /// Parses the config map form (`{"memory.available": "100Mi", "nodefs.available":
-    /// "10%"}`). As in the kubelet, a map replaces the defaults entirely; a value of `0` or
-    /// `0%` switches the signal off.
+    /// "10%"}`) with [`pod_plan::eviction::parse_thresholds`]. As in the kubelet, a map
+    /// replaces the defaults entirely; `0%` and `100%` are ignored, and a value of `0`
+    /// switches the signal off.
     pub fn parse<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
-        let mut map = BTreeMap::new();
-        for (name, text) in entries {
-            let invalid = |message: String| Error::InvalidConfig {
-                field: format!("evictionHard.{name}"),
-                message,
-            };
-            let signal = EvictionSignal::parse(name)
-                .ok_or_else(|| invalid(format!("unknown eviction signal {name:?}")))?;
-            let value = if let Some(percent) = text.strip_suffix('%') {
-                let p: f64 = percent
-                    .parse()
-                    .map_err(|_| invalid(format!("{text:?} is not a percentage")))?;
-                if !(0.0..=100.0).contains(&p) {
-                    return Err(invalid(format!("{text:?} must be between 0% and 100%")));
+        pod_plan::eviction::parse_thresholds("evictionHard", entries)
+            .map(EvictionThresholds)
+            .map_err(|e| match e {
+                pod_plan::Error::InvalidEvictionConfig { field, message } => {
+                    Error::InvalidConfig { field, message }
                 }
-                ThresholdValue::Percentage(p / 100.0)
-            } else {
-                let q = QuantityValue::parse(text).map_err(|e| invalid(e.to_string()))?;
-                if q.is_negative() {
-                    return Err(invalid(format!("{text:?} must not be negative")));
-                }
-                ThresholdValue::Quantity(q.value().map_err(|e| invalid(e.to_string()))?)
-            };
-            let zero = matches!(value, ThresholdValue::Quantity(0))
-                || matches!(value, ThresholdValue::Percentage(p) if p == 0.0);
-            if !zero {
-                map.insert(signal, value);
-            }
-        }
-        Ok(EvictionThresholds(map))
+                other => Error::InvalidConfig {
+                    field: "evictionHard".into(),
+                    message: other.to_string(),
+                },
+            })
     }
 
     /// Parses the flag form (`memory.available<100Mi,nodefs.available<10%`); only `<` is

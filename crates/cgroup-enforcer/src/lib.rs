@@ -87,6 +87,7 @@ mod error;
 pub mod formulas;
 mod fs;
 pub mod manager;
+pub mod memcg;
 pub mod names;
 pub mod oom;
 pub mod resources;

@@ -346,3 +346,44 @@ fn the_guard_removes_everything_under_the_test_root() {
         .collect();
     assert_eq!(left, Vec::<PathBuf>::new());
 }
+
+/// EV-05's early warning: a memory threshold armed on a real v1 memory cgroup fires when a
+/// process in it allocates past the threshold, and not before.
+#[test]
+fn ev_05_real_memcg_threshold_notification_fires_when_usage_crosses_it() {
+    use cgroup_enforcer::memcg::MemoryThresholdNotifier;
+    let Some(root) = TestRoot::new() else { return };
+    let m = root.manager(ResourceOptions::default());
+    let p = best_effort("real-memcg");
+    m.ensure_pod(&p).unwrap();
+    let rel = m.relative_path(&m.pod_cgroup(&p).unwrap());
+    let dir = Path::new(DEFAULT_CGROUP_MOUNT).join("memory").join(&rel);
+    let usage: u64 = std::fs::read_to_string(dir.join("memory.usage_in_bytes"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let notifier = MemoryThresholdNotifier::arm(&dir, usage + (16 << 20))
+        .unwrap()
+        .expect("a v1 memory cgroup takes thresholds");
+    assert!(
+        !notifier.wait(Duration::from_millis(200)).unwrap(),
+        "nothing crossed yet"
+    );
+    // A 64 MiB buffer in the cgroup crosses the 16 MiB line.
+    let mut grows = Script::start(&format!(
+        "exec {BUSYBOX} dd if=/dev/zero of=/dev/null bs=64M count=1"
+    ));
+    m.cgroups().add_process(&rel, grows.0.id()).unwrap();
+    let started = Instant::now();
+    grows.go();
+    assert!(
+        notifier.wait(Duration::from_secs(10)).unwrap(),
+        "the crossing is notified"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let status = grows.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    drop(notifier);
+    m.remove_pod(&p).unwrap();
+}

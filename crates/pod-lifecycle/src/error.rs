@@ -42,6 +42,14 @@ pub enum Error {
     #[error(transparent)]
     Invalid(#[from] pod_plan::Error),
 
+    /// The eviction manager could not read its stats (the sync is skipped).
+    #[error("eviction manager: failed to get summary stats: {0}")]
+    EvictionStats(#[source] SeamError),
+
+    /// The eviction settings are refused (a soft threshold without a grace period).
+    #[error("invalid eviction config: {0}")]
+    EvictionConfig(#[source] pod_plan::Error),
+
     /// The pod's cgroup cannot be checked or created (`PodCgroups::ensure` or `exists`
     /// failed): the pod's `FailedToCreatePodContainer` event carries the seam's message, and
     /// nothing more is done for the pod in this sync.

@@ -186,7 +186,25 @@ impl ImageGc {
             source,
         })?;
         let plan = plan::image_gc_plan(&records, usage, &self.policy, now)?;
-        for id in &plan.remove {
+        self.remove_images(&plan.remove).await;
+        match plan.shortfall_message() {
+            Some(message) => Err(ImageGcError::FreeDiskSpaceFailed(message)),
+            None => Ok(plan),
+        }
+    }
+
+    /// Remove every unused image past the minimum age, least recently used first (the
+    /// eviction manager's reclaim under disk pressure, `DeleteUnusedImages`). Returns the
+    /// plan carried out; an image that cannot be removed is logged and skipped.
+    pub async fn delete_unused_images(&self, now: Timestamp) -> Result<ImageGcPlan, ImageGcError> {
+        let records = self.detect_images(now).await?;
+        let plan = plan::unused_images_plan(&records, &self.policy, now);
+        self.remove_images(&plan.remove).await;
+        Ok(plan)
+    }
+
+    async fn remove_images(&self, ids: &[String]) {
+        for id in ids {
             tracing::info!(image = %id, "image GC: removing an unused image");
             let removed = self
                 .images
@@ -206,10 +224,6 @@ impl ImageGc {
                 }
                 Err(e) => tracing::warn!(image = %id, error = %e, "image GC: cannot remove image"),
             }
-        }
-        match plan.shortfall_message() {
-            Some(message) => Err(ImageGcError::FreeDiskSpaceFailed(message)),
-            None => Ok(plan),
         }
     }
 

@@ -18,6 +18,9 @@
 //! - [`housekeeping`]: what is left of pods that are gone (orphaned workers, sandboxes,
 //!   volumes, cgroups), removed in the kubelet's order every 2 s.
 //! - [`image_gc`]: image garbage collection when the image filesystem fills up.
+//! - [`eviction`]: the eviction manager's loop: stats through a seam, the pure decisions of
+//!   `pod_plan::eviction`, node pressure conditions, node-level reclaim, and one pod
+//!   evicted a sync through the workers.
 //! - [`cri_config`]: a pod spec turned into CRI sandbox and container configs, purely. It
 //!   lives here, not in `pod-plan`, because what it produces are CRI messages: it is the
 //!   translation into the runtime's language, and the crate that speaks CRI owns it.
@@ -69,6 +72,7 @@
 
 pub mod cri_config;
 mod error;
+pub mod eviction;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod housekeeping;

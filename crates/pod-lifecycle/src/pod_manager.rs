@@ -2,6 +2,11 @@
 //! rules for admission, static pod replacement and orphans (`HandlePodAdditions`,
 //! `HandlePodRemoves`, `HandlePodCleanups`).
 //!
+//! Admission runs the kubelet's handlers in its order: the eviction manager's first (under
+//! node pressure, [`PodManager::set_node_pressure`], a pod is refused with reason
+//! `Evicted`, EV-11), then the pod count, resource fit, node affinity, node name and host
+//! ports.
+//!
 //! Sources hand in full snapshots ([`PodManager::set_source_pods`]). A new pod is admitted
 //! (or rejected with the kubelet's reason and a terminal status), a changed pod goes to its
 //! worker, a pod that disappeared is terminated. Housekeeping
@@ -19,9 +24,11 @@ use k8s_openapi::api::core::v1::Pod;
 
 use crate::defaults;
 use crate::labels;
+use crate::plan::eviction::NodePressure;
 use crate::plan::{self, PodFailure};
 use crate::validation;
 use crate::worker::{Clock, PodWorkers, StatusSink, WorkerPhase};
+use tokio::sync::watch;
 
 /// Settings of the pod manager.
 #[derive(Debug, Clone)]
@@ -83,6 +90,8 @@ pub struct PodManager {
     clock: Arc<dyn Clock>,
     config: PodManagerConfig,
     state: Mutex<State>,
+    /// The eviction manager's node conditions, for admission under pressure (EV-11).
+    pressure: Mutex<Option<watch::Receiver<NodePressure>>>,
 }
 
 impl std::fmt::Debug for PodManager {
@@ -121,7 +130,42 @@ impl PodManager {
             clock,
             config,
             state: Mutex::new(State::default()),
+            pressure: Mutex::new(None),
         }
+    }
+
+    /// Admit new pods under the node's pressure conditions as the eviction manager
+    /// publishes them ([`crate::eviction::EvictionManager::pressure`]): under pressure,
+    /// pods are refused by [`plan::eviction::admission_failure`] (EV-11).
+    pub fn set_node_pressure(&self, pressure: watch::Receiver<NodePressure>) {
+        *self
+            .pressure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(pressure);
+    }
+
+    fn node_pressure(&self) -> NodePressure {
+        self.pressure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(|p| *p.borrow())
+            .unwrap_or_default()
+    }
+
+    /// The pods handed to workers whose worker still runs them (not terminating, not
+    /// terminated): the kubelet's `GetActivePods`, the eviction manager's candidates.
+    pub fn active_pods(&self) -> Vec<Pod> {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state
+            .running
+            .iter()
+            .filter(|(id, _)| self.workers.is_syncing(id))
+            .map(|(_, p)| p.clone())
+            .collect()
     }
 
     /// The workers.
@@ -209,7 +253,7 @@ impl PodManager {
         }
     }
 
-    fn active_pods(&self, state: &State) -> usize {
+    fn active_pod_count(&self, state: &State) -> usize {
         state
             .running
             .keys()
@@ -220,7 +264,13 @@ impl PodManager {
 
     fn admit(&self, state: &mut State, pod: Pod) {
         let id = uid(&pod);
-        let used = self.active_pods(state);
+        // The kubelet's admit handlers run the eviction manager's first: under pressure a
+        // pod is refused before the resource predicates are asked (EV-11).
+        if let Some(failure) = plan::eviction::admission_failure(&pod, self.node_pressure()) {
+            self.reject(state, pod, failure);
+            return;
+        }
+        let used = self.active_pod_count(state);
         if used >= self.config.max_pods {
             // PH-22: the kubelet's OutOfpods rejection.
             let failure = PodFailure::rejected(

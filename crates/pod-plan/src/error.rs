@@ -32,4 +32,14 @@ pub enum Error {
         /// What is wrong (`Invalid value: "..": must not be '.' or '..' ...`).
         message: String,
     },
+
+    /// An eviction setting (`evictionHard`, `evictionSoft`, `evictionSoftGracePeriod`,
+    /// `evictionMinimumReclaim`) is refused, as the kubelet refuses it at start-up.
+    #[error("{field}: {message}")]
+    InvalidEvictionConfig {
+        /// The setting and its key (`evictionHard.memory.free`).
+        field: String,
+        /// What is wrong (`unknown eviction signal "memory.free"`).
+        message: String,
+    },
 }

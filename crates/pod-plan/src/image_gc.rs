@@ -98,6 +98,32 @@ pub enum ImageGcProblem {
     InvalidDiskCapacity,
 }
 
+/// Every image the eviction manager may remove to relieve disk pressure (the kubelet's
+/// `DeleteUnusedImages`, `freeSpace` with no byte limit): unused, unpinned images first
+/// seen at least `min_age` ago, least recently used first.
+pub fn unused_images_plan(
+    images: &[ImageRecord],
+    policy: &ImageGcPolicy,
+    now: Timestamp,
+) -> ImageGcPlan {
+    let age = |t: Timestamp| Duration::try_from(now.duration_since(t)).unwrap_or_default();
+    let mut candidates: Vec<&ImageRecord> = images
+        .iter()
+        .filter(|i| !i.in_use && !i.pinned && age(i.first_detected) >= policy.min_age)
+        .collect();
+    candidates.sort_by(|a, b| {
+        a.last_used
+            .cmp(&b.last_used)
+            .then_with(|| a.first_detected.cmp(&b.first_detected))
+    });
+    let mut plan = ImageGcPlan::default();
+    for image in candidates {
+        plan.remove.push(image.id.clone());
+        plan.bytes_freed += image.size_bytes;
+    }
+    plan
+}
+
 /// The images to remove now:
 ///
 /// 1. with `max_age` set, every unused, unpinned image not used for longer than it;

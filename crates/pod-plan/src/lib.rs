@@ -30,6 +30,9 @@
 //!   defaulted (static pods);
 //! - [`qos`] and [`quantity`]: the pod's QoS class and resource quantities, as the API
 //!   computes and parses them (the cgroup enforcer places pods by the same class);
+//! - [`eviction`]: the kubelet's eviction manager as pure decisions: thresholds met,
+//!   pressure conditions with their transition period, pod ranking, the evicted pod's
+//!   message and status, admission under pressure (the loop lives in `pod-lifecycle`);
 //! - [`pod_full_name`] and [`is_sidecar`]: one definition each for every crate.
 //!
 //! # Asking the plan
@@ -77,6 +80,7 @@
 pub mod admission;
 pub mod defaults;
 mod error;
+pub mod eviction;
 mod identity;
 pub mod labels;
 pub mod qos;
@@ -113,6 +117,7 @@ pub use go_format::{
 pub use hash::container_hash;
 pub use image_gc::{
     FsUsage, ImageGcPlan, ImageGcPolicy, ImageGcProblem, ImageRecord, image_gc_plan,
+    unused_images_plan,
 };
 pub use images::{
     DEFAULT_IMAGE_TAG, ImagePullDecision, ImagePullPolicy, ImageReference, InvalidImageName,
@@ -127,8 +132,9 @@ pub use runtime_view::{
     timestamp_from_nanos,
 };
 pub use status::{
-    PodFailure, PodPhase, QosClass, StatusInput, active_deadline_in, generate_failed_pod_status,
-    generate_pod_status, rejected_pod_status, status_changed, terminal_status,
+    FailureCondition, PodFailure, PodPhase, QosClass, StatusInput, active_deadline_in,
+    generate_failed_pod_status, generate_pod_status, rejected_pod_status, status_changed,
+    terminal_status,
 };
 pub use termination::{
     DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS, KillCause, MINIMUM_CONTAINER_GRACE_PERIOD_SECONDS,

@@ -109,6 +109,31 @@ pub struct KubeletConfiguration {
     /// 10%`). Absent: the kubelet's Linux defaults; a map given in the file replaces them
     /// all, as in the kubelet. Subtracted from the node allocatable (not from `kubepods`).
     pub eviction_hard: BTreeMap<String, String>,
+    /// Soft eviction thresholds by signal (default none); each needs a grace period in
+    /// `evictionSoftGracePeriod`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub eviction_soft: BTreeMap<String, String>,
+    /// How long a soft threshold must hold before pods are evicted, by signal (`30s`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub eviction_soft_grace_period: BTreeMap<String, String>,
+    /// The grace (seconds) a pod evicted for a soft threshold gets, capped by its own
+    /// `terminationGracePeriodSeconds` (default 0). A hard threshold's eviction always
+    /// gets 1 s.
+    pub eviction_max_pod_grace_period: i32,
+    /// How much beyond a threshold eviction reclaims before it stops, by signal (default
+    /// none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub eviction_minimum_reclaim: BTreeMap<String, String>,
+    /// Whether the default `evictionHard` thresholds fill in the signals a given map leaves
+    /// out (default false: a map replaces the defaults).
+    pub merge_default_eviction_settings: bool,
+    /// Whether memory thresholds are also watched through the kernel's memcg notifications
+    /// (memory threshold events on cgroup v1, `memory.events` on v2), so pressure is seen
+    /// before the next 10 s check (default false, as in the kubelet).
+    pub kernel_memcg_notification: bool,
+    /// Whether pods are evicted for exceeding their ephemeral-storage limits and emptyDir
+    /// size limits (default true).
+    pub local_storage_capacity_isolation: bool,
     /// The kubelet's own `oom_score_adj` (default -999).
     pub oom_score_adj: i32,
     /// Whether the node fails to start with swap on (default true).
@@ -372,6 +397,46 @@ impl KubeletConfiguration {
         // validate() refuses a size that does not parse, so this only falls back for a
         // value set in code after validation.
         quantity_bytes(&self.container_log_max_size).unwrap_or(10 * 1024 * 1024)
+    }
+
+    /// The eviction manager's settings (`evictionHard`, `evictionSoft`,
+    /// `evictionSoftGracePeriod`, `evictionMinimumReclaim`, `evictionMaxPodGracePeriod`,
+    /// `evictionPressureTransitionPeriod`, `localStorageCapacityIsolation`), parsed and
+    /// checked as the kubelet checks them at start-up. Errors name the setting and its key
+    /// (`evictionSoft.memory.available`) and what is wrong.
+    pub fn eviction_config(
+        &self,
+    ) -> std::result::Result<pod_plan::eviction::EvictionConfig, (String, String)> {
+        use pod_plan::eviction::{
+            EvictionConfig, parse_grace_periods, parse_minimum_reclaims, parse_thresholds,
+        };
+        fn pairs(map: &BTreeMap<String, String>) -> impl Iterator<Item = (&str, &str)> {
+            map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        }
+        let error = |e: pod_plan::Error| match e {
+            pod_plan::Error::InvalidEvictionConfig { field, message } => (field, message),
+            other => ("evictionHard".to_owned(), other.to_string()),
+        };
+        let config = EvictionConfig {
+            hard: parse_thresholds("evictionHard", pairs(&self.eviction_hard)).map_err(error)?,
+            soft: parse_thresholds("evictionSoft", pairs(&self.eviction_soft)).map_err(error)?,
+            soft_grace_period: parse_grace_periods(
+                "evictionSoftGracePeriod",
+                pairs(&self.eviction_soft_grace_period),
+            )
+            .map_err(error)?,
+            minimum_reclaim: parse_minimum_reclaims(
+                "evictionMinimumReclaim",
+                pairs(&self.eviction_minimum_reclaim),
+            )
+            .map_err(error)?,
+            max_pod_grace_period_seconds: i64::from(self.eviction_max_pod_grace_period),
+            pressure_transition_period: self.eviction_pressure_transition_period.as_duration(),
+            local_storage_capacity_isolation: self.local_storage_capacity_isolation,
+            ..EvictionConfig::default()
+        };
+        config.validate().map_err(error)?;
+        Ok(config)
     }
 
     /// What is set aside on the node (`kubeReserved`, `systemReserved`, `evictionHard`,
@@ -663,6 +728,24 @@ impl KubeletConfiguration {
             };
             return Err((map, reason));
         }
+        if let Err((field, reason)) = self.eviction_config() {
+            // `evictionSoft.memory.available: ...` as field `evictionSoft`, reason
+            // `memory.available: ...`.
+            let (map, key) = field.split_once('.').unwrap_or((field.as_str(), ""));
+            let map = match map {
+                "evictionSoft" => "evictionSoft",
+                "evictionSoftGracePeriod" => "evictionSoftGracePeriod",
+                "evictionMinimumReclaim" => "evictionMinimumReclaim",
+                "evictionMaxPodGracePeriod" => "evictionMaxPodGracePeriod",
+                _ => "evictionHard",
+            };
+            let reason = if key.is_empty() {
+                reason
+            } else {
+                format!("{key}: {reason}")
+            };
+            return Err((map, reason));
+        }
         for (field, percent) in [
             (
                 "imageGCHighThresholdPercent",
@@ -838,6 +921,13 @@ struct RawKubeletConfiguration {
     kube_reserved: Option<BTreeMap<String, String>>,
     system_reserved: Option<BTreeMap<String, String>>,
     eviction_hard: Option<BTreeMap<String, String>>,
+    eviction_soft: Option<BTreeMap<String, String>>,
+    eviction_soft_grace_period: Option<BTreeMap<String, String>>,
+    eviction_max_pod_grace_period: Option<i32>,
+    eviction_minimum_reclaim: Option<BTreeMap<String, String>>,
+    merge_default_eviction_settings: Option<bool>,
+    kernel_memcg_notification: Option<bool>,
+    local_storage_capacity_isolation: Option<bool>,
     oom_score_adj: Option<i32>,
     fail_swap_on: Option<bool>,
     node_status_update_frequency: Option<GoDuration>,
@@ -961,9 +1051,11 @@ impl RawKubeletConfiguration {
                 .unwrap_or(GoDuration::from_millis(100)),
             kube_reserved: self.kube_reserved.unwrap_or_default(),
             system_reserved: self.system_reserved.unwrap_or_default(),
-            // `DefaultEvictionHard` (defaults_linux.go) when the file has no map.
-            eviction_hard: self.eviction_hard.unwrap_or_else(|| {
-                [
+            // `DefaultEvictionHard` (defaults_linux.go) when the file has no map; with
+            // `mergeDefaultEvictionSettings`, the defaults fill in the signals a map leaves
+            // out.
+            eviction_hard: {
+                let defaults = [
                     ("memory.available", "100Mi"),
                     ("nodefs.available", "10%"),
                     ("nodefs.inodesFree", "5%"),
@@ -971,9 +1063,26 @@ impl RawKubeletConfiguration {
                     ("imagefs.inodesFree", "5%"),
                 ]
                 .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect()
-            }),
+                .map(|(k, v)| (k.to_owned(), v.to_owned()));
+                match self.eviction_hard {
+                    None => defaults.collect(),
+                    Some(mut map) => {
+                        if self.merge_default_eviction_settings == Some(true) {
+                            for (k, v) in defaults {
+                                map.entry(k).or_insert(v);
+                            }
+                        }
+                        map
+                    }
+                }
+            },
+            eviction_soft: self.eviction_soft.unwrap_or_default(),
+            eviction_soft_grace_period: self.eviction_soft_grace_period.unwrap_or_default(),
+            eviction_max_pod_grace_period: self.eviction_max_pod_grace_period.unwrap_or(0),
+            eviction_minimum_reclaim: self.eviction_minimum_reclaim.unwrap_or_default(),
+            merge_default_eviction_settings: self.merge_default_eviction_settings.unwrap_or(false),
+            kernel_memcg_notification: self.kernel_memcg_notification.unwrap_or(false),
+            local_storage_capacity_isolation: self.local_storage_capacity_isolation.unwrap_or(true),
             oom_score_adj: self.oom_score_adj.unwrap_or(-999),
             fail_swap_on: self.fail_swap_on.unwrap_or(true),
             node_status_update_frequency: node_status_update_frequency
@@ -1424,6 +1533,81 @@ mod tests {
             let err = error(body);
             assert!(err.contains(expected), "{body:?} gave {err}");
             assert!(err.contains("/etc/nodelet/kubelet.yaml"), "{err}");
+        }
+    }
+
+    /// The eviction settings: parsed into the eviction manager's config, the defaults
+    /// merged only when asked, and the kubelet's start-up refusals naming the setting.
+    #[test]
+    fn eviction_settings_are_parsed_merged_and_checked() {
+        use pod_plan::eviction::{EvictionSignal, ThresholdValue};
+        let c = parse(
+            "evictionHard:\n  memory.available: 200Mi\n\
+             evictionSoft:\n  memory.available: 1Gi\n  nodefs.available: 15%\n\
+             evictionSoftGracePeriod:\n  memory.available: 1m30s\n  nodefs.available: 2m\n\
+             evictionMinimumReclaim:\n  memory.available: 100Mi\n\
+             evictionMaxPodGracePeriod: 30\nevictionPressureTransitionPeriod: 30s\n",
+        )
+        .unwrap();
+        let e = c.eviction_config().unwrap();
+        assert_eq!(
+            e.hard,
+            [(
+                EvictionSignal::MemoryAvailable,
+                ThresholdValue::Quantity(200 << 20)
+            )]
+            .into()
+        );
+        assert_eq!(
+            e.soft[&EvictionSignal::NodefsAvailable],
+            ThresholdValue::Percentage(0.15)
+        );
+        assert_eq!(
+            e.soft_grace_period[&EvictionSignal::MemoryAvailable],
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            e.minimum_reclaim[&EvictionSignal::MemoryAvailable],
+            ThresholdValue::Quantity(100 << 20)
+        );
+        assert_eq!(e.max_pod_grace_period_seconds, 30);
+        assert_eq!(e.pressure_transition_period, Duration::from_secs(30));
+        assert!(e.local_storage_capacity_isolation);
+        // Defaults: the Linux hard thresholds, 5 minutes of transition.
+        let d = parse("").unwrap().eviction_config().unwrap();
+        assert_eq!(d.hard.len(), 5);
+        assert_eq!(d.pressure_transition_period, Duration::from_secs(300));
+        // mergeDefaultEvictionSettings fills in what the map leaves out.
+        let merged =
+            parse("mergeDefaultEvictionSettings: true\nevictionHard:\n  memory.available: 1Gi\n")
+                .unwrap();
+        assert_eq!(merged.eviction_hard.len(), 5);
+        assert_eq!(merged.eviction_hard["memory.available"], "1Gi");
+        assert_eq!(merged.eviction_hard["nodefs.available"], "10%");
+        let json = serde_json::to_value(&merged).unwrap();
+        assert_eq!(json["mergeDefaultEvictionSettings"], true);
+
+        let error = |body: &str| parse(body).unwrap_err().to_string();
+        for (body, expected) in [
+            (
+                "evictionSoft:\n  memory.available: 1Gi\n",
+                "evictionSoftGracePeriod: memory.available: grace period must be specified for the soft eviction threshold memory.available",
+            ),
+            (
+                "evictionSoft:\n  pid.free: \"10\"\n",
+                "evictionSoft: pid.free: unknown eviction signal",
+            ),
+            (
+                "evictionSoftGracePeriod:\n  memory.available: -1s\n",
+                "evictionSoftGracePeriod: memory.available: invalid eviction grace period",
+            ),
+            (
+                "evictionMinimumReclaim:\n  nodefs.available: 0%\n",
+                "evictionMinimumReclaim: nodefs.available: eviction percentage minimum reclaim",
+            ),
+        ] {
+            let err = error(body);
+            assert!(err.contains(expected), "{body:?} gave {err}");
         }
     }
 

@@ -233,7 +233,11 @@ impl Node {
              fileCheckFrequency: 1s\n\
              containerRuntimeEndpoint: {endpoint}\n\
              podLogsDir: {logs}\n\
-             cgroupRoot: {cgroup_root}\n",
+             cgroupRoot: {cgroup_root}\n\
+             evictionHard: {eviction_hard}\n\
+             imageGCHighThresholdPercent: 100\n\
+             imageGCLowThresholdPercent: 99\n",
+            eviction_hard = test_env::kubelet::EVICTION_HARD,
             manifests = node.manifest_dir().display(),
             cgroup_root = node.cgroup_root(),
             endpoint = node.runtime.endpoint,

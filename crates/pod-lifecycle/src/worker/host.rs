@@ -523,17 +523,57 @@ pub struct PodEvent {
     pub message: String,
 }
 
+/// One event about the node itself (`EvictionThresholdMet`), whose involved object is the
+/// Node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeEvent {
+    /// The node's name.
+    pub node: String,
+    /// Normal or Warning.
+    pub kind: EventType,
+    /// The kubelet's reason (`EvictionThresholdMet`).
+    pub reason: String,
+    /// The kubelet's message (`Attempting to reclaim memory`).
+    pub message: String,
+}
+
 /// Where the worker's events go (the agent logs them; cluster mode posts them).
 pub trait EventRecorder: Send + Sync {
-    /// Record an event.
+    /// Record an event about a pod.
     fn record(&self, event: PodEvent);
+
+    /// Record an event about a pod with annotations (the kubelet's `AnnotatedEventf`: the
+    /// `Evicted` event carries `offending_containers`, `offending_containers_usage` and
+    /// `starved_resource`). The default drops the annotations and records the event.
+    fn record_annotated(&self, event: PodEvent, annotations: &BTreeMap<String, String>) {
+        let _ = annotations;
+        self.record(event);
+    }
+
+    /// Record an event about the node. The default logs it with `tracing`; a recorder for
+    /// the API server posts it with the Node as the involved object.
+    fn record_node(&self, event: NodeEvent) {
+        match event.kind {
+            EventType::Normal => {
+                tracing::info!(node = %event.node, reason = %event.reason, "{}", event.message)
+            }
+            EventType::Warning => {
+                tracing::warn!(node = %event.node, reason = %event.reason, "{}", event.message)
+            }
+        }
+    }
 }
 
 /// Events logged with `tracing` and kept in memory (bounded) for tests and `/pods` debugging.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryEvents {
     events: Arc<Mutex<Vec<PodEvent>>>,
+    node_events: Arc<Mutex<Vec<NodeEvent>>>,
+    annotations: Arc<Mutex<Vec<AnnotatedEvent>>>,
 }
+
+/// A pod event with its annotations, as [`MemoryEvents::annotated`] keeps it.
+pub type AnnotatedEvent = (PodEvent, BTreeMap<String, String>);
 
 impl MemoryEvents {
     /// Keep at most this many events.
@@ -559,6 +599,22 @@ impl MemoryEvents {
             .filter(|e| e.reason == reason)
             .collect()
     }
+
+    /// Every node event recorded so far, oldest first.
+    pub fn node_events(&self) -> Vec<NodeEvent> {
+        self.node_events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every annotated pod event recorded so far, with its annotations, oldest first.
+    pub fn annotated(&self) -> Vec<AnnotatedEvent> {
+        self.annotations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl EventRecorder for MemoryEvents {
@@ -573,6 +629,39 @@ impl EventRecorder for MemoryEvents {
         }
         let mut events = self
             .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if events.len() >= Self::CAPACITY {
+            events.remove(0);
+        }
+        events.push(event);
+    }
+
+    fn record_annotated(&self, event: PodEvent, annotations: &BTreeMap<String, String>) {
+        {
+            let mut kept = self
+                .annotations
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if kept.len() >= Self::CAPACITY {
+                kept.remove(0);
+            }
+            kept.push((event.clone(), annotations.clone()));
+        }
+        self.record(event);
+    }
+
+    fn record_node(&self, event: NodeEvent) {
+        match event.kind {
+            EventType::Normal => {
+                tracing::info!(node = %event.node, reason = %event.reason, "{}", event.message)
+            }
+            EventType::Warning => {
+                tracing::warn!(node = %event.node, reason = %event.reason, "{}", event.message)
+            }
+        }
+        let mut events = self
+            .node_events
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if events.len() >= Self::CAPACITY {

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
+use pod_plan::PodFailure;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -34,10 +35,10 @@ pub use hooks::{
     HookError, HookSuccess, LIFECYCLE_HTTP_FALLBACK, LIFECYCLE_USER_AGENT, LifecycleHook, run_hook,
 };
 pub use host::{
-    ActivePods, Clock, DirectReader, EventRecorder, EventType, MemoryEvents, MemoryStatusSink,
-    MountContext, MountError, NoCgroups, NoObjects, NoObserver, NoProbes, NoVolumes, PodCgroups,
-    PodEvent, PodObjects, PodProbes, PodVolumes, RuntimeReader, SeamError, StatusSink,
-    SyncOperation, SystemClock, WorkerObserver,
+    ActivePods, AnnotatedEvent, Clock, DirectReader, EventRecorder, EventType, MemoryEvents,
+    MemoryStatusSink, MountContext, MountError, NoCgroups, NoObjects, NoObserver, NoProbes,
+    NoVolumes, NodeEvent, PodCgroups, PodEvent, PodObjects, PodProbes, PodVolumes, RuntimeReader,
+    SeamError, StatusSink, SyncOperation, SystemClock, WorkerObserver,
 };
 #[cfg(feature = "probes")]
 pub use probes::{RecordedProbeEvents, spawn_wake, wake_on_probe_results};
@@ -49,8 +50,13 @@ pub use volumes::{CLUSTER_DOMAIN, SourceObjects};
 enum Desired {
     /// Run the pod (it terminates by itself when it has a deletion timestamp).
     Run(Pod),
-    /// Terminate the pod, with an optional shorter grace period.
-    Terminate { pod: Pod, grace: Option<i64> },
+    /// Terminate the pod, with an optional shorter grace period, failing it when a node
+    /// component decided so (an eviction).
+    Terminate {
+        pod: Pod,
+        grace: Option<i64>,
+        failure: Option<PodFailure>,
+    },
 }
 
 /// Where a pod worker is in the pod's life.
@@ -110,7 +116,37 @@ impl PodWorkers {
     /// Terminate a pod (removed from its source, evicted, rejected), with an optional grace
     /// period shorter than the pod's own.
     pub fn terminate_pod(&self, pod: Pod, grace: Option<i64>) {
-        self.send(pod, |pod| Desired::Terminate { pod, grace });
+        self.send(pod, |pod| Desired::Terminate {
+            pod,
+            grace,
+            failure: None,
+        });
+    }
+
+    /// Evict a pod (the kubelet's `killPodNow` with a status function): its status becomes
+    /// `failure` at once (phase Failed, the failure's reason, message and condition, such as
+    /// `pod_plan::eviction::evicted_failure`), then its containers are killed with `grace`
+    /// seconds, and the final status the [`StatusSink`] receives is that failed status. The
+    /// pod never runs again: later updates of its UID only shorten the grace.
+    pub fn evict_pod(&self, pod: Pod, grace: i64, failure: PodFailure) {
+        self.send(pod, |pod| Desired::Terminate {
+            pod,
+            grace: Some(grace),
+            failure: Some(failure),
+        });
+    }
+
+    /// Whether the pod's worker is still running the pod (not terminating or terminated):
+    /// the kubelet's active pods, the eviction manager's candidates.
+    pub fn is_syncing(&self, uid: &str) -> bool {
+        self.workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(uid)
+            .is_some_and(|w| {
+                *w.phase.borrow() == WorkerPhase::Syncing
+                    && !matches!(&*w.desired.borrow(), Desired::Terminate { .. })
+            })
     }
 
     fn send(&self, pod: Pod, desired: impl FnOnce(Pod) -> Desired) {
@@ -125,6 +161,33 @@ impl PodWorkers {
         if let Some(w) = workers.get(&uid)
             && (!w.task.is_finished() || *w.phase.borrow() == WorkerPhase::Terminated)
         {
+            // Termination, once asked for, is never undone (the kubelet's pod worker keeps
+            // a pod terminating): a newer spec only replaces the pod being terminated, and
+            // a later request keeps the earlier failure unless it brings its own.
+            let desired = match (&*w.desired.borrow(), desired) {
+                (Desired::Terminate { grace, failure, .. }, Desired::Run(pod)) => {
+                    Desired::Terminate {
+                        pod,
+                        grace: *grace,
+                        failure: failure.clone(),
+                    }
+                }
+                (
+                    Desired::Terminate {
+                        failure: Some(old), ..
+                    },
+                    Desired::Terminate {
+                        pod,
+                        grace,
+                        failure: None,
+                    },
+                ) => Desired::Terminate {
+                    pod,
+                    grace,
+                    failure: Some(old.clone()),
+                },
+                (_, desired) => desired,
+            };
             let _ = w.desired.send(desired);
             return;
         }
@@ -266,7 +329,16 @@ async fn run_worker(
         let (pod, terminate_with) = match current {
             Desired::Run(pod) if is_deleted(&pod) => (pod, Some(None)),
             Desired::Run(pod) => (pod, None),
-            Desired::Terminate { pod, grace } => (pod, Some(grace)),
+            Desired::Terminate {
+                pod,
+                grace,
+                failure,
+            } => {
+                if failure.is_some() {
+                    state.failure = failure;
+                }
+                (pod, Some(grace))
+            }
         };
         let wait = match terminate_with {
             None => match observed_sync(&syncer, &pod, &mut state, &mut last_synced).await {
@@ -377,7 +449,7 @@ async fn shorter_grace(desired: &mut watch::Receiver<Desired>, current: i64) -> 
             return std::future::pending().await;
         }
         let requested = match &*desired.borrow_and_update() {
-            Desired::Terminate { pod, grace } => crate::plan::pod_grace_period(pod, *grace),
+            Desired::Terminate { pod, grace, .. } => crate::plan::pod_grace_period(pod, *grace),
             Desired::Run(pod) if is_deleted(pod) => crate::plan::pod_grace_period(pod, None),
             Desired::Run(_) => continue,
         };

@@ -206,6 +206,9 @@ pub struct PodState {
     /// When the worker last changed the runtime for this pod (created, started, killed or
     /// removed something): its next view of the pod must have been read after that.
     pub runtime_changed_at: Option<tokio::time::Instant>,
+    /// The failure a node component decided for the pod (an eviction): every status
+    /// generated from then on is Failed with its reason, message and condition.
+    pub failure: Option<plan::PodFailure>,
 }
 
 impl PodState {
@@ -232,6 +235,7 @@ impl Default for PodState {
             mount_failing_since: None,
             start_observed: false,
             runtime_changed_at: None,
+            failure: None,
         }
     }
 }
@@ -380,7 +384,10 @@ impl PodSyncer {
             runtime_name: &self.config.runtime_name,
             now,
         };
-        plan::generate_pod_status(&input)
+        match &state.failure {
+            Some(failure) => plan::generate_failed_pod_status(&input, failure),
+            None => plan::generate_pod_status(&input),
+        }
     }
 
     /// Send `status` to the sink if it differs from the last one sent.
@@ -543,7 +550,7 @@ impl PodSyncer {
                     _ => KillCause::Other,
                 };
                 let grace = plan::container_grace_period(pod, spec, cause, None);
-                self.kill_container(pod, &kill.id, spec, grace, &kill.message, view)
+                self.kill_container(pod, &kill.id, spec, grace, false, &kill.message, view)
                     .await;
             }
         }
@@ -1087,13 +1094,18 @@ impl PodSyncer {
     }
 
     /// Stop one container: event `Killing`, the preStop hook within the grace, then
-    /// `StopContainer` with what is left of the grace (at least 2 s). NotFound is success.
+    /// `StopContainer` with what is left of the grace (at least 2 s), or with exactly
+    /// `grace` when it is an eviction's override (kuberuntime's `killContainer`: a grace
+    /// period override wins over the 2 s minimum, so a hard eviction kills after 1 s).
+    /// NotFound is success.
+    #[allow(clippy::too_many_arguments)]
     async fn kill_container(
         &self,
         pod: &Pod,
         id: &str,
         container: &Container,
         grace: i64,
+        exact: bool,
         message: &str,
         view: &PodRuntimeStatus,
     ) {
@@ -1138,7 +1150,11 @@ impl PodSyncer {
                 }
             }
         }
-        let timeout = plan::stop_timeout_after_pre_stop(grace, started.elapsed());
+        let timeout = if exact {
+            grace
+        } else {
+            plan::stop_timeout_after_pre_stop(grace, started.elapsed())
+        };
         match rt
             .stop_container(v1::StopContainerRequest {
                 container_id: id.to_string(),
@@ -1161,6 +1177,18 @@ impl PodSyncer {
         pod: &Pod,
         view: &PodRuntimeStatus,
         grace_override: Option<i64>,
+    ) -> crate::Result<()> {
+        self.kill_pod_with(pod, view, grace_override, false).await
+    }
+
+    /// [`kill_pod`](Self::kill_pod); with `exact`, every container is stopped with exactly
+    /// the override (an eviction).
+    async fn kill_pod_with(
+        &self,
+        pod: &Pod,
+        view: &PodRuntimeStatus,
+        grace_override: Option<i64>,
+        exact: bool,
     ) -> crate::Result<()> {
         let running: Vec<&plan::ContainerStatus> = view
             .containers
@@ -1191,7 +1219,8 @@ impl PodSyncer {
                         KillCause::PodTermination,
                         grace_override,
                     );
-                    self.kill_container(pod, &instance.id, &spec, grace, "", view)
+                    let exact = exact && grace_override.is_some();
+                    self.kill_container(pod, &instance.id, &spec, grace, exact, "", view)
                         .await;
                 }
             }
@@ -1237,11 +1266,18 @@ impl PodSyncer {
         async {
             self.host.probes.terminating(uid(pod));
             let view = self.runtime_view(pod, state).await?;
+            if state.failure.is_some() {
+                // An evicted pod shows its failure before its containers are killed, as the
+                // kubelet's `syncTerminatingPod` applies the status function first.
+                let status = self.generate_status(pod, state, &view, true, self.host.clock.now());
+                self.publish(pod, state, status);
+            }
             let grace = plan::pod_grace_period(pod, grace_override);
             let override_grace = (pod.metadata.deletion_grace_period_seconds.is_some()
                 || grace_override.is_some())
             .then_some(grace);
-            self.kill_pod(pod, &view, override_grace).await?;
+            let evicted = state.failure.is_some();
+            self.kill_pod_with(pod, &view, override_grace, evicted).await?;
             state.runtime_changed_at = Some(tokio::time::Instant::now());
             self.host.probes.remove_pod(uid(pod));
 

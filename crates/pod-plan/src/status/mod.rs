@@ -198,6 +198,35 @@ pub struct PodFailure {
     pub reason: String,
     /// `status.message`.
     pub message: String,
+    /// A condition the failure adds to the pod with status True (an eviction's
+    /// `DisruptionTarget`), set as the kubelet's `UpdatePodCondition` sets it: replacing
+    /// one of the same type.
+    pub condition: Option<FailureCondition>,
+}
+
+/// A True condition a [`PodFailure`] adds to the pod's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureCondition {
+    /// The condition type (`DisruptionTarget`).
+    pub type_: String,
+    /// Its reason (`TerminationByKubelet`).
+    pub reason: String,
+    /// Its message.
+    pub message: String,
+}
+
+impl FailureCondition {
+    /// The API condition, status True, observed at `generation`.
+    pub fn to_condition(&self, generation: Option<i64>) -> PodCondition {
+        PodCondition {
+            type_: self.type_.clone(),
+            status: "True".to_owned(),
+            reason: non_empty(self.reason.as_str()),
+            message: non_empty(self.message.as_str()),
+            observed_generation: generation,
+            ..Default::default()
+        }
+    }
 }
 
 impl PodFailure {
@@ -212,6 +241,7 @@ impl PodFailure {
         PodFailure {
             reason: reason.into(),
             message: message.into(),
+            condition: None,
         }
     }
 
@@ -362,6 +392,16 @@ fn generate(input: &StatusInput<'_>, failure: Option<&PodFailure>) -> PodStatus 
         match conds.iter_mut().find(|c| c.type_ == DISRUPTION_TARGET) {
             Some(existing) => *existing = disruption.clone(),
             None => conds.push(disruption.clone()),
+        }
+    }
+    if let Some(added) = failure
+        .filter(|_| terminal_before.is_none())
+        .and_then(|f| f.condition.as_ref())
+    {
+        let added = added.to_condition(pod.metadata.generation.filter(|g| *g != 0));
+        match conds.iter_mut().find(|c| c.type_ == added.type_) {
+            Some(existing) => *existing = added,
+            None => conds.push(added),
         }
     }
     let generation = pod.metadata.generation.filter(|g| *g != 0);

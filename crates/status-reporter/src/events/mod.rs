@@ -340,6 +340,34 @@ impl EventRecorder {
         }
     }
 
+    /// Records an event with annotations on the Event object (`AnnotatedEventf`; the
+    /// eviction manager's `Evicted` event carries `offending_containers`,
+    /// `offending_containers_usage` and `starved_resource`).
+    pub fn annotated_event(
+        &self,
+        object: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        message: impl Into<String>,
+        annotations: std::collections::BTreeMap<String, String>,
+    ) {
+        let mut event = self.make_event(object, type_, reason, message.into(), Timestamp::now());
+        if !annotations.is_empty() {
+            event.metadata.annotations = Some(annotations);
+        }
+        if let Err(e) = self.shared.queue.try_send(Message::Event(Box::new(event))) {
+            let dropped = match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    "Unable to record event: too many queued events, dropped event"
+                }
+                mpsc::error::TrySendError::Closed(_) => {
+                    "the event recorder is stopped; event dropped"
+                }
+            };
+            tracing::error!(object = %describe(object), reason, "{dropped}");
+        }
+    }
+
     /// `recorder.makeEvent`: a new Event named `<object>.<unix ns in hex>` in the object's
     /// namespace (`default` for cluster-scoped objects), counted once.
     fn make_event(
