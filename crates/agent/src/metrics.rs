@@ -212,6 +212,11 @@ pub struct KubeletMetrics {
     /// `kubelet_restarted_pods_total{static}`: pods deleted and recreated with the same
     /// UID (`static` is `true` for pods not from the API server).
     pub restarted_pods_total: CounterVec,
+    /// `kubelet_evictions{eviction_signal}`: pods evicted by the eviction manager, by the
+    /// signal that made it act (`memory.available`, `ephemeralcontainerfs.limit`, ...).
+    /// The kubelet's name has no `_total`, which prometheus-client appends to every
+    /// counter, so it is served with the kubelet's name as a gauge that only grows.
+    pub evictions: GaugeVec,
 }
 
 impl KubeletMetrics {
@@ -244,6 +249,7 @@ impl KubeletMetrics {
             started_containers_total: CounterVec::new(&["container_type"]),
             started_containers_errors_total: CounterVec::new(&["container_type", "code"]),
             restarted_pods_total: CounterVec::new(&["static"]),
+            evictions: GaugeVec::new(&["eviction_signal"]),
         };
         metrics.node_name.with_label_values(&[node_name]).set(1);
         for state in ["created", "running", "exited", "unknown"] {
@@ -337,6 +343,11 @@ impl KubeletMetrics {
             registry,
             "kubelet_restarted_pods",
             "Number of pods deleted and recreated with the same UID while the agent watched them",
+        );
+        self.evictions.register(
+            registry,
+            "kubelet_evictions",
+            "Cumulative number of pod evictions by eviction signal",
         );
     }
 

@@ -738,7 +738,13 @@ impl Node {
                 eviction_events,
                 clock,
             )
-            .map_err(Error::Eviction)?,
+            .map_err(Error::Eviction)?
+            .with_eviction_observer({
+                let evictions = metrics.evictions.clone();
+                move |signal| {
+                    evictions.with_label_values(&[signal]).inc();
+                }
+            }),
         );
         manager.set_node_pressure(eviction.pressure());
         let sync_loop = Arc::new(SyncLoopMonitor::new(kubelet.sync_frequency.as_duration()));

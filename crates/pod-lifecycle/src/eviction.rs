@@ -151,6 +151,7 @@ pub struct EvictionManager {
     pressure: watch::Sender<NodePressure>,
     wake: Notify,
     evictions: EvictionCounter,
+    on_eviction: Option<Box<dyn Fn(&str) + Send + Sync>>,
 }
 
 impl std::fmt::Debug for EvictionManager {
@@ -198,6 +199,7 @@ impl EvictionManager {
             pressure: watch::Sender::new(NodePressure::default()),
             wake: Notify::new(),
             evictions: EvictionCounter::default(),
+            on_eviction: None,
         })
     }
 
@@ -206,6 +208,17 @@ impl EvictionManager {
     /// [`PodManager::set_node_pressure`] admits pods by them.
     pub fn pressure(&self) -> watch::Receiver<NodePressure> {
         self.pressure.subscribe()
+    }
+
+    /// Calls `observe` with the signal label (`memory.available`) of every eviction, as it
+    /// happens: how an agent counts `kubelet_evictions{eviction_signal}` in its own metrics
+    /// registry.
+    pub fn with_eviction_observer(
+        mut self,
+        observe: impl Fn(&str) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_eviction = Some(Box::new(observe));
+        self
     }
 
     /// The evictions so far, by signal (`kubelet_evictions`).
@@ -410,6 +423,9 @@ impl EvictionManager {
         tracing::info!(message, "evicting pod");
         self.pods.workers().evict_pod(pod.clone(), grace, failure);
         self.evictions.increment(signal);
+        if let Some(observe) = &self.on_eviction {
+            observe(signal);
+        }
         true
     }
 }

@@ -101,3 +101,91 @@ pub fn observations(summary: &Summary, dedicated_imagefs: bool) -> Observations 
         pods,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A summary as the kubelet writes it, read into the eviction manager's signals as the
+    /// kubelet's `makeSignalObservations` reads it.
+    #[test]
+    fn a_summary_gives_the_kubelets_signal_observations() {
+        let summary: Summary = serde_json::from_value(serde_json::json!({
+            "node": {
+                "nodeName": "n",
+                "startTime": "2026-12-07T10:00:00Z",
+                "systemContainers": [{
+                    "name": "pods",
+                    "startTime": "2026-12-07T10:00:00Z",
+                    "memory": {"time": "2026-12-07T10:00:05Z", "availableBytes": 3000, "workingSetBytes": 1000}
+                }],
+                "memory": {"time": "2026-12-07T10:00:05Z", "availableBytes": 6000, "workingSetBytes": 2000},
+                "fs": {"time": "2026-12-07T10:00:05Z", "availableBytes": 10, "capacityBytes": 100, "inodesFree": 5, "inodes": 50},
+                "runtime": {"imageFs": {"time": "2026-12-07T10:00:05Z", "availableBytes": 20, "capacityBytes": 200}},
+                "rlimit": {"time": "2026-12-07T10:00:05Z", "maxpid": 1000, "curproc": 300}
+            },
+            "pods": [{
+                "podRef": {"name": "p", "namespace": "ns", "uid": "u"},
+                "startTime": "2026-12-07T10:00:00Z",
+                "containers": [{
+                    "name": "c",
+                    "startTime": "2026-12-07T10:00:00Z",
+                    "memory": {"time": "2026-12-07T10:00:05Z", "workingSetBytes": 700},
+                    "rootfs": {"time": "2026-12-07T10:00:05Z", "usedBytes": 11},
+                    "logs": {"time": "2026-12-07T10:00:05Z", "usedBytes": 12}
+                }],
+                "memory": {"time": "2026-12-07T10:00:05Z", "workingSetBytes": 800},
+                "volume": [{"time": "2026-12-07T10:00:05Z", "name": "scratch", "usedBytes": 40}],
+                "ephemeral-storage": {"time": "2026-12-07T10:00:05Z", "usedBytes": 63},
+                "process_stats": {"process_count": 4}
+            }]
+        }))
+        .unwrap();
+        let o = observations(&summary, true);
+        let node = &o.node;
+        assert_eq!(
+            node.memory,
+            Some(Available {
+                available: 6000,
+                capacity: 8000
+            })
+        );
+        assert_eq!(
+            node.allocatable_memory,
+            Some(Available {
+                available: 3000,
+                capacity: 4000
+            })
+        );
+        let nodefs = node.nodefs.unwrap();
+        assert_eq!((nodefs.bytes.available, nodefs.bytes.capacity), (10, 100));
+        assert_eq!(
+            nodefs.inodes,
+            Some(Available {
+                available: 5,
+                capacity: 50
+            })
+        );
+        let imagefs = node.imagefs.unwrap();
+        assert_eq!((imagefs.bytes.available, imagefs.inodes), (20, None));
+        assert_eq!(
+            node.pid,
+            Some(Available {
+                available: 700,
+                capacity: 1000
+            })
+        );
+        assert!(node.dedicated_imagefs);
+        assert_eq!(node.time.unwrap().to_string(), "2026-12-07T10:00:05Z");
+        let pod = &o.pods[0];
+        assert_eq!((pod.uid.as_str(), pod.memory_working_set), ("u", Some(800)));
+        assert_eq!(pod.ephemeral_storage_bytes, Some(63));
+        assert_eq!(pod.volumes, [("scratch".to_owned(), 40)]);
+        assert_eq!(pod.process_count, Some(4));
+        let c = &pod.containers[0];
+        assert_eq!(
+            (c.memory_working_set, c.rootfs_bytes, c.logs_bytes),
+            (Some(700), Some(11), Some(12))
+        );
+    }
+}

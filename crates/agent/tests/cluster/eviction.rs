@@ -1,7 +1,7 @@
 //! Node pressure on the real machine, in cluster mode (static pods are critical and never
 //! evicted, so the pods here come from the API server): real memory pressure from a pod
 //! that allocates, real disk pressure on a small tmpfs root dir filled by an emptyDir
-//! writer, and PID pressure from a pod that forks (checklist EV-05..EV-08, EV-11, EV-14).
+//! writer, and PID pressure from a pod that forks (checklist EV-05..EV-07, EV-11, EV-14).
 //!
 //! The thresholds are set relative to what the machine shows when the test starts, with
 //! margins larger than what the rest of a test run moves; the tests take turns on the
@@ -126,7 +126,7 @@ fn finished_at(pod: &Value) -> String {
         .to_owned()
 }
 
-/// EV-05..EV-08 on real memory: `evictionHard` set 400 MiB under the memory the machine
+/// EV-05..EV-07 on real memory: `evictionHard` set 400 MiB under the memory the machine
 /// has available, then a Burstable pod allocates 800 MiB (within its 900 MiB request). The
 /// node reports MemoryPressure and records `EvictionThresholdMet`; the BestEffort pod goes
 /// first (it uses more than its request of nothing, and its message names its container),
@@ -135,7 +135,8 @@ fn finished_at(pod: &Value) -> String {
 /// Evicted and DisruptionTarget; then the pressure is gone and the Guaranteed pod keeps
 /// running. With `kernelMemcgNotification` on, the kernel's notification is in the log.
 #[test]
-fn cluster_ev_05_06_07_08_real_memory_pressure_evicts_best_effort_then_burstable_not_guaranteed() {
+fn cluster_ev_05_ev_06_ev_07_real_memory_pressure_evicts_best_effort_then_burstable_not_guaranteed()
+{
     let available = memory_available();
     let threshold_mib = (available >> 20) - 400;
     let Some(mut node) = ClusterNode::new(
@@ -240,6 +241,12 @@ fn cluster_ev_05_06_07_08_real_memory_pressure_evicts_best_effort_then_burstable
         "no memory threshold notification in the log"
     );
 
+    let evictions = node
+        .metrics()
+        .get("kubelet_evictions{eviction_signal=\"memory.available\"}")
+        .copied();
+    assert_eq!(evictions, Some(2.0), "kubelet_evictions on /metrics");
+
     // The memory is back: the condition clears after the transition period, and the
     // Guaranteed pod was never touched.
     node.wait_node_condition("MemoryPressure", "False", Duration::from_secs(60));
@@ -300,11 +307,13 @@ impl Drop for TmpfsRoot {
 
 /// EV-05, EV-07, EV-11 on a real disk: the root dir is a 64 MiB tmpfs and
 /// `nodefs.available` must stay above 40 %. A pod writes 40 MiB into an emptyDir: the node
-/// reports DiskPressure, the writer is evicted (the only pod using the disk), a pod created
+/// reports DiskPressure (and the node lifecycle controller taints it
+/// `node.kubernetes.io/disk-pressure:NoSchedule`), the writer is evicted (the only pod
+/// using the disk), a pod created
 /// meanwhile is refused with the kubelet's admission message, and once the space is back
 /// and the transition period has passed, new pods run again.
 #[test]
-fn cluster_ev_05_07_11_real_disk_pressure_evicts_the_writer_and_refuses_new_pods() {
+fn cluster_ev_05_ev_07_ev_11_real_disk_pressure_evicts_the_writer_and_refuses_new_pods() {
     let Some(node) = ClusterNode::new(
         "c-evdisk",
         "evictionHard: {nodefs.available: 40%}\nevictionPressureTransitionPeriod: 30s\n",
@@ -344,6 +353,24 @@ fn cluster_ev_05_07_11_real_disk_pressure_evicts_the_writer_and_refuses_new_pods
     );
     assert_disruption_target(&writer);
     node.wait_node_condition("DiskPressure", "True", Duration::from_secs(20));
+    // The node lifecycle controller taints the node from the condition.
+    node.wait(
+        "the disk-pressure taint on the Node",
+        Duration::from_secs(20),
+        || {
+            let object = node.node_object().ok_or("no Node")?;
+            let taints = object["spec"]["taints"].clone();
+            taints
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|t| {
+                    t["key"] == "node.kubernetes.io/disk-pressure" && t["effect"] == "NoSchedule"
+                })
+                .then_some(())
+                .ok_or_else(|| taints.to_string())
+        },
+    );
     let events = node.node_events("EvictionThresholdMet");
     assert!(
         events
