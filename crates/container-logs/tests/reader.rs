@@ -180,6 +180,95 @@ async fn an_unfinished_line_without_content_is_a_line_and_the_tail_ends_with_it(
     );
 }
 
+/// Found by the `cri_log` fuzz target: the tail looked at the end of the live log only
+/// until it held enough lines, so a line the other stream left unfinished before that end
+/// was missed, though a read of everything shows it last; `tail_lines: 2` showed two
+/// stderr lines instead of the last stderr line and the unfinished stdout one.
+#[tokio::test]
+async fn a_line_left_unfinished_long_before_the_end_is_still_the_last_line_of_the_tail() {
+    let (_dir, log) = log_dir();
+    // Far more than the 64 KiB the tail looks at first.
+    let errors: String = (0..5000)
+        .map(|i| record(2, "stderr", "F", &format!("error {i}")))
+        .collect();
+    write(&log, &(record(1, "stdout", "P", "started ") + &errors));
+    let everything = read_all(&log, LogOptions::default()).await;
+    assert_eq!(everything.len(), 5001);
+    assert_eq!(everything[5000].output, b"started ");
+    for n in [1, 2, 3] {
+        let tail = LogOptions {
+            tail_lines: Some(n),
+            ..Default::default()
+        };
+        assert_eq!(
+            read_all(&log, tail).await,
+            everything[everything.len() - n as usize..],
+            "tail_lines: {n}"
+        );
+    }
+    let stdout = LogOptions {
+        tail_lines: Some(1),
+        streams: LogStreams::Stdout,
+        ..Default::default()
+    };
+    assert_eq!(read_text(&log, stdout).await, "started ");
+}
+
+/// Found by the `cri_log` fuzz target: with lines left unfinished in a rotated file (their
+/// streams wrote nothing to the live log), a log with fewer other lines than asked for was
+/// read from its start and cut after `tail_lines` lines, so `tail_lines: 3` showed the
+/// first three lines instead of the last three. Once the whole log is read those lines
+/// count like any other, and the tail is the end of a read of everything.
+#[tokio::test]
+async fn a_short_log_with_lines_left_unfinished_in_a_rotated_file_tails_from_its_end() {
+    let (dir, log) = log_dir();
+    gzip(
+        &dir.path().join("0.log.20240101-000004.gz"),
+        &(record(1, "stderr", "F", "e1")
+            + &record(2, "stderr", "F", "e2")
+            + &record(3, "stdout", "P", "o")
+            + &record(4, "stderr", "P", "u")),
+    );
+    write(&log, "");
+    let tail = |n| LogOptions {
+        tail_lines: Some(n),
+        ..Default::default()
+    };
+    assert_eq!(read_text(&log, LogOptions::default()).await, "e1\ne2\nou");
+    assert_eq!(read_text(&log, tail(4)).await, "e1\ne2\nou");
+    assert_eq!(read_text(&log, tail(3)).await, "e2\nou");
+    // Two lines without the unfinished ones: those are left out.
+    assert_eq!(read_text(&log, tail(2)).await, "e1\ne2\n");
+    assert_eq!(read_text(&log, tail(1)).await, "e2\n");
+    let stdout = LogOptions {
+        tail_lines: Some(1),
+        streams: LogStreams::Stdout,
+        ..Default::default()
+    };
+    assert_eq!(read_text(&log, stdout).await, "o");
+}
+
+/// A line left unfinished in a rotated file, after lines of its stream in the tail, is
+/// left out when the other lines fill the tail, even when it comes in pieces (1 MiB or
+/// more), and the tail still ends with the live log's unfinished line.
+#[tokio::test]
+async fn a_line_left_unfinished_in_a_rotated_file_is_left_out_when_the_tail_is_full() {
+    let (dir, log) = log_dir();
+    let long = "x".repeat(1024 * 1024 + 10);
+    write(
+        &dir.path().join("0.log.20240101-000004"),
+        &(record(1, "stdout", "F", "a") + &record(2, "stdout", "P", &long)),
+    );
+    write(&log, &record(3, "stderr", "P", "b"));
+    let everything = read_text(&log, LogOptions::default()).await;
+    assert_eq!(everything.len(), "a\n".len() + long.len() + "b".len());
+    let tail = LogOptions {
+        tail_lines: Some(2),
+        ..Default::default()
+    };
+    assert_eq!(read_text(&log, tail).await, "a\nb");
+}
+
 /// `0.log.<1>.gz` (lines 0-3), `0.log.<2>` (4-7), `0.log` (8-11), with line 7 split across
 /// the last rotation.
 fn rotated_log() -> (TempDir, PathBuf) {

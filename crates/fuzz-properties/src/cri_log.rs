@@ -28,8 +28,9 @@
 //!   after them (even empty), malformed records skipped, the other stream's records
 //!   ignored, then the last `tail_lines` lines (the end of what a read of everything
 //!   gives, with the one exception `tail_lines` documents: a line left unfinished in a
-//!   rotated file whose stream has no record in the live log), the timestamp prefix, and
-//!   the output cut at `limit_bytes`.
+//!   rotated file whose stream has no record in the live log is left out when the log has
+//!   `tail_lines` lines without it), the timestamp prefix, and the output cut at
+//!   `limit_bytes`.
 //!   So no line holds a byte the log does not, and no partial line is lost or split.
 //!   Lines of 1 MiB or more come in pieces, so for those only each stream's output as a
 //!   whole is compared.
@@ -300,7 +301,7 @@ fn model(input: &Input) -> Vec<ModelLine> {
         return lines;
     };
     // The last `tail` lines; a line left unfinished in a rotated file, whose stream wrote
-    // nothing to the live log, counts only when there are fewer lines than asked for.
+    // nothing to the live log, is left out when the other lines are enough.
     let tail = usize::try_from(tail).unwrap_or(usize::MAX);
     let counted: Vec<ModelLine> = lines
         .iter()
@@ -308,10 +309,8 @@ fn model(input: &Input) -> Vec<ModelLine> {
         .filter(|(i, line)| *i < ended || in_live[stream_index(line.stream)])
         .map(|(_, line)| line.clone())
         .collect();
-    if counted.len() < tail {
-        return lines;
-    }
-    counted[counted.len() - tail..].to_vec()
+    let lines = if counted.len() < tail { lines } else { counted };
+    lines[lines.len().saturating_sub(tail)..].to_vec()
 }
 
 fn stream_index(stream: LogStream) -> usize {

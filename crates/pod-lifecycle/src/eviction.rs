@@ -138,6 +138,9 @@ impl Default for EvictionManagerConfig {
     }
 }
 
+/// What [`EvictionManager::with_eviction_observer`] calls with each eviction's signal.
+type EvictionObserver = Box<dyn Fn(&str) + Send + Sync>;
+
 /// The eviction manager. Share it in an `Arc`: [`run`](Self::run) in a task,
 /// [`notify`](Self::notify) from the memory threshold notifiers.
 pub struct EvictionManager {
@@ -151,7 +154,7 @@ pub struct EvictionManager {
     pressure: watch::Sender<NodePressure>,
     wake: Notify,
     evictions: EvictionCounter,
-    on_eviction: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    on_eviction: Option<EvictionObserver>,
 }
 
 impl std::fmt::Debug for EvictionManager {

@@ -86,7 +86,8 @@ pub(crate) struct LogCursor {
     /// A malformed record too long to hold whole: the rest of it is skipped.
     skipping: bool,
     lines: [Option<PendingLine>; 2],
-    starts: [Pos; 2],
+    /// Which lines `tail_lines` shows.
+    tail: TailStart,
     remaining_lines: Option<u64>,
     remaining_bytes: Option<u64>,
     output: VecDeque<LogLine>,
@@ -172,7 +173,7 @@ impl LogCursor {
             header: None,
             skipping: false,
             lines: [None, None],
-            starts: tail.starts,
+            tail,
             remaining_lines: options.tail_lines.filter(|_| !options.follow),
             remaining_bytes: options.limit_bytes,
             output: VecDeque::new(),
@@ -442,7 +443,7 @@ impl LogCursor {
     /// Applies the options to a line (`complete`) or a piece of a long one, and queues
     /// its output.
     fn emit(&mut self, stream: LogStream, line: PendingLine, complete: bool) {
-        if self.done || line.start < self.starts[stream.index()] {
+        if self.done || !self.tail.shows(stream.index(), line.start) {
             return;
         }
         if complete && let Some(remaining) = &mut self.remaining_lines {

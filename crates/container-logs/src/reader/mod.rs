@@ -102,7 +102,7 @@ pub struct LogOptions {
     /// rotated files too; `None` starts at the beginning. The tail is the end of what a
     /// read of everything gives, lines the container left unfinished last, except that a
     /// line left unfinished in a rotated file, whose stream wrote nothing to the live log
-    /// after it, is shown only when the log has fewer lines than asked for.
+    /// after it, is left out when the log has this many lines without it.
     pub tail_lines: Option<u64>,
     /// Only lines whose (first) timestamp is at or after this instant.
     pub since_time: Option<Timestamp>,

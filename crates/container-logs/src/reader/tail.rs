@@ -9,23 +9,32 @@
 //! can only output those once it has reached the end). So the tail is always the end of
 //! what a read of everything gives. One exception, so that a tail never reads more than
 //! the files its lines are in: a line left unfinished in a rotated file, whose stream wrote
-//! nothing to the live log after it, counts only when the log has fewer lines than asked
-//! for (it is then shown with all of them); otherwise it is not shown. Because the lines of one stream follow each other
-//! without overlapping, "line L is among the last N" is the same as "L starts at or after
-//! the start of the earliest of the last N lines of its stream", which can be decided as
-//! soon as a line's first record is read, so the reader can show a very long line in pieces
-//! and still apply the tail.
+//! nothing to the live log after it, is left out when the log has the N lines without it
+//! (finding it could take reading every rotated file). When the log has fewer, every file
+//! was read to look for them, so such lines count like any other and the tail is exactly
+//! the last N lines of a read of everything.
+//!
+//! Because the lines of one stream follow each other without overlapping, "line L is among
+//! the last N" is the same as "L starts at or after the start of the earliest of the last
+//! N lines of its stream", which can be decided as soon as a line's first record is read,
+//! so the reader can show a very long line in pieces and still apply the tail. A line the
+//! tail leaves out after that start (a line left unfinished in a rotated file, or the first
+//! line of a log that such lines make one line longer than N; at most one per stream) is
+//! named by where it starts.
 //!
 //! Each file is scanned forward from a window at its end (plain files) or from its start
 //! (gzip files, which cannot seek), remembering only the last N lines; the window grows
-//! until it holds them, then older files are scanned for what is still missing.
+//! until it holds them, then older files are scanned for what is still missing. In the live
+//! file the window also grows until it holds a record of each stream shown, or the whole
+//! file: a stream whose last record comes before the window may have left a line
+//! unfinished there, and that line is among the last N however many lines follow it.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Seek, SeekFrom};
 
 use super::LogStreams;
 use super::files::{Chunk, LogFile, read_chunk};
-use super::format::parse_record;
+use super::format::{LogStream, parse_record};
 
 /// The first window at the end of a plain file; it grows four times each time it holds too
 /// few lines.
@@ -47,6 +56,10 @@ pub(crate) struct TailStart {
     /// Per stream (stdout, stderr): a line of that stream is shown only when it starts here
     /// or later.
     pub starts: [Pos; 2],
+    /// Per stream, a line not shown although it starts after `starts`: the line left
+    /// unfinished in a rotated file that the tail leaves out, or the first line of a log
+    /// that has one line more than asked for once those lines count.
+    pub hidden: [Option<Pos>; 2],
 }
 
 impl TailStart {
@@ -55,7 +68,13 @@ impl TailStart {
         TailStart {
             from: Pos::default(),
             starts: [Pos::default(); 2],
+            hidden: [None; 2],
         }
+    }
+
+    /// Whether a line of `stream` (its index) that starts at `start` is shown.
+    pub(crate) fn shows(&self, stream: usize, start: Pos) -> bool {
+        start >= self.starts[stream] && self.hidden[stream] != Some(start)
     }
 }
 
@@ -100,6 +119,15 @@ struct Scan {
     seen: [bool; 2],
 }
 
+/// A line left unfinished in a rotated file: where it starts (`pending` while it may have
+/// begun in an older file) and where its last record is.
+#[derive(Debug, Clone, Copy)]
+struct Stale {
+    start: Pos,
+    last: Pos,
+    pending: bool,
+}
+
 /// Where to start reading `files` (oldest first, the newest last) to show their last
 /// `tail` lines of `streams`.
 pub(crate) fn find_tail(
@@ -111,9 +139,17 @@ pub(crate) fn find_tail(
         return Ok(TailStart::all());
     };
     let mut need = tail;
+    let selected = [LogStream::Stdout, LogStream::Stderr].map(|s| streams.contains(s));
     let mut starts: [Option<Pos>; 2] = [None; 2];
     let mut pending = [false; 2];
     let mut end = None;
+    // Per stream: whether the files scanned so far have a record of it (exact while every
+    // one of them was scanned whole, as they are while lines are still missing), and its
+    // line left unfinished in a rotated file.
+    let mut seen_later = [false; 2];
+    let mut stale: [Option<Stale>; 2] = [None; 2];
+    // The stream of the earliest line that ended, among the files scanned.
+    let mut first_ended = None;
     for index in (0..=last).rev() {
         let mut window = FIRST_WINDOW;
         loop {
@@ -151,9 +187,47 @@ pub(crate) fn find_tail(
                 new_pending[span.stream] = span.first;
             }
             let new_need = need - scan.lines.len() as u64;
-            if scan.from > 0 && (new_need > 0 || new_pending.iter().any(|&p| p)) {
+            // A stream the window of the live log has no record of may have left a line
+            // unfinished before the window: it comes after every line that ended, so it is
+            // among the last lines however many the window holds.
+            let unseen = index == last && need > 0 && (0..2).any(|s| selected[s] && !scan.seen[s]);
+            if scan.from > 0 && (new_need > 0 || unseen || new_pending.iter().any(|&p| p)) {
                 window = window.saturating_mul(4);
                 continue;
+            }
+            for s in 0..2 {
+                let at = |offset| Pos {
+                    file: index,
+                    offset,
+                };
+                match &mut stale[s] {
+                    Some(line) if line.pending => match scan.open[s] {
+                        Some(run) => {
+                            line.start = at(run.start);
+                            line.pending = run.first;
+                        }
+                        None => line.pending = !scan.seen[s],
+                    },
+                    Some(_) => {}
+                    None => {
+                        // The stream's last record is here, and the line it is in did not end.
+                        if index != last
+                            && need > 0
+                            && !seen_later[s]
+                            && let Some(run) = scan.open[s]
+                        {
+                            stale[s] = Some(Stale {
+                                start: at(run.start),
+                                last: at(run.last),
+                                pending: run.first,
+                            });
+                        }
+                    }
+                }
+                seen_later[s] |= scan.seen[s];
+            }
+            if let Some(span) = scan.lines.front().filter(|span| !span.unfinished) {
+                first_ended = Some(span.stream);
             }
             starts = new_starts;
             pending = new_pending;
@@ -164,15 +238,38 @@ pub(crate) fn find_tail(
             break;
         }
     }
+    let stale_start = |s: usize| stale[s].map(|line| line.start);
     if need > 0 {
-        // Fewer lines than asked for: all of them.
-        return Ok(TailStart::all());
+        // Every file was read whole, so the lines left unfinished in rotated files are
+        // known: they count. When they make one line too many, the first line is left out.
+        let stale_lines = stale.iter().flatten().count() as u64;
+        if stale_lines <= need {
+            return Ok(TailStart::all());
+        }
+        let mut hidden = [None; 2];
+        match first_ended {
+            Some(s) => hidden[s] = starts[s],
+            None => {
+                let s = if stale[0].map(|l| l.last) < stale[1].map(|l| l.last) {
+                    0
+                } else {
+                    1
+                };
+                hidden[s] = stale_start(s);
+            }
+        }
+        return Ok(TailStart {
+            hidden,
+            ..TailStart::all()
+        });
     }
     let end = end.unwrap_or_default();
     let starts = [starts[0].unwrap_or(end), starts[1].unwrap_or(end)];
     Ok(TailStart {
         from: starts[0].min(starts[1]),
         starts,
+        // The lines asked for are there without the lines left unfinished in rotated files.
+        hidden: [stale_start(0), stale_start(1)],
     })
 }
 
