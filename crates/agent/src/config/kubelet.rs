@@ -712,39 +712,38 @@ impl KubeletConfiguration {
                 ),
             ));
         }
-        if let Err((field, reason)) = self.reservations() {
-            // `kubeReserved.memory: "lots" ...` as field `kubeReserved`, reason
-            // `memory: "lots" ...`.
+        // `kubeReserved.memory: "lots" ...` as field `kubeReserved`, reason
+        // `memory: "lots" ...`; an unknown map name is `fallback`.
+        let in_map = |field: String, reason: String, maps: &[&'static str], fallback| {
             let (map, key) = field.split_once('.').unwrap_or((field.as_str(), ""));
-            let map = match map {
-                "kubeReserved" => "kubeReserved",
-                "systemReserved" => "systemReserved",
-                _ => "evictionHard",
-            };
+            let map = maps.iter().copied().find(|m| *m == map).unwrap_or(fallback);
             let reason = if key.is_empty() {
                 reason
             } else {
                 format!("{key}: {reason}")
             };
-            return Err((map, reason));
+            (map, reason)
+        };
+        if let Err((field, reason)) = self.reservations() {
+            return Err(in_map(
+                field,
+                reason,
+                &["kubeReserved", "systemReserved"],
+                "evictionHard",
+            ));
         }
         if let Err((field, reason)) = self.eviction_config() {
-            // `evictionSoft.memory.available: ...` as field `evictionSoft`, reason
-            // `memory.available: ...`.
-            let (map, key) = field.split_once('.').unwrap_or((field.as_str(), ""));
-            let map = match map {
-                "evictionSoft" => "evictionSoft",
-                "evictionSoftGracePeriod" => "evictionSoftGracePeriod",
-                "evictionMinimumReclaim" => "evictionMinimumReclaim",
-                "evictionMaxPodGracePeriod" => "evictionMaxPodGracePeriod",
-                _ => "evictionHard",
-            };
-            let reason = if key.is_empty() {
-                reason
-            } else {
-                format!("{key}: {reason}")
-            };
-            return Err((map, reason));
+            return Err(in_map(
+                field,
+                reason,
+                &[
+                    "evictionSoft",
+                    "evictionSoftGracePeriod",
+                    "evictionMinimumReclaim",
+                    "evictionMaxPodGracePeriod",
+                ],
+                "evictionHard",
+            ));
         }
         for (field, percent) in [
             (
