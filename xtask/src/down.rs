@@ -29,47 +29,31 @@ pub fn run(layout: &Layout) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("down needs root: it kills daemons, unmounts and removes cgroups");
     }
-    let reference = layout.reference();
-    let steps: [(&str, &Layout, Step); 16] = [
+    let instances = layout.instances();
+    let mut steps: Vec<(String, &Layout, Step)> = vec![
         // Agents first, so that none restarts a pod while the runtime is cleaned.
-        ("stop agents", layout, stop_agents),
-        ("stop the cluster", layout, |layout| {
+        ("stop agents".into(), layout, stop_agents),
+        ("stop the cluster".into(), layout, |layout| {
             Cluster::new(layout).down()
         }),
-        ("remove pod sandboxes", layout, remove_sandboxes),
-        (
-            "remove reference pod sandboxes",
-            &reference,
-            remove_sandboxes,
-        ),
-        ("stop containerd", layout, |layout| {
-            stop(containerd::daemon(layout))
-        }),
-        ("stop the reference containerd", &reference, |layout| {
-            stop(containerd::daemon(layout))
-        }),
-        ("stop the registry", layout, |layout| {
-            stop(registry::daemon(layout))
-        }),
-        ("delete runc containers", layout, delete_runc_containers),
-        (
-            "delete reference runc containers",
-            &reference,
-            delete_runc_containers,
-        ),
-        // Shims and mounts of both instances are under the main base.
-        ("kill shims", layout, kill_shims),
-        ("unmount", layout, unmount),
-        ("delete the bridge", layout, delete_bridge),
-        ("delete the reference bridge", &reference, delete_bridge),
-        ("remove cgroups", layout, |_| remove_cgroups()),
-        ("release CNI addresses", layout, release_addresses),
-        (
-            "release reference CNI addresses",
-            &reference,
-            release_addresses,
-        ),
     ];
+    let each = |name: &'static str, step: Step| {
+        instances
+            .iter()
+            .map(move |instance| (format!("{name} ({})", instance.name()), instance, step))
+    };
+    steps.extend(each("remove pod sandboxes", remove_sandboxes));
+    steps.extend(each("stop", |layout| stop(containerd::daemon(layout))));
+    steps.push(("stop the registry".into(), layout, |layout| {
+        stop(registry::daemon(layout))
+    }));
+    steps.extend(each("delete runc containers", delete_runc_containers));
+    // Shims and mounts of every instance are under the main base.
+    steps.push(("kill shims".into(), layout, kill_shims));
+    steps.push(("unmount".into(), layout, unmount));
+    steps.extend(each("delete the bridge", delete_bridge));
+    steps.push(("remove cgroups".into(), layout, |_| remove_cgroups()));
+    steps.extend(each("release CNI addresses", release_addresses));
     let mut failures = Vec::new();
     let mut did_something = false;
     for (name, layout, step) in steps {

@@ -20,16 +20,18 @@ const MAX_SOCKET_PATH: usize = 107;
 
 /// The paths and addresses of one environment.
 ///
-/// An environment runs two containerd instances: the main one, which nodelet,
-/// the tests and the demo use, and the reference one ([`Layout::reference`]),
-/// kept for the real kubelet. The kubelet removes every runtime pod it does not
-/// know, so it never shares a containerd with anything else.
+/// An environment runs three containerd instances: the main one, which nodelet,
+/// the tests and the demo use; the reference one ([`Layout::reference`]), kept
+/// for the real kubelet, which removes every runtime pod it does not know and so
+/// never shares a containerd with anything else; and the faults one
+/// ([`Layout::faults`]), which the fault-injection tests kill and restart, so
+/// that no other test or demo loses its runtime.
 #[derive(Debug, Clone)]
 pub struct Layout {
     workspace: PathBuf,
     /// The environment's base directory: images, registry, env file, cluster.
     root: PathBuf,
-    /// This containerd instance's directory: `root`, or `root/ref`.
+    /// This containerd instance's directory: `root`, `root/ref` or `root/faults`.
     base: PathBuf,
     instance: Instance,
     registry_addr: SocketAddr,
@@ -42,6 +44,9 @@ pub enum Instance {
     Main,
     /// The real kubelet's, on a bridge and subnet of its own.
     Reference,
+    /// The fault-injection tests', killed and restarted by them, on a bridge and
+    /// subnet of its own.
+    Faults,
 }
 
 impl Layout {
@@ -70,7 +75,9 @@ impl Layout {
             registry_addr,
         };
         layout.check_socket_path()?;
-        layout.reference().check_socket_path()?;
+        for instance in layout.instances() {
+            instance.check_socket_path()?;
+        }
         Ok(layout)
     }
 
@@ -83,9 +90,18 @@ impl Layout {
         }
     }
 
-    /// Both containerd instances, main first.
-    pub fn instances(&self) -> [Self; 2] {
-        [self.clone(), self.reference()]
+    /// The layout of the faults containerd, under `<base>/faults`.
+    pub fn faults(&self) -> Self {
+        Self {
+            base: self.root.join("faults"),
+            instance: Instance::Faults,
+            ..self.clone()
+        }
+    }
+
+    /// Every containerd instance, main first.
+    pub fn instances(&self) -> [Self; 3] {
+        [self.clone(), self.reference(), self.faults()]
     }
 
     /// The environment's base directory, shared by both instances.
@@ -99,6 +115,7 @@ impl Layout {
         match self.instance {
             Instance::Main => "nodelet0",
             Instance::Reference => "nodelet1",
+            Instance::Faults => "nodelet2",
         }
     }
 
@@ -108,6 +125,7 @@ impl Layout {
         match self.instance {
             Instance::Main => "10.88.0.0/16",
             Instance::Reference => "10.89.0.0/16",
+            Instance::Faults => "10.90.0.0/16",
         }
     }
 
@@ -116,6 +134,7 @@ impl Layout {
         match self.instance {
             Instance::Main => "containerd",
             Instance::Reference => "reference containerd",
+            Instance::Faults => "faults containerd",
         }
     }
 

@@ -17,6 +17,11 @@ pub const CRI_ENDPOINT_VAR: &str = "NODELET_CRI_ENDPOINT";
 /// The variable tests read the reference containerd's CRI endpoint from: the
 /// real kubelet's, which no other test may use.
 pub const REF_CRI_ENDPOINT_VAR: &str = "NODELET_REF_CRI_ENDPOINT";
+/// The variables of the faults containerd, which the fault-injection tests kill and
+/// restart: its directory (config, pid file, log) and its CRI endpoint.
+pub const FAULTS_DIR_VAR: &str = "NODELET_FAULTS_DIR";
+/// See [`FAULTS_DIR_VAR`].
+pub const FAULTS_CRI_ENDPOINT_VAR: &str = "NODELET_FAULTS_CRI_ENDPOINT";
 /// The registry address tests pull from.
 pub const TEST_REGISTRY_VAR: &str = "NODELET_TEST_REGISTRY";
 
@@ -64,6 +69,8 @@ fn env_vars(layout: &Layout) -> Result<Vec<(String, String)>> {
     let mut vars: Vec<(String, String)> = [
         (CRI_ENDPOINT_VAR, layout.cri_endpoint()),
         (REF_CRI_ENDPOINT_VAR, layout.reference().cri_endpoint()),
+        (FAULTS_CRI_ENDPOINT_VAR, layout.faults().cri_endpoint()),
+        (FAULTS_DIR_VAR, layout.faults().base().display().to_string()),
         (TEST_REGISTRY_VAR, layout.registry_addr().to_string()),
         ("NODELET_ENV_DIR", layout.base().display().to_string()),
         ("NODELET_PAUSE_IMAGE", PAUSE.name.to_owned()),

@@ -1972,6 +1972,10 @@ fn cluster_differential_deployment_pod_statuses_equal_the_real_kubelets() {
 const OUTAGE: Duration = Duration::from_secs(60);
 /// When, into the outage, the finishing pod's container is told to exit.
 const EXIT_AT: Duration = Duration::from_secs(20);
+/// The most events a node may report in the catch-up after a 60 s outage (issue 19, item 3):
+/// the few its pods' changes during the outage explain, never a replay of every failed
+/// write.
+const EVENTS_AFTER_RESUME: i64 = 10;
 /// How long after the resume the lease, the Node and the pod statuses have to catch up.
 const CATCH_UP: Duration = Duration::from_secs(30);
 /// How long the node lifecycle controller gets, once it can have seen the renewed lease,
@@ -1996,6 +2000,14 @@ const CONTROLLER_SETTLE: Duration = Duration::from_secs(10);
 /// in the API; the steady pods are Running and Ready (the controller may have set them not
 /// ready) with restartCount 0 and the same container ids.
 ///
+/// Issue 19, item 3, adds static pods and the events. Of two static pods running before the
+/// outage, one's manifest is removed at 20 s, and a third static pod's manifest appears
+/// then. After the catch-up: the kept pod's mirror pod is the same object (same UID, never
+/// deleted and made again), the removed pod's mirror pod is gone, the new pod has exactly
+/// one, Ready, and the node holds exactly its 4 API pods and 2 mirror pods. The events the
+/// node wrote since the resume (by their creation time on the server, so events of the
+/// outage delivered late count), repeats counted, are at most [`EVENTS_AFTER_RESUME`].
+///
 /// The pause is of the shared cluster: anything else using it at the same time sees the
 /// outage. Under `cargo test` nothing else does (this binary's tests hold the runtime lock,
 /// and test binaries run one after another), but a human running tests in parallel (another
@@ -2010,8 +2022,39 @@ fn cluster_api_server_away_for_60s_pods_keep_running_and_status_catches_up() {
     };
     let test_started = Instant::now();
     let name = node.name.clone();
+    // Static pods (issue 19, item 3): one that runs throughout, one whose manifest goes and
+    // one whose manifest comes during the outage; their mirror pods must converge after it.
+    let statics = ["away-kept", "away-gone", "away-new"];
+    for pod in statics {
+        node.also_delete.push(vec![
+            "pod".into(),
+            node.pod_name(pod),
+            "-n".into(),
+            "default".into(),
+            "--force".into(),
+            "--grace-period=0".into(),
+        ]);
+    }
+    for pod in &statics[..2] {
+        node.write_manifest(&format!("{pod}.yaml"), &common::sleeper_yaml(pod));
+    }
     node.start_cluster(&[]);
     node.wait_node_ready("True", Duration::from_secs(15));
+    let mirrors_before: Vec<String> = statics[..2]
+        .iter()
+        .map(|pod| {
+            let mirror = node.pod_name(pod);
+            let object = node.wait("a mirror pod Ready", Duration::from_secs(30), || {
+                let object = node.get("pod", &mirror, Some("default")).ok_or("none")?;
+                if pod_is_ready(&object) {
+                    Ok(object)
+                } else {
+                    Err(pod_summary(&object))
+                }
+            });
+            object["metadata"]["uid"].as_str().unwrap().to_owned()
+        })
+        .collect();
     let ns = node.namespace();
     let steady = ["steady-0", "steady-1", "steady-2"];
     let markers = node.test_dir().join("markers");
@@ -2138,6 +2181,11 @@ fn cluster_api_server_away_for_60s_pods_keep_running_and_status_catches_up() {
         if exit_requested.is_none() && paused.elapsed() >= EXIT_AT {
             std::fs::write(markers.join("exit"), "").expect("writing the exit marker");
             exit_requested = Some(Instant::now());
+            node.remove_manifest(&format!("{}.yaml", statics[1]));
+            node.write_manifest(
+                &format!("{}.yaml", statics[2]),
+                &common::sleeper_yaml(statics[2]),
+            );
         }
         if let Some(at) = exit_requested {
             // The runtime: exited 0, or already removed (nodelet removes a terminated pod's
@@ -2324,6 +2372,96 @@ fn cluster_api_server_away_for_60s_pods_keep_running_and_status_catches_up() {
     );
     alive("after the catch-up");
     steady_running("after the catch-up");
+
+    // Mirror pods: the kept one is the same object (never deleted and made again), the
+    // removed pod's is gone, the new pod has one; no pod of this node is duplicated.
+    let mirror_state = || -> Result<(), String> {
+        let kept = node
+            .get("pod", &node.pod_name(statics[0]), Some("default"))
+            .ok_or("no mirror of the kept static pod")?;
+        if kept["metadata"]["uid"] != mirrors_before[0].as_str() || !pod_is_ready(&kept) {
+            return Err(format!(
+                "the kept mirror pod was {}, is {}",
+                mirrors_before[0],
+                pod_summary(&kept)
+            ));
+        }
+        if let Some(gone) = node.get("pod", &node.pod_name(statics[1]), Some("default")) {
+            return Err(format!(
+                "the removed static pod's mirror: {}",
+                pod_summary(&gone)
+            ));
+        }
+        let new = node
+            .get("pod", &node.pod_name(statics[2]), Some("default"))
+            .ok_or("no mirror of the static pod added during the outage")?;
+        if pod_is_ready(&new) {
+            Ok(())
+        } else {
+            Err(pod_summary(&new))
+        }
+    };
+    node.wait("the mirror pods", CATCH_UP, mirror_state);
+    let on_node: Value = serde_json::from_str(&node.kubectl(&[
+        "get",
+        "pods",
+        "-A",
+        "--field-selector",
+        &format!("spec.nodeName={name}"),
+        "-o",
+        "json",
+    ]))
+    .expect("a PodList");
+    let mut seen = std::collections::BTreeMap::new();
+    for pod in on_node["items"].as_array().into_iter().flatten() {
+        *seen
+            .entry(format!(
+                "{}/{}",
+                pod["metadata"]["namespace"].as_str().unwrap_or(""),
+                pod["metadata"]["name"].as_str().unwrap_or("")
+            ))
+            .or_insert(0) += 1;
+    }
+    assert_eq!(
+        seen.len(),
+        4 + 2,
+        "the node's pods after the outage (4 API pods and 2 mirror pods): {seen:?}"
+    );
+
+    // No event storm: the events this node wrote since the resume, counted with their
+    // repeats, stay few (what is there is printed).
+    let events: Value = serde_json::from_str(&node.kubectl(&["get", "events", "-A", "-o", "json"]))
+        .expect("an EventList");
+    let since_resume: Vec<(String, i64)> = events["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            e["source"]["host"] == name.as_str()
+                || e["reportingInstance"] == name.as_str()
+                || e["involvedObject"]["name"] == name.as_str()
+        })
+        // Written after the resume (the server's creation time): events of the outage
+        // delivered late count too.
+        .filter(|e| later_than(&e["metadata"]["creationTimestamp"]))
+        .map(|e| {
+            (
+                format!(
+                    "{} {}",
+                    e["reason"].as_str().unwrap_or(""),
+                    e["involvedObject"]["name"].as_str().unwrap_or("")
+                ),
+                e["count"].as_i64().unwrap_or(1),
+            )
+        })
+        .collect();
+    let total: i64 = since_resume.iter().map(|(_, n)| n).sum();
+    eprintln!("events since the resume: {total} {since_resume:?}");
+    assert!(
+        total <= EVENTS_AFTER_RESUME,
+        "an event storm after the resume: {total} events (at most {EVENTS_AFTER_RESUME}): \
+         {since_resume:?}"
+    );
     for (pod, uid, _) in &before {
         let attempts: Vec<u32> = node
             .runtime_containers(uid)

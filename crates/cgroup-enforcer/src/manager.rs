@@ -84,6 +84,10 @@ pub struct PodCgroupManager {
     cgroups: Cgroups,
     root: CgroupName,
     pods: Mutex<BTreeMap<String, PodEntry>>,
+    /// Held across one QoS update, from reading the pods to the last write, so updates for
+    /// pods set up at the same time never interleave: the last one to write has read every
+    /// pod the others added (without it a stale sum could land last).
+    qos_update: Mutex<()>,
 }
 
 impl PodCgroupManager {
@@ -98,6 +102,7 @@ impl PodCgroupManager {
             cgroups,
             root,
             pods: Mutex::new(BTreeMap::new()),
+            qos_update: Mutex::new(()),
         })
     }
 
@@ -264,6 +269,7 @@ impl PodCgroupManager {
         if !self.config.cgroups_per_qos {
             return Ok(());
         }
+        let _update = self.qos_update.lock().unwrap_or_else(|e| e.into_inner());
         let pods: Vec<PodEntry> = self.lock().values().copied().collect();
         let sum = |class: &[QosClass], f: fn(&PodEntry) -> i64| -> i64 {
             pods.iter()

@@ -503,3 +503,37 @@ fn a_pod_without_uid_is_an_error() {
         "{err}"
     );
 }
+
+/// QS-12 under concurrency: pods set up at the same time (as the pod workers do) leave the
+/// burstable QoS cgroup with the sum over all of them. Each QoS update reads the pods and
+/// writes the shares; without a lock across both, a sum read before another pod was added
+/// could be written last (found by the real-cgroup test, which read `2` for `256`).
+#[test]
+fn qs_12_concurrent_pod_setups_leave_the_full_sum() {
+    for round in 0..30 {
+        let tree = V1Tree::new();
+        let m = manager(&tree);
+        let capacity = NodeResources {
+            cpu_milli: 2000,
+            memory: 4 * GI,
+            ephemeral_storage: 0,
+            pids: 32768,
+        };
+        m.setup_node(&capacity, &Reservations::default()).unwrap();
+        std::thread::scope(|s| {
+            for i in 0..8 {
+                let m = &m;
+                s.spawn(move || {
+                    m.ensure_pod(&burstable(&format!("b{i}"), "128m", "64Mi"))
+                        .unwrap();
+                });
+            }
+        });
+        // 8 × 128m = 1024m → 1048 shares.
+        assert_eq!(
+            tree.read("cpu", "kubepods/burstable", "cpu.shares"),
+            "1048",
+            "round {round}"
+        );
+    }
+}

@@ -7,9 +7,10 @@
 //!    predecessor terminated, forget terminated pods no source wants, and (once every source
 //!    has reported) kill what the runtime runs for no known pod
 //!    ([`PodManager::housekeeping`]);
-//! 2. unmounts and removes the volumes of pods that no worker knows (pods deleted while the
-//!    agent was down), with their pod directories;
-//! 3. once every source has reported, removes the cgroups of such pods. Volumes come first:
+//! 2. once every source has reported (before that, no worker knows the pods a restarted
+//!    agent is about to adopt), unmounts and removes the volumes of pods that no worker
+//!    knows (pods deleted while the agent was down), with their pod directories;
+//! 3. then removes the cgroups of such pods. Volumes come first:
 //!    the kubelet keeps an orphan's cgroup (with its CPU shares lowered) while its volumes
 //!    are still mounted, and here the volumes of this pass are already gone.
 //!
@@ -97,6 +98,15 @@ impl Housekeeping {
         let mut pass = HousekeepingPass::default();
         self.manager.housekeeping().await;
 
+        // Orphans only once every source has reported, as the kubelet skips
+        // `HandlePodCleanups` until `sourcesReady.AllReady()`: before that no worker knows the
+        // pods of a restarted agent, so every pod directory on disk looks orphaned, and
+        // removing them under the workers that are about to adopt those pods loses their
+        // `etc-hosts` (the runtime then creates the bind-mount source as a directory, and no
+        // container of the pod can be created again).
+        if !self.manager.sources_ready() {
+            return pass;
+        }
         let workers = self.manager.workers().clone();
         let active = Box::new(move || workers.pods().into_iter().collect());
         match self.volumes.remove_orphans(active).await {
@@ -110,19 +120,16 @@ impl Housekeeping {
             Err(e) => pass.errors.push(e),
         }
 
-        // Like orphaned sandboxes: only once every source has reported.
-        if self.manager.sources_ready() {
-            let workers = self.manager.workers().clone();
-            let active = Box::new(move || workers.pods().into_iter().collect());
-            match self.cgroups.remove_orphans(active).await {
-                Ok(removed) => {
-                    if !removed.is_empty() {
-                        tracing::info!(pods = ?removed, "removed the cgroups of orphaned pods");
-                    }
-                    pass.cgroups_removed = removed;
+        let workers = self.manager.workers().clone();
+        let active = Box::new(move || workers.pods().into_iter().collect());
+        match self.cgroups.remove_orphans(active).await {
+            Ok(removed) => {
+                if !removed.is_empty() {
+                    tracing::info!(pods = ?removed, "removed the cgroups of orphaned pods");
                 }
-                Err(e) => pass.errors.push(e),
+                pass.cgroups_removed = removed;
             }
+            Err(e) => pass.errors.push(e),
         }
         for e in &pass.errors {
             tracing::warn!(error = %e, "housekeeping");

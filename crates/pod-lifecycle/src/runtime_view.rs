@@ -68,7 +68,12 @@ fn sandbox_from_cri(s: &v1::PodSandboxStatus) -> Option<SandboxStatus> {
         id: s.id.clone(),
         attempt: metadata.attempt,
         state,
-        created_at: timestamp_from_nanos(s.created_at)?,
+        // A sandbox whose RunPodSandbox failed half-way (the agent was killed during it) and
+        // could not be cleaned up is kept by containerd as SANDBOX_UNKNOWN with Go's zero
+        // `CreatedAt`; it still holds the sandbox name of its attempt. The kubelet keeps it
+        // in its view (`time.Unix(0, CreatedAt)`), so the next sandbox gets the next
+        // attempt; skipping it would retry the reserved name forever (issue 19).
+        created_at: timestamp_from_nanos(s.created_at).unwrap_or(jiff::Timestamp::MIN),
         ips,
         host_network,
     })
@@ -108,4 +113,33 @@ fn container_from_cri(c: &v1::ContainerStatus) -> Option<ContainerStatus> {
             .and_then(|n| n.parse().ok())
             .unwrap_or(metadata.attempt),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 19 (FT-01): containerd reports a sandbox left SANDBOX_UNKNOWN by an interrupted
+    /// RunPodSandbox with Go's zero time as `createdAt` (a negative number of
+    /// nanoseconds). It stays in the view, not ready, so the plan creates attempt 1
+    /// instead of retrying the name attempt 0 still holds.
+    #[test]
+    fn ft_01_sandbox_with_zero_created_at_stays_in_the_view() {
+        let sandbox = v1::PodSandboxStatus {
+            id: "left-unknown".into(),
+            metadata: Some(v1::PodSandboxMetadata {
+                name: "p".into(),
+                uid: "u".into(),
+                namespace: "default".into(),
+                attempt: 0,
+            }),
+            state: v1::PodSandboxState::SandboxNotready as i32,
+            created_at: -6_795_364_578_871_345_152,
+            ..Default::default()
+        };
+        let view = PodRuntimeStatus::from_cri("u", &[sandbox], &[]);
+        let latest = view.latest_sandbox().expect("the sandbox is in the view");
+        assert_eq!(latest.id, "left-unknown");
+        assert_eq!(latest.state, SandboxState::NotReady);
+    }
 }

@@ -188,6 +188,72 @@ async fn lc_21_new_workers_adopt_running_containers_without_restart() {
     assert_eq!(status.container_statuses.unwrap()[0].restart_count, 0);
 }
 
+/// Issue 19 (FT-01): an agent restarted without an API server reports the `startTime` the
+/// pod had, read from its sandbox (`pod_lifecycle::labels::POD_START_TIME`), not the time it adopted
+/// the pod.
+#[tokio::test(start_paused = true)]
+async fn ft_01_adopted_pod_keeps_its_start_time() {
+    let fake = FakeRuntime::with_busybox();
+    let first = FakeNode::with_runtime(fake.clone());
+    let p = pod(
+        "started",
+        "Always",
+        vec![container("app", "sleep infinity")],
+    );
+    first.workers.update_pod(p.clone());
+    first
+        .run_for("started", Duration::from_secs(3), Duration::from_secs(1))
+        .await;
+    let before = first.status("started").start_time.expect("a start time");
+
+    first.workers.shutdown();
+    idle_for(&fake, 5).await;
+    let second = FakeNode::with_runtime(fake.clone());
+    second.workers.update_pod(p);
+    second
+        .run_for("started", Duration::from_secs(3), Duration::from_secs(1))
+        .await;
+
+    let status = second.status("started");
+    assert_eq!(status.phase.as_deref(), Some("Running"));
+    assert_eq!(status.start_time, Some(before));
+}
+
+/// Issue 19 (FT-01): a container that could not be created (here a name the runtime still
+/// reserves for a create that a killed agent left in flight) is tried again after the error
+/// back-off (10-15 s), as the kubelet's pod worker requeues a sync with a failed start, not
+/// at the next resync a minute later: nothing else wakes the worker.
+#[tokio::test(start_paused = true)]
+async fn ft_01_failed_create_is_retried_after_the_error_back_off() {
+    let fake = FakeRuntime::with_busybox();
+    fake.fail_next(
+        "CreateContainer",
+        1,
+        tonic::Status::unknown("failed to reserve container name \"app_p_default_u_0\""),
+    );
+    let node = FakeNode::with_runtime(fake.clone());
+    node.workers.update_pod(pod(
+        "retried",
+        "Always",
+        vec![container("app", "sleep infinity")],
+    ));
+    settle().await;
+    assert_eq!(
+        node.waiting("retried").reason.as_deref(),
+        Some("CreateContainerError")
+    );
+    // No PLEG event, no probe: only the worker's own timer can bring the retry.
+    idle_for(&fake, 16).await;
+    settle().await;
+    assert_eq!(
+        fake.calls_to("CreateContainer").len(),
+        2,
+        "{:?}",
+        fake.calls()
+    );
+    assert_eq!(node.status("retried").phase.as_deref(), Some("Running"));
+}
+
 #[tokio::test(start_paused = true)]
 async fn lc_14_spec_change_restarts_only_the_changed_container() {
     let h = FakeNode::new();

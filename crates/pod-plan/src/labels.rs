@@ -34,6 +34,13 @@ pub const POD_DELETION_GRACE_PERIOD: &str = "io.kubernetes.pod.deletionGracePeri
 /// Container annotation: the pod's `terminationGracePeriodSeconds`.
 pub const POD_TERMINATION_GRACE_PERIOD: &str = "io.kubernetes.pod.terminationGracePeriod";
 
+/// Sandbox annotation (nodelet's own): the pod's `status.startTime` (RFC 3339) when the
+/// sandbox was created, so an agent restarted without an API server (static pods in
+/// standalone mode) reports the pod's first start time instead of the time it adopted the
+/// pod. The kubelet keeps no such record: in standalone mode its status manager forgets the
+/// start time with the process, and a restarted kubelet reports the restart.
+pub const POD_START_TIME: &str = "nodelet.io/pod-start-time";
+
 /// Sandbox label (nodelet's own): the name of the node whose agent created the sandbox.
 ///
 /// The kubelet assumes it is alone on its runtime and kills every sandbox it does not know.

@@ -94,6 +94,14 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A daemon of the environment (the faults containerd) could not be killed or started.
+    #[error("{what}: {problem}")]
+    Process {
+        /// The daemon, with its pid when known.
+        what: String,
+        /// What went wrong.
+        problem: String,
+    },
     /// A file of the environment could not be used.
     #[error("{action} {}: {source}", path.display())]
     Io {

@@ -19,6 +19,8 @@
 //!   ([`mounts_under`]) and the cgroups runc leaves ([`remove_cgroup_tree`]);
 //! - the real kubelet, on the reference containerd that only it uses ([`Kubelet`], its
 //!   module [`kubelet`], [`ReferenceRuntimeLock`]), to compare nodelet with;
+//! - the faults containerd, which only the fault-injection tests use because they kill and
+//!   restart it ([`FaultsContainerd`]);
 //! - the local control plane of `cargo xtask cluster up` ([`Cluster`]): the admin's kubectl
 //!   and node identities signed through CertificateSigningRequests;
 //! - an agent or kubelet as a child process: its ports ([`free_ports`]), its local
@@ -85,6 +87,7 @@ mod cleanup;
 mod cluster;
 mod env;
 mod error;
+mod faults;
 mod http;
 pub mod kubelet;
 pub mod labels;
@@ -108,6 +111,9 @@ pub use env::{
     SETUP_HINT, busybox_image, env_file, env_file_var, is_ci, pause_image, require_env, skip, var,
 };
 pub use error::{Error, Result};
+pub use faults::{
+    FAULTS_CRI_ENDPOINT_VAR, FAULTS_DIR_VAR, FaultsContainerd, Leftover, RuncState, Shim,
+};
 pub use http::http_get;
 pub use kubelet::{
     KUBE_BIN_DIR_VAR, KUBE_VERSION, KlogLine, Kubelet, KubeletBuilder, KubeletPlaces,

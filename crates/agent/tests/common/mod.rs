@@ -54,6 +54,12 @@ impl Runtime {
     /// must never pass by skipping (`test_env::require_env`).
     pub fn from_env() -> Option<Runtime> {
         let endpoint = test_env::require_env("the end-to-end tests")?.cri_endpoint;
+        Runtime::at(endpoint)
+    }
+
+    /// The runtime at `endpoint` (another containerd of the environment, such as the faults
+    /// one), or `None` as [`from_env`](Self::from_env) when it does not answer.
+    pub fn at(endpoint: String) -> Option<Runtime> {
         let tokio = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -193,7 +199,13 @@ impl Node {
     /// missing (see [`Runtime::from_env`]). A top-level key in `extra` replaces the
     /// harness's line for it (`address: 0.0.0.0`). Does not start nodelet.
     pub fn new(test: &str, extra: &str) -> Option<Node> {
-        let runtime = Runtime::from_env()?;
+        Node::on(Runtime::from_env()?, test, extra)
+    }
+
+    /// [`new`](Self::new) on another runtime of the environment (the faults containerd).
+    /// The node still holds the main runtime's lock, which serializes it with the agents of
+    /// the other tests of its binary.
+    pub fn on(runtime: Runtime, test: &str, extra: &str) -> Option<Node> {
         let busybox = test_env::busybox_image();
         assert!(
             runtime.has_image(&busybox),
@@ -314,6 +326,18 @@ impl Node {
     /// [`start`](Self::start) with `extra` flags after the harness's own (`--config`,
     /// `--root-dir`, `--node-name`), e.g. `--kubeconfig <file>` for cluster mode.
     pub fn start_with_args(&mut self, extra: &[&str]) {
+        self.spawn_with_args(extra);
+        self.wait_healthy();
+    }
+
+    /// Starts nodelet like [`start`](Self::start) but returns at once, without waiting for
+    /// `/healthz`: for tests that act on nodelet while it is still starting (a `kill -9`
+    /// during adoption). Follow with [`wait_healthy`](Self::wait_healthy) to wait.
+    pub fn spawn(&mut self) {
+        self.spawn_with_args(&[]);
+    }
+
+    fn spawn_with_args(&mut self, extra: &[&str]) {
         assert!(self.child.is_none(), "nodelet already runs");
         let log = File::options()
             .create(true)
@@ -334,6 +358,11 @@ impl Node {
             .spawn()
             .expect("starting nodelet");
         self.child = Some(child);
+    }
+
+    /// Waits until the nodelet started by [`spawn`](Self::spawn) answers `/healthz` with
+    /// `ok`; fails when it exits first or does not answer within [`TIMEOUT`].
+    pub fn wait_healthy(&mut self) {
         let healthz = SocketAddr::from(([127, 0, 0, 1], self.healthz_port));
         let deadline = Instant::now() + TIMEOUT;
         loop {

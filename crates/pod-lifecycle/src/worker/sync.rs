@@ -421,6 +421,9 @@ impl PodSyncer {
         let now = self.host.clock.now();
         state.first_seen.get_or_insert(now);
         let view = self.runtime_view(pod, state).await?;
+        if state.last_status.is_none() && !view.sandboxes.is_empty() {
+            state.last_status = self.recorded_start(pod).await;
+        }
         let status = self.generate_status(pod, state, &view, false, now);
         let terminal = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
         self.publish(pod, state, status);
@@ -512,12 +515,20 @@ impl PodSyncer {
         if self.remove_dead_containers(&view).await {
             state.runtime_changed_at = Some(tokio::time::Instant::now());
         }
-        result?;
+        let all_started = result?;
         // Wake just after the first of: the crash back-off's end, so the restart happens on
         // time (RP-05); the image pull back-off's end, as the kubelet requeues a pod whose
         // pull failed (IM-05); the active deadline, which the kubelet checks every second
-        // (PH-09). Else at the resync.
+        // (PH-09); the error back-off (10-15 s) when a container could not be created or
+        // started, as the kubelet's pod worker requeues a pod whose `SyncPod` result has a
+        // failed start (`CreateContainerError`, `CreateContainerConfigError`,
+        // `RunContainerError`), which nothing else would wake: the failure may be transient
+        // (a container name still reserved by a create a killed agent left in flight). Else
+        // at the resync.
+        let retry = (!all_started)
+            .then(|| crate::plan::jitter(self.config.error_backoff, 0.5, fastrand::f64()));
         let waits = [
+            retry,
             backoff_wait,
             state.image_backoff.shortest_wait_since_update(now),
             plan::active_deadline_in(pod, state.last_status.as_ref(), now),
@@ -529,6 +540,45 @@ impl PodSyncer {
         Ok(SyncOutcome::Continue { next_sync_in })
     }
 
+    /// The start time a previous agent recorded on the pod's sandboxes
+    /// ([`POD_START_TIME`](crate::labels::POD_START_TIME)), as the status it last had, for
+    /// the first sync of a pod the runtime already runs: an agent restarted without an API
+    /// server keeps the pod's `startTime` (and its active deadline) instead of restarting
+    /// them. A pod whose source carries a status (an API pod) keeps that one, as the
+    /// kubelet's status manager does. Errors only cost the recorded time: logged, `None`.
+    async fn recorded_start(&self, pod: &Pod) -> Option<PodStatus> {
+        if pod.status.as_ref().is_some_and(|s| s.start_time.is_some()) {
+            return None;
+        }
+        let listed = self
+            .host
+            .runtime
+            .list_pod_sandbox(v1::ListPodSandboxRequest {
+                filter: Some(v1::PodSandboxFilter {
+                    label_selector: [(crate::labels::POD_UID.to_string(), uid(pod).to_string())]
+                        .into(),
+                    ..Default::default()
+                }),
+            })
+            .await;
+        let sandboxes = match listed {
+            Ok(r) => r.items,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the pod's recorded start time");
+                return None;
+            }
+        };
+        let start = sandboxes
+            .iter()
+            .filter_map(|s| s.annotations.get(crate::labels::POD_START_TIME))
+            .filter_map(|t| t.parse::<Timestamp>().ok())
+            .min()?;
+        Some(PodStatus {
+            start_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(start)),
+            ..Default::default()
+        })
+    }
+
     async fn apply(
         &self,
         pod: &Pod,
@@ -536,7 +586,7 @@ impl PodSyncer {
         view: &PodRuntimeStatus,
         actions: plan::PodActions,
         cgroup_parent: Option<String>,
-    ) -> crate::Result<()> {
+    ) -> crate::Result<bool> {
         if actions.kill_pod {
             self.kill_pod(pod, view, None).await?;
         } else {
@@ -582,11 +632,21 @@ impl PodSyncer {
             .map(|s| s.ips.clone())
             .unwrap_or_default();
         if nothing_to_start && !actions.create_sandbox {
-            return Ok(());
+            return Ok(true);
         }
         // One sandbox config for RunPodSandbox and every CreateContainer of this sync, as the
         // kubelet passes the same podSandboxConfig to both.
-        let sandbox_config = self.sandbox_config(pod, actions.attempt, cgroup_parent)?;
+        let mut sandbox_config = self.sandbox_config(pod, actions.attempt, cgroup_parent)?;
+        if let Some(start) = state
+            .last_status
+            .as_ref()
+            .and_then(|s| s.start_time.as_ref())
+        {
+            sandbox_config.annotations.insert(
+                crate::labels::POD_START_TIME.to_string(),
+                start.0.to_string(),
+            );
+        }
         if actions.create_sandbox {
             if view.latest_sandbox().is_some() {
                 self.event(
@@ -601,10 +661,10 @@ impl PodSyncer {
             pod_ips = ips;
         }
         if nothing_to_start {
-            return Ok(());
+            return Ok(true);
         }
         let Some(sandbox_id) = sandbox_id else {
-            return Ok(());
+            return Ok(true);
         };
 
         let starts = actions
@@ -612,16 +672,18 @@ impl PodSyncer {
             .iter()
             .chain(actions.init_containers_to_start.iter())
             .chain(actions.containers_to_start.iter());
+        let mut all_started = true;
         for start in starts {
             let started = self
                 .start_container(pod, state, start, &sandbox_id, &sandbox_config, &pod_ips)
                 .await;
+            all_started &= started;
             // A regular init container that cannot start ends this sync (kuberuntime SyncPod).
             if !started && start.kind == ContainerKind::Init {
                 break;
             }
         }
-        Ok(())
+        Ok(all_started)
     }
 
     fn sandbox_config(

@@ -186,7 +186,7 @@ impl VolumeManager {
     }
 
     /// `makeHostsMount`: writes `pods/<uid>/etc-hosts` (mode 0644) and mounts it at
-    /// `/etc/hosts`.
+    /// `/etc/hosts` ([`write_hosts_file`]).
     fn hosts_mount(
         &self,
         pod: &Pod,
@@ -204,9 +204,8 @@ impl VolumeManager {
             managed_hosts_file_content(ctx.pod_ips, ctx.hostname, ctx.host_domain, aliases)
         };
         let path = self.pod_dirs(&pod_uid(pod)?)?.etc_hosts();
-        fs::write(&path, content).map_err(|e| Error::io(name, "write", &path, e))?;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644))
-            .map_err(|e| Error::io(name, "chmod", &path, e))?;
+        write_hosts_file(&path, &content)
+            .map_err(|(action, at, e)| Error::io(name, action, at, e))?;
         Ok(ContainerMount {
             name: ETC_HOSTS_MOUNT_NAME.to_owned(),
             container_path: ETC_HOSTS_PATH.to_owned(),
@@ -216,5 +215,63 @@ impl VolumeManager {
             propagation: MountPropagation::Private,
             selinux_relabel: true,
         })
+    }
+}
+
+/// Writes the pod's hosts file, never leaving it half-written: a file that already holds
+/// `content` is left alone (every container start of a pod asks for the same file), and a
+/// new content is staged beside it and renamed over it.
+///
+/// The kubelet rewrites the file in place at each container start: the file the pod's
+/// running containers have bind-mounted is truncated, then written, so a write that fails
+/// half-way (a full disk whose freed blocks another writer took first) leaves them a partial
+/// `/etc/hosts`. Here a container already running keeps the file it was started with when
+/// the content changes. The real disk-full test (FT-05) restarts a container on a full disk
+/// and checks the file stays whole.
+fn write_hosts_file(
+    path: &Path,
+    content: &str,
+) -> std::result::Result<(), (&'static str, std::path::PathBuf, std::io::Error)> {
+    if fs::read(path).is_ok_and(|current| current == content.as_bytes()) {
+        return Ok(());
+    }
+    let staged = path.with_extension("new");
+    let written = fs::write(&staged, content)
+        .map_err(|e| ("write", staged.clone(), e))
+        .and_then(|()| {
+            fs::set_permissions(&staged, fs::Permissions::from_mode(0o644))
+                .map_err(|e| ("chmod", staged.clone(), e))
+        })
+        .and_then(|()| fs::rename(&staged, path).map_err(|e| ("rename", path.to_path_buf(), e)));
+    if written.is_err() {
+        let _ = fs::remove_file(&staged);
+    }
+    written
+}
+
+#[cfg(test)]
+mod hosts_file_tests {
+    use super::*;
+
+    #[test]
+    fn an_unchanged_hosts_file_is_not_rewritten_and_a_new_one_replaces_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("etc-hosts");
+        write_hosts_file(&path, "127.0.0.1\tlocalhost\n").unwrap();
+        let first = fs::metadata(&path).unwrap();
+        assert_eq!(first.permissions().mode() & 0o777, 0o644);
+        // The same content again: the very same file, untouched (no truncation that a full
+        // disk could leave behind).
+        write_hosts_file(&path, "127.0.0.1\tlocalhost\n").unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().ino(), first.ino());
+        // A new content: a new file renamed over the old one, nothing staged left.
+        write_hosts_file(&path, "10.0.0.1\tweb\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "10.0.0.1\tweb\n");
+        assert_ne!(fs::metadata(&path).unwrap().ino(), first.ino());
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
