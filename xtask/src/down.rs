@@ -89,7 +89,23 @@ fn remove_sandboxes(layout: &Layout) -> Result<Vec<String>> {
         let mut removed = Vec::new();
         for sandbox in client.list_pod_sandboxes().await? {
             client.stop_pod_sandbox(&sandbox.id).await?;
-            client.remove_pod_sandbox(&sandbox.id).await?;
+            // A container whose start the caller abandoned (an agent killed mid-call) can
+            // keep a running task that containerd 1.6 no longer stops with its sandbox:
+            // kill the task by hand, then try again.
+            let mut attempts = 0;
+            while let Err(err) = client.remove_pod_sandbox(&sandbox.id).await {
+                let text = format!("{err:#}");
+                let task = text
+                    .split_once("cannot delete running task ")
+                    .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_hexdigit()).next())
+                    .filter(|id| !id.is_empty());
+                attempts += 1;
+                let (Some(task), true) = (task, attempts <= 3) else {
+                    return Err(err);
+                };
+                removed.push(format!("killed the abandoned task {}", short(task)));
+                kill_task(layout, task);
+            }
             let pod = sandbox
                 .metadata
                 .map(|meta| format!("{}/{}", meta.namespace, meta.name))
@@ -101,6 +117,14 @@ fn remove_sandboxes(layout: &Layout) -> Result<Vec<String>> {
         }
         Ok(removed)
     })
+}
+
+/// `ctr task kill -s SIGKILL`, then `ctr task delete --force`: errors are ignored, the
+/// removal that follows says whether it worked.
+fn kill_task(layout: &Layout, id: &str) {
+    let _ = cmd::output(containerd::ctr(layout).args(["task", "kill", "-s", "SIGKILL", id]));
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = cmd::output(containerd::ctr(layout).args(["task", "delete", "--force", id]));
 }
 
 /// Kubelets and nodelets a crashed test or demo left running: any process of

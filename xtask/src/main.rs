@@ -23,6 +23,7 @@
 //! cargo xtask demo --cluster   # nodelet as a node of the control plane, a Deployment, a Job
 //! cargo xtask kube build       # the real Kubernetes v1.37.2, from tools/kubernetes
 //! cargo xtask cluster up       # a loopback control plane (and down, status, kubeconfig)
+//! cargo xtask soak [churn|soak] [--secs N]  # the long fault runs, with a progress bar
 //! ```
 
 mod bench;
@@ -43,6 +44,7 @@ mod packages;
 mod process;
 mod registry;
 mod setup;
+mod soak;
 mod steps;
 mod test;
 
@@ -77,6 +79,10 @@ commands:
                    Ctrl-C (or the time given) drains the pods, stops nodelet, then down
   demo --cluster   setup and cluster up, then nodelet as node demo-node: a Deployment scaled
                    3 -> 6 -> 3 and a Job, with a live node and pod table; cleans up after
+  soak [churn|soak] [--secs N]
+                   setup and cluster up, then the long runs with a progress bar: churn (10 min
+                   of pods created and deleted at 5/s, then a census) and soak (110 probed
+                   pods for 30 min); figures and target/soak/<run>.log; always down
 
 environment:
   NODELET_ENV_DIR        base directory (default: <workspace>/target/nodelet-env)
@@ -100,7 +106,11 @@ fn run() -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let rest: Vec<String> = args.collect();
-    if !matches!(command.as_str(), "bench" | "demo" | "kube" | "cluster") && !rest.is_empty() {
+    if !matches!(
+        command.as_str(),
+        "bench" | "demo" | "kube" | "cluster" | "soak"
+    ) && !rest.is_empty()
+    {
         bail!("`{command}` takes no arguments\n\n{USAGE}");
     }
     let layout = Layout::from_env()?;
@@ -111,6 +121,7 @@ fn run() -> Result<ExitCode> {
         "bench" => bench::run(&layout, &rest),
         "env" => print_env(&layout).map(|()| ExitCode::SUCCESS),
         "demo" => demo::run(&layout, &rest),
+        "soak" => soak::run(&layout, &rest),
         "kube" => kube::run(&layout, &rest).map(|()| ExitCode::SUCCESS),
         "cluster" => cluster::run(&layout, &rest).map(|()| ExitCode::SUCCESS),
         "help" | "-h" | "--help" => {

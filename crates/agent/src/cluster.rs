@@ -578,6 +578,11 @@ impl StatusSink for ApiStatusSink {
 
     fn pod_removed(&self, pod: &Pod) {
         self.memory.pod_removed(pod);
+        // No source has the pod and its worker is done: its status is an orphan (the
+        // kubelet's `RemoveOrphanedStatuses` in housekeeping).
+        if let Some(uid) = pod.metadata.uid.as_deref() {
+            self.api.forget_pod(uid);
+        }
     }
 
     fn pod_terminated(&self, pod: &Pod, status: &PodStatus) {

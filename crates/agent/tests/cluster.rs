@@ -16,6 +16,8 @@
 //! within 5 s, re-registration within ~10 s) are asserted, and every measured duration is
 //! printed.
 
+#[path = "cluster/churn.rs"]
+mod churn;
 mod common;
 #[path = "cluster/eviction.rs"]
 mod eviction;

@@ -1203,6 +1203,36 @@ async fn source_and_manager_stop_while_the_api_server_is_unreachable() {
     .expect("both stop at once");
 }
 
+/// Issue 19's churn: the status of a pod the agent dropped is forgotten, so a node that runs
+/// pods for months does not keep every status it ever set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ft_04_a_dropped_pods_status_is_forgotten() {
+    let (source, _updates) = ApiPodSource::start(unreachable_client(), "offline").unwrap();
+    let manager = PodStatusManager::start(
+        unreachable_client(),
+        PodStatusManagerConfig::new("offline"),
+        source.pods(),
+    )
+    .unwrap();
+    let mut pods = Vec::new();
+    for i in 0..3 {
+        let mut pod = make_static_pod(&format!("web-{i}"), "offline", &format!("h{i}"));
+        pod.metadata.annotations = None;
+        assert!(manager.set_status(&pod, running(true)));
+        pods.push(pod);
+    }
+    manager.forget_pod(uid_of(&pods[1]));
+    assert!(manager.status(uid_of(&pods[0])).is_some());
+    assert!(manager.status(uid_of(&pods[1])).is_none());
+    assert!(manager.status(uid_of(&pods[2])).is_some());
+    tokio::time::timeout(Duration::from_secs(2), async {
+        manager.shutdown().await;
+        source.shutdown().await;
+    })
+    .await
+    .expect("both stop at once");
+}
+
 #[test]
 fn starting_outside_a_runtime_is_an_error() {
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -253,7 +253,7 @@ impl Node {
             manifests = node.manifest_dir().display(),
             cgroup_root = node.cgroup_root(),
             endpoint = node.runtime.endpoint,
-            logs = node.dir.path().join("logs").display(),
+            logs = node.logs_dir().display(),
         );
         let key = |line: &str| {
             (!line.starts_with([' ', '\t', '-']))
@@ -278,6 +278,16 @@ impl Node {
     /// agent's; removed with everything below it when the node is dropped.
     pub fn cgroup_root(&self) -> String {
         format!("/{}", self.name)
+    }
+
+    /// The pod-logs directory nodelet runs with (`podLogsDir`).
+    pub fn logs_dir(&self) -> PathBuf {
+        self.dir.path().join("logs")
+    }
+
+    /// The pid of the running nodelet, if it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The runtime.
@@ -732,4 +742,46 @@ pub fn runtime_running(runtime: &Runtime, id: &str) -> bool {
     runtime
         .container_status(id)
         .is_some_and(|s| s.state == v1::ContainerState::ContainerRunning as i32)
+}
+
+/// What `/proc` says of process `pid`: its resident set in KiB, its CPU time (user and
+/// system) in clock ticks of 10 ms, and its open file descriptors.
+pub fn proc_usage(pid: u32) -> (f64, f64, i64) {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields count from after the command, which may hold spaces: utime and stime (fields
+    // 14 and 15) are the 12th and 13th after it.
+    let fields: Vec<&str> = stat
+        .rfind(')')
+        .map(|i| stat[i + 2..].split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as i64);
+    (rss, ticks(11) + ticks(12), fds)
+}
+
+/// The least-squares slope of `points` (x in seconds, y in KiB), in KiB per minute; 0 for
+/// fewer than two points.
+pub fn slope_per_minute(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if n < 2.0 {
+        return 0.0;
+    }
+    let (mx, my) = points
+        .iter()
+        .fold((0.0, 0.0), |(x, y), p| (x + p.0 / n, y + p.1 / n));
+    let (num, den) = points.iter().fold((0.0, 0.0), |(num, den), p| {
+        (num + (p.0 - mx) * (p.1 - my), den + (p.0 - mx) * (p.0 - mx))
+    });
+    if den == 0.0 { 0.0 } else { num / den * 60.0 }
 }
