@@ -16,10 +16,9 @@ use std::process::{ExitCode, Stdio};
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::cluster::Cluster;
+use crate::down;
 use crate::layout::Layout;
 use crate::steps::{Steps, cargo};
-use crate::{down, kube, setup};
 
 /// One long run: its name, the test binary and test, the variable that sets its length and
 /// that length in seconds.
@@ -69,16 +68,7 @@ pub fn run(layout: &Layout, args: &[String]) -> Result<ExitCode> {
         }
     }
     let mut steps = Steps::new()?;
-    let mut env = Vec::new();
-    let mut ready = steps.run("setup", || {
-        env = setup::run(layout)?;
-        Ok(())
-    });
-    ready &= steps.run("kube build", || kube::ensure_built(layout).map(drop));
-    let cluster = Cluster::new(layout);
-    if ready {
-        ready &= steps.run("cluster up", || cluster.up(&kube::ensure_built(layout)?));
-    }
+    let (ready, env, cluster) = crate::test::environment_and_cluster(&mut steps, layout);
     for run in RUNS
         .iter()
         .filter(|r| only.as_deref().is_none_or(|o| o == r.name))

@@ -13,20 +13,7 @@ use crate::{cmd, down, kube, setup};
 /// down and down. Doc tests run as part of `cargo test`.
 pub fn run(layout: &Layout) -> Result<ExitCode> {
     let mut steps = Steps::new()?;
-    let mut env = Vec::new();
-    let mut ready = steps.run("setup", || {
-        env = setup::run(layout)?;
-        Ok(())
-    });
-    // The real Kubernetes: the reference kubelet of the differential suite and
-    // the control plane of the cluster tests. Built once, then reused.
-    ready &= steps.run("kube build", || kube::ensure_built(layout).map(drop));
-    let cluster = Cluster::new(layout);
-    if ready {
-        ready &= steps.run("cluster up", || cluster.up(&kube::ensure_built(layout)?));
-    } else {
-        steps.skip("cluster up", "setup or kube build failed");
-    }
+    let (ready, env, cluster) = environment_and_cluster(&mut steps, layout);
     steps.run("fmt", || {
         run_cargo(cargo(layout).args(["fmt", "--all", "--check"]))
     });
@@ -64,6 +51,29 @@ pub fn run(layout: &Layout) -> Result<ExitCode> {
     steps.always("cluster down", || cluster.down().map(drop));
     steps.always("down", || down::run(layout));
     Ok(steps.finish())
+}
+
+/// The steps setup, kube build and cluster up: whether all succeeded, the environment's
+/// variables, and the cluster (for the `cluster down` step at the end).
+pub fn environment_and_cluster(
+    steps: &mut Steps,
+    layout: &Layout,
+) -> (bool, Vec<(String, String)>, Cluster) {
+    let mut env = Vec::new();
+    let mut ready = steps.run("setup", || {
+        env = setup::run(layout)?;
+        Ok(())
+    });
+    // The real Kubernetes: the reference kubelet of the differential suite and
+    // the control plane of the cluster tests. Built once, then reused.
+    ready &= steps.run("kube build", || kube::ensure_built(layout).map(drop));
+    let cluster = Cluster::new(layout);
+    if ready {
+        ready &= steps.run("cluster up", || cluster.up(&kube::ensure_built(layout)?));
+    } else {
+        steps.skip("cluster up", "setup or kube build failed");
+    }
+    (ready, env, cluster)
 }
 
 /// Runs a cargo command, echoing it first so CI logs show what ran.
