@@ -192,7 +192,7 @@ async fn lc_21_new_workers_adopt_running_containers_without_restart() {
 /// pod had, read from its sandbox (`pod_lifecycle::labels::POD_START_TIME`), not the time it adopted
 /// the pod.
 #[tokio::test(start_paused = true)]
-async fn ft_01_adopted_pod_keeps_its_start_time() {
+async fn ph_17_ft_01_adopted_pod_keeps_its_start_time() {
     let fake = FakeRuntime::with_busybox();
     let first = FakeNode::with_runtime(fake.clone());
     let p = pod(

@@ -250,6 +250,19 @@ impl FaultsContainerd {
     }
 }
 
+impl Drop for FaultsContainerd {
+    /// A test that fails while containerd is down leaves it running again, so that the
+    /// clean-ups after it (its node's sandboxes) reach it.
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && self.pid().is_none()
+            && let Err(e) = self.start()
+        {
+            eprintln!("cleanup: cannot start the faults containerd again: {e}");
+        }
+    }
+}
+
 /// A shim process of the faults containerd.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shim {
