@@ -71,8 +71,7 @@ impl FaultsContainerd {
     pub fn pid(&self) -> Option<rustix::process::Pid> {
         let text = std::fs::read_to_string(self.pid_file()).ok()?;
         let pid = rustix::process::Pid::from_raw(text.trim().parse().ok()?)?;
-        rustix::process::test_kill_process(pid).ok()?;
-        Some(pid)
+        is_alive(pid.as_raw_nonzero().get()).then_some(pid)
     }
 
     /// `kill -9` containerd and wait until it is gone. The shims, and the containers under
@@ -93,7 +92,7 @@ impl FaultsContainerd {
         }
         // Not our child (setup started it): init reaps it.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while rustix::process::test_kill_process(pid).is_ok() {
+        while is_alive(pid.as_raw_nonzero().get()) {
             if Instant::now() > deadline {
                 return Err(Error::Process {
                     what: format!("the faults containerd ({})", pid.as_raw_nonzero()),
@@ -312,6 +311,18 @@ impl Leftover {
     }
 }
 
+/// Whether process `pid` runs: it exists and is not a zombie. A containerd that `cargo xtask
+/// test` started is its child, and stays a zombie once killed until that xtask exits.
+fn is_alive(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command, which may hold spaces and parentheses.
+    stat.rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+        .is_some_and(|state| state != "Z" && state != "X")
+}
+
 /// When process `pid` started: field 22 of `/proc/<pid>/stat` (clock ticks since boot) plus
 /// `btime` of `/proc/stat`. Clock ticks are 100 per second on Linux.
 fn process_start(pid: u32) -> Option<SystemTime> {
@@ -347,4 +358,28 @@ fn processes() -> Vec<(u32, Vec<String>)> {
             Some((pid, args))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zombie_is_not_alive() {
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Not reaped yet: a zombie once it has exited.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while is_alive(pid) {
+            assert!(Instant::now() < deadline, "true never exited");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok(),
+            "a zombie"
+        );
+        child.wait().unwrap();
+        assert!(!is_alive(pid));
+        assert!(is_alive(std::process::id() as i32));
+    }
 }
