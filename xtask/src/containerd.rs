@@ -58,6 +58,7 @@ fn config_toml(layout: &Layout) -> String {
     let certs_dir = toml_string(&layout.certs_dir());
     let (root, state, opt) = (base("root"), base("state"), base("opt"));
     let sandbox_image = crate::images::PAUSE.name;
+    let metrics = layout.metrics_addr();
     format!(
         r#"# Written by `cargo xtask setup`; changes are overwritten.
 version = 2
@@ -75,6 +76,10 @@ disabled_plugins = [
 
 [grpc]
   address = {socket}
+
+# Per-method CRI call counts (grpc_server_handled_total), read by the benches.
+[metrics]
+  address = "{metrics}"
 
 [plugins."io.containerd.grpc.v1.cri"]
   # This VM lacks CAP_SYS_RESOURCE: runc cannot lower oom_score_adj below

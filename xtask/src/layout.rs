@@ -129,6 +129,18 @@ impl Layout {
         }
     }
 
+    /// containerd's Prometheus endpoint (`/v1/metrics`): its gRPC server's
+    /// `grpc_server_handled_total` counts every CRI call by method, which is how the
+    /// three-way bench counts the calls of each agent without a proxy in the way.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        let port = match self.instance {
+            Instance::Main => 13380,
+            Instance::Reference => 13381,
+            Instance::Faults => 13382,
+        };
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
     /// A short name for messages.
     pub fn name(&self) -> &'static str {
         match self.instance {

@@ -22,6 +22,10 @@ pub const REF_CRI_ENDPOINT_VAR: &str = "NODELET_REF_CRI_ENDPOINT";
 pub const FAULTS_DIR_VAR: &str = "NODELET_FAULTS_DIR";
 /// See [`FAULTS_DIR_VAR`].
 pub const FAULTS_CRI_ENDPOINT_VAR: &str = "NODELET_FAULTS_CRI_ENDPOINT";
+/// The variables holding each containerd's metrics address (`host:port`, `/v1/metrics`).
+pub const CRI_METRICS_VAR: &str = "NODELET_CRI_METRICS";
+/// See [`CRI_METRICS_VAR`].
+pub const REF_CRI_METRICS_VAR: &str = "NODELET_REF_CRI_METRICS";
 /// The registry address tests pull from.
 pub const TEST_REGISTRY_VAR: &str = "NODELET_TEST_REGISTRY";
 
@@ -70,6 +74,11 @@ fn env_vars(layout: &Layout) -> Result<Vec<(String, String)>> {
         (CRI_ENDPOINT_VAR, layout.cri_endpoint()),
         (REF_CRI_ENDPOINT_VAR, layout.reference().cri_endpoint()),
         (FAULTS_CRI_ENDPOINT_VAR, layout.faults().cri_endpoint()),
+        (CRI_METRICS_VAR, layout.metrics_addr().to_string()),
+        (
+            REF_CRI_METRICS_VAR,
+            layout.reference().metrics_addr().to_string(),
+        ),
         (FAULTS_DIR_VAR, layout.faults().base().display().to_string()),
         (TEST_REGISTRY_VAR, layout.registry_addr().to_string()),
         ("NODELET_ENV_DIR", layout.base().display().to_string()),

@@ -9,6 +9,7 @@
 //! unless `shutdownGracePeriod` is set in the config file.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use agent::config::{AgentConfig, Flags};
 use clap::Parser;
@@ -36,6 +37,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    runtime.spawn(trim_heap_periodically());
     match runtime.block_on(agent::node::run(config, stop_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -60,4 +63,38 @@ async fn stop_signal() {
         _ = term.recv() => tracing::info!("SIGTERM received"),
         _ = int.recv() => tracing::info!("SIGINT received"),
     }
+}
+
+/// How often the heap's free pages go back to the kernel.
+const TRIM_PERIOD: Duration = Duration::from_secs(10);
+
+/// Every [`TRIM_PERIOD`], hands the free pages of glibc's heaps back to the kernel.
+///
+/// glibc returns freed memory only from the top of a heap: pages freed in its middle stay
+/// in the process's RSS until the allocator reuses them. Pod churn frees objects of many
+/// sizes in an order unlike the one they were made in, so without this RSS climbs while
+/// the live heap stays flat (docs/reliability.md, "Churn"). Go's runtime does the same for
+/// the kubelet with its background scavenger.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+async fn trim_heap_periodically() {
+    let mut tick = tokio::time::interval(TRIM_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let started = std::time::Instant::now();
+        let released = tokio::task::spawn_blocking(trim_heap)
+            .await
+            .unwrap_or(false);
+        tracing::trace!(released, took = ?started.elapsed(), "heap trimmed");
+    }
+}
+
+/// `malloc_trim(0)`: true when glibc gave memory back.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn trim_heap() -> bool {
+    // SAFETY: malloc_trim takes no pointer and touches only the allocator's own state,
+    // under each arena's lock, so any thread may call it at any time.
+    unsafe { libc::malloc_trim(0) == 1 }
 }

@@ -99,6 +99,32 @@ impl ClusterNode {
         })
     }
 
+    /// Every API pod bound to this node, in any namespace, as `namespace/name`, with how
+    /// many objects carry that name (more than one is a duplicate).
+    fn pods_on_node(&self) -> std::collections::BTreeMap<String, usize> {
+        let list: Value = serde_json::from_str(&self.kubectl(&[
+            "get",
+            "pods",
+            "-A",
+            "--field-selector",
+            &format!("spec.nodeName={}", self.node.name),
+            "-o",
+            "json",
+        ]))
+        .expect("a PodList");
+        let mut seen = std::collections::BTreeMap::new();
+        for pod in list["items"].as_array().into_iter().flatten() {
+            let meta = &pod["metadata"];
+            let key = format!(
+                "{}/{}",
+                meta["namespace"].as_str().unwrap_or(""),
+                meta["name"].as_str().unwrap_or("")
+            );
+            *seen.entry(key).or_insert(0) += 1;
+        }
+        seen
+    }
+
     /// Starts nodelet with `--kubeconfig` and `extra` flags; returns when `/healthz` is ok.
     fn start_cluster(&mut self, extra: &[&str]) {
         let kubeconfig = self.kubeconfig.display().to_string();
@@ -2404,26 +2430,7 @@ fn cluster_api_server_away_for_60s_pods_keep_running_and_status_catches_up() {
         }
     };
     node.wait("the mirror pods", CATCH_UP, mirror_state);
-    let on_node: Value = serde_json::from_str(&node.kubectl(&[
-        "get",
-        "pods",
-        "-A",
-        "--field-selector",
-        &format!("spec.nodeName={name}"),
-        "-o",
-        "json",
-    ]))
-    .expect("a PodList");
-    let mut seen = std::collections::BTreeMap::new();
-    for pod in on_node["items"].as_array().into_iter().flatten() {
-        *seen
-            .entry(format!(
-                "{}/{}",
-                pod["metadata"]["namespace"].as_str().unwrap_or(""),
-                pod["metadata"]["name"].as_str().unwrap_or("")
-            ))
-            .or_insert(0) += 1;
-    }
+    let seen = node.pods_on_node();
     assert_eq!(
         seen.len(),
         4 + 2,

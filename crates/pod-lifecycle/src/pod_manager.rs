@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use cgroup_enforcer::allocatable::NodeResources;
 use cri_client::{RuntimeService, v1};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
 
 use crate::defaults;
 use crate::labels;
@@ -75,11 +75,21 @@ struct State {
     /// Pods handed to a worker, by UID.
     running: BTreeMap<String, Pod>,
     /// Pods refused at admission, by UID.
-    rejected: BTreeMap<String, Pod>,
+    rejected: BTreeMap<String, Rejected>,
     /// Pods waiting for a predecessor with the same full name to terminate.
     waiting: BTreeMap<String, Pod>,
     /// Sources that reported at least once.
     seen: BTreeSet<String>,
+}
+
+/// A pod refused at admission: it never gets a worker, so nothing else ends it.
+#[derive(Debug)]
+struct Rejected {
+    pod: Pod,
+    /// Its terminal status, as set.
+    status: PodStatus,
+    /// Whether the sink was told it is terminated (once it is being deleted).
+    terminated: bool,
 }
 
 /// Hands source pods to pod workers. Cheap to share (`Arc`).
@@ -223,7 +233,8 @@ impl PodManager {
                 continue;
             }
             state.waiting.remove(id);
-            state.rejected.remove(id);
+            // A refused pod stays until housekeeping, which tells the sink it is gone (or
+            // the sink would keep its status for good).
             if state.running.contains_key(id) {
                 tracing::info!(pod = %full_name(pod), uid = %id, "pod removed from its source: terminating");
                 self.workers.terminate_pod(pod.clone(), None);
@@ -246,7 +257,16 @@ impl PodManager {
                 }
                 continue;
             }
-            if state.rejected.contains_key(&id) {
+            if let Some(rejected) = state.rejected.get_mut(&id) {
+                // A refused pod being deleted is done at once: it never ran, so nothing is
+                // left to stop, and its API object may go (the kubelet's status manager
+                // deletes a terminal pod whose resources are reclaimed). Without this the
+                // object stayed, and with it the pod, on the node for good.
+                if pod.metadata.deletion_timestamp.is_some() && !rejected.terminated {
+                    rejected.terminated = true;
+                    rejected.pod = pod.clone();
+                    self.status.pod_terminated(&rejected.pod, &rejected.status);
+                }
                 continue;
             }
             self.admit(&mut state, pod.clone());
@@ -320,7 +340,18 @@ impl PodManager {
         let status = plan::rejected_pod_status(&pod, &failure, None, self.clock.now());
         tracing::warn!(pod = %full_name(&pod), uid = %id, reason = %failure.reason, "pod rejected: {}", failure.message);
         self.status.set_pod_status(&pod, &status);
-        state.rejected.insert(id, pod);
+        let terminated = pod.metadata.deletion_timestamp.is_some();
+        if terminated {
+            self.status.pod_terminated(&pod, &status);
+        }
+        state.rejected.insert(
+            id,
+            Rejected {
+                pod,
+                status,
+                terminated,
+            },
+        );
     }
 
     /// PH-21, the kubelet's predicate admission (`lifecycle/predicate.go`, the scheduler's
@@ -403,7 +434,7 @@ impl PodManager {
                 .cloned()
                 .collect();
             for id in rejected_gone {
-                if let Some(pod) = state.rejected.remove(&id) {
+                if let Some(Rejected { pod, .. }) = state.rejected.remove(&id) {
                     self.status.pod_removed(&pod);
                 }
             }

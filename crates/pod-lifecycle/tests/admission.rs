@@ -285,3 +285,71 @@ async fn node_affinity_node_name_and_host_ports_are_admission_predicates() {
     }
     manager.workers().shutdown();
 }
+
+/// What a status sink was told about pods ending.
+#[derive(Default)]
+struct Endings {
+    terminated: std::sync::Mutex<Vec<String>>,
+    removed: std::sync::Mutex<Vec<String>>,
+}
+
+impl pod_lifecycle::worker::StatusSink for Endings {
+    fn set_pod_status(&self, _: &Pod, _: &k8s_openapi::api::core::v1::PodStatus) {}
+    fn pod_terminated(&self, pod: &Pod, _: &k8s_openapi::api::core::v1::PodStatus) {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        self.terminated.lock().unwrap().push(uid);
+    }
+    fn pod_removed(&self, pod: &Pod) {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        self.removed.lock().unwrap().push(uid);
+    }
+}
+
+/// Issue 19's churn: a pod refused at admission (here `OutOfpods`) that is then deleted is
+/// terminated at once, so a sink for the API server deletes its object, as the kubelet's
+/// status manager deletes a terminal pod being deleted. Before, nothing ended it: its
+/// object, with the pod in every cache of the node, stayed for good.
+#[tokio::test]
+async fn ph_22_ft_04_a_rejected_pod_being_deleted_is_terminated() {
+    let fake = FakeRuntime::with_busybox();
+    let endings = Arc::new(Endings::default());
+    let logs = tempfile::tempdir().unwrap();
+    let workers = Arc::new(PodWorkers::new(
+        PodHost {
+            status: endings.clone(),
+            ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
+        },
+        WorkerConfig {
+            pod_logs_dir: logs.path().to_owned(),
+            ..WorkerConfig::default()
+        },
+    ));
+    let manager = PodManager::new(
+        workers,
+        Arc::new(fake),
+        endings.clone(),
+        Arc::new(SystemClock),
+        PodManagerConfig {
+            max_pods: 1,
+            ..Default::default()
+        },
+    );
+    let first = pod("first", &[], None);
+    let second = pod("second", &[], None);
+    manager.set_source_pods("api", vec![first.clone(), second.clone()]);
+    assert!(endings.terminated.lock().unwrap().is_empty());
+
+    let mut deleted = second.clone();
+    deleted.metadata.deletion_timestamp = Some(
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()),
+    );
+    manager.set_source_pods("api", vec![first.clone(), deleted.clone()]);
+    manager.set_source_pods("api", vec![first.clone(), deleted]);
+    assert_eq!(*endings.terminated.lock().unwrap(), ["uid-second"], "once");
+
+    // Its object gone from the source, housekeeping forgets it.
+    manager.set_source_pods("api", vec![first]);
+    manager.housekeeping().await;
+    assert_eq!(*endings.removed.lock().unwrap(), ["uid-second"]);
+    manager.workers().shutdown();
+}

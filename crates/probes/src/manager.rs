@@ -289,6 +289,9 @@ impl ProbeManager {
 
     /// The pod's latest status, as the pod worker generated it (the kubelet's workers read
     /// it from the status manager). Workers of a pod not added yet find it when they start.
+    /// So this holds the status of any pod until [`remove_pod`](Self::remove_pod): a caller
+    /// must not send the status of a pod it has removed (a terminal status, say), or the
+    /// manager keeps it for good.
     ///
     /// As the kubelet's `UpdatePodStatus`, a running, started container whose readiness
     /// result is not Success has its readiness probe run at once rather than at the next
@@ -331,7 +334,8 @@ impl ProbeManager {
     }
 
     /// The pod is terminating: its liveness and startup workers set Success and stop,
-    /// readiness goes on until [`remove_pod`](Self::remove_pod).
+    /// readiness goes on until [`remove_pod`](Self::remove_pod). Like
+    /// [`update_pod_status`](Self::update_pod_status), it holds the pod until then.
     pub fn terminating(&self, pod_uid: &str) {
         let mut st = self.lock();
         st.pods.entry(pod_uid.to_string()).or_default().terminating = true;
@@ -355,6 +359,16 @@ impl ProbeManager {
             }
         });
         self.inner.cache.remove_pod(pod_uid);
+    }
+
+    /// The UIDs of the pods the manager holds anything for: added and not removed.
+    pub fn pods(&self) -> Vec<String> {
+        let st = self.lock();
+        let mut uids: Vec<String> = st.pods.keys().cloned().collect();
+        uids.extend(st.workers.keys().map(|(uid, _, _)| uid.clone()));
+        uids.sort();
+        uids.dedup();
+        uids
     }
 
     /// Whether a worker runs for this probe.

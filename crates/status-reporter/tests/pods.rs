@@ -1179,22 +1179,25 @@ fn unreachable_client() -> kube::Client {
     kube::Client::try_from(config).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn source_and_manager_stop_while_the_api_server_is_unreachable() {
-    let (source, _updates) = ApiPodSource::start(unreachable_client(), "offline").unwrap();
+/// A pod source (with the receiver of its updates, kept open) and a status manager for node
+/// "offline", both talking to [`unreachable_client`].
+fn offline_source_and_manager() -> (
+    ApiPodSource,
+    mpsc::Receiver<PodSourceUpdate>,
+    PodStatusManager,
+) {
+    let (source, updates) = ApiPodSource::start(unreachable_client(), "offline").unwrap();
     let manager = PodStatusManager::start(
         unreachable_client(),
         PodStatusManagerConfig::new("offline"),
         source.pods(),
     )
     .unwrap();
-    let pod = make_static_pod("web-offline", "offline", "abc");
-    let mut api_pod = pod.clone();
-    api_pod.metadata.annotations = None;
-    assert!(manager.set_status(&api_pod, running(true)));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!source.pods().has_synced());
-    assert_eq!(manager.stats().patches, 0);
+    (source, updates, manager)
+}
+
+/// Shuts both down, failing when that takes more than 2 s (nothing may wait on the API).
+async fn stop_within_2s(source: ApiPodSource, manager: PodStatusManager) {
     tokio::time::timeout(Duration::from_secs(2), async {
         manager.shutdown().await;
         source.shutdown().await;
@@ -1203,17 +1206,24 @@ async fn source_and_manager_stop_while_the_api_server_is_unreachable() {
     .expect("both stop at once");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_and_manager_stop_while_the_api_server_is_unreachable() {
+    let (source, _updates, manager) = offline_source_and_manager();
+    let pod = make_static_pod("web-offline", "offline", "abc");
+    let mut api_pod = pod.clone();
+    api_pod.metadata.annotations = None;
+    assert!(manager.set_status(&api_pod, running(true)));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!source.pods().has_synced());
+    assert_eq!(manager.stats().patches, 0);
+    stop_within_2s(source, manager).await;
+}
+
 /// Issue 19's churn: the status of a pod the agent dropped is forgotten, so a node that runs
 /// pods for months does not keep every status it ever set.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ft_04_a_dropped_pods_status_is_forgotten() {
-    let (source, _updates) = ApiPodSource::start(unreachable_client(), "offline").unwrap();
-    let manager = PodStatusManager::start(
-        unreachable_client(),
-        PodStatusManagerConfig::new("offline"),
-        source.pods(),
-    )
-    .unwrap();
+    let (source, _updates, manager) = offline_source_and_manager();
     let mut pods = Vec::new();
     for i in 0..3 {
         let mut pod = make_static_pod(&format!("web-{i}"), "offline", &format!("h{i}"));
@@ -1225,12 +1235,7 @@ async fn ft_04_a_dropped_pods_status_is_forgotten() {
     assert!(manager.status(uid_of(&pods[0])).is_some());
     assert!(manager.status(uid_of(&pods[1])).is_none());
     assert!(manager.status(uid_of(&pods[2])).is_some());
-    tokio::time::timeout(Duration::from_secs(2), async {
-        manager.shutdown().await;
-        source.shutdown().await;
-    })
-    .await
-    .expect("both stop at once");
+    stop_within_2s(source, manager).await;
 }
 
 #[test]

@@ -354,7 +354,7 @@ impl Node {
             .append(true)
             .open(self.log_file())
             .expect("opening the log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_nodelet"))
+        let child = Command::new(nodelet_binary())
             .arg("--config")
             .arg(self.config_file())
             .arg("--root-dir")
@@ -605,6 +605,17 @@ impl Drop for Node {
             eprintln!("e2e: kept {} ({KEEP_VAR})", self.dir.path().display());
         }
     }
+}
+
+/// Names another `nodelet` binary for the tests to run (`cargo xtask soak` runs its long
+/// runs on the release build, whose RSS and CPU are the ones users get).
+pub const BINARY_VAR: &str = "NODELET_BINARY";
+
+/// The `nodelet` the tests run: [`BINARY_VAR`], else the one cargo built with the tests.
+pub fn nodelet_binary() -> PathBuf {
+    std::env::var_os(BINARY_VAR)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_nodelet")))
 }
 
 /// SIGTERM, up to 10 s, then SIGKILL; reaps the child.

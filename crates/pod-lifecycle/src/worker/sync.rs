@@ -209,6 +209,9 @@ pub struct PodState {
     /// The failure a node component decided for the pod (an eviction): every status
     /// generated from then on is Failed with its reason, message and condition.
     pub failure: Option<plan::PodFailure>,
+    /// Whether termination has removed the pod from the probe manager: no status goes to it
+    /// after that, or the manager would hold the pod for good.
+    pub probes_removed: bool,
 }
 
 impl PodState {
@@ -236,6 +239,7 @@ impl Default for PodState {
             start_observed: false,
             runtime_changed_at: None,
             failure: None,
+            probes_removed: false,
         }
     }
 }
@@ -398,7 +402,9 @@ impl PodSyncer {
         };
         if changed {
             self.host.status.set_pod_status(pod, &status);
-            self.host.probes.pod_status(pod, &status);
+            if !state.probes_removed {
+                self.host.probes.pod_status(pod, &status);
+            }
         }
         if !state.start_observed && status.phase.as_deref() == Some("Running") {
             state.start_observed = true;
@@ -1326,7 +1332,9 @@ impl PodSyncer {
     ) -> crate::Result<PodStatus> {
         let span = tracing::info_span!("terminate_pod", pod = %full_name(pod), uid = %uid(pod));
         async {
-            self.host.probes.terminating(uid(pod));
+            if !state.probes_removed {
+                self.host.probes.terminating(uid(pod));
+            }
             let view = self.runtime_view(pod, state).await?;
             if state.failure.is_some() {
                 // An evicted pod shows its failure before its containers are killed, as the
@@ -1342,6 +1350,7 @@ impl PodSyncer {
             self.kill_pod_with(pod, &view, override_grace, evicted).await?;
             state.runtime_changed_at = Some(tokio::time::Instant::now());
             self.host.probes.remove_pod(uid(pod));
+            state.probes_removed = true;
 
             let now = self.host.clock.now();
             let view = self.runtime_view(pod, state).await?;

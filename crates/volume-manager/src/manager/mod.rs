@@ -245,6 +245,16 @@ impl VolumeManager {
         locks.entry(uid.to_owned()).or_default().clone()
     }
 
+    /// Drops the pod's lock once the pod is gone (a later call makes a new one), so a node
+    /// does not keep one for every pod it ever ran.
+    fn forget_pod_lock(&self, uid: &str) {
+        self.inner
+            .pod_locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uid);
+    }
+
     fn mounts(&self) -> Result<Vec<MountInfo>> {
         let path = &self.inner.config.mountinfo_path;
         mountinfo::read(path).map_err(|e| Error::io("-", "read", path, e))
@@ -511,6 +521,7 @@ impl VolumeManager {
 
         if fs::symlink_metadata(dirs.dir()).is_err() {
             self.state().actual.remove(uid);
+            self.forget_pod_lock(uid);
             return Ok(());
         }
 
@@ -548,11 +559,7 @@ impl VolumeManager {
         }
         plugins::remove_dir_all_within(&self.inner.root.pods_dir(), dirs.dir(), &name)?;
         self.state().actual.remove(uid);
-        self.inner
-            .pod_locks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(uid);
+        self.forget_pod_lock(uid);
         tracing::info!("pod directory removed");
         Ok(())
     }
@@ -686,4 +693,28 @@ fn volume_dirs(dirs: &PodDirs) -> Vec<(String, String)> {
     }
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod pod_lock_tests {
+    use super::*;
+    use crate::objects::InMemoryObjects;
+
+    /// Issue 19's churn: unmounting a pod that has no directory (it never mounted anything,
+    /// or it was cleaned up before) keeps no lock for it, so a node does not hold one for
+    /// every pod it ever ran.
+    #[test]
+    fn ft_04_unmounting_a_pod_without_a_directory_keeps_no_lock() {
+        let root = tempfile::tempdir().unwrap();
+        let manager = VolumeManager::new(
+            VolumeManagerConfig::new(root.path()),
+            Arc::new(InMemoryObjects::new()),
+        )
+        .unwrap();
+        for i in 0..3 {
+            manager.unmount_pod(&format!("never-mounted-{i}")).unwrap();
+        }
+        let locks = manager.inner.pod_locks.lock().unwrap().len();
+        assert_eq!(locks, 0, "locks kept for pods that are gone");
+    }
 }
