@@ -59,11 +59,20 @@ fn manager(
 
 /// [`manager`] with the whole configuration given.
 fn manager_with(config: PodManagerConfig) -> (PodManager, MemoryStatusSink, tempfile::TempDir) {
-    let fake = FakeRuntime::with_busybox();
     let statuses = MemoryStatusSink::new();
+    let (manager, logs) = manager_with_sink(config, Arc::new(statuses.clone()));
+    (manager, statuses, logs)
+}
+
+/// [`manager_with`], the statuses going to `sink`.
+fn manager_with_sink(
+    config: PodManagerConfig,
+    sink: Arc<dyn pod_lifecycle::worker::StatusSink>,
+) -> (PodManager, tempfile::TempDir) {
+    let fake = FakeRuntime::with_busybox();
     let logs = tempfile::tempdir().unwrap();
     let host = PodHost {
-        status: Arc::new(statuses.clone()),
+        status: sink.clone(),
         ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
     };
     let workers = Arc::new(PodWorkers::new(
@@ -73,14 +82,8 @@ fn manager_with(config: PodManagerConfig) -> (PodManager, MemoryStatusSink, temp
             ..WorkerConfig::default()
         },
     ));
-    let manager = PodManager::new(
-        workers,
-        Arc::new(fake),
-        Arc::new(statuses.clone()),
-        Arc::new(SystemClock),
-        config,
-    );
-    (manager, statuses, logs)
+    let manager = PodManager::new(workers, Arc::new(fake), sink, Arc::new(SystemClock), config);
+    (manager, logs)
 }
 
 fn reason_and_message(statuses: &MemoryStatusSink, name: &str) -> (Option<String>, Option<String>) {
@@ -311,28 +314,13 @@ impl pod_lifecycle::worker::StatusSink for Endings {
 /// object, with the pod in every cache of the node, stayed for good.
 #[tokio::test]
 async fn ph_22_ft_04_a_rejected_pod_being_deleted_is_terminated() {
-    let fake = FakeRuntime::with_busybox();
     let endings = Arc::new(Endings::default());
-    let logs = tempfile::tempdir().unwrap();
-    let workers = Arc::new(PodWorkers::new(
-        PodHost {
-            status: endings.clone(),
-            ..PodHost::new(Arc::new(fake.clone()), Arc::new(fake.clone()))
-        },
-        WorkerConfig {
-            pod_logs_dir: logs.path().to_owned(),
-            ..WorkerConfig::default()
-        },
-    ));
-    let manager = PodManager::new(
-        workers,
-        Arc::new(fake),
-        endings.clone(),
-        Arc::new(SystemClock),
+    let (manager, _logs) = manager_with_sink(
         PodManagerConfig {
             max_pods: 1,
             ..Default::default()
         },
+        endings.clone(),
     );
     let first = pod("first", &[], None);
     let second = pod("second", &[], None);
