@@ -70,11 +70,10 @@ const TRIM_PERIOD: Duration = Duration::from_secs(10);
 
 /// Every [`TRIM_PERIOD`], hands the free pages of glibc's heaps back to the kernel.
 ///
-/// glibc returns freed memory only from the top of a heap: pages freed in its middle stay
-/// in the process's RSS until the allocator reuses them. Pod churn frees objects of many
-/// sizes in an order unlike the one they were made in, so without this RSS climbs while
-/// the live heap stays flat (docs/reliability.md, "Churn"). Go's runtime does the same for
-/// the kubelet with its background scavenger.
+/// glibc returns freed memory only from the top of a heap: whole pages freed in its middle
+/// stay in the process's RSS until the allocator reuses them. This hands those back, as Go's
+/// background scavenger does for the kubelet. Free pieces smaller than a page it cannot:
+/// under pod churn most of the free heap is such pieces (docs/reliability.md, "Churn").
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 async fn trim_heap_periodically() {
     let mut tick = tokio::time::interval(TRIM_PERIOD);
